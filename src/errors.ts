@@ -1,0 +1,52 @@
+/**
+ * Every failure Promote reports carries what Promote was doing, so a user reading one line knows
+ * where to look. The exit code tells CI what kind of failure it was.
+ */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class PromoteError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; exitCode?: ExitCode; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PromoteError';
+    this.exitCode = options.exitCode ?? ExitCode.failed;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command-line usage: a missing argument, an unknown option, a malformed value. Exit code 2. */
+export class UsageError extends PromoteError {
+  constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, { ...options, exitCode: ExitCode.usage });
+    this.name = 'UsageError';
+  }
+}
+
+/** Wraps an error from a dependency or the database with what Promote was doing when it happened. */
+export function wrapError(doing: string, cause: unknown, options: { hint?: string; exitCode?: ExitCode } = {}): PromoteError {
+  return new PromoteError(`${doing}: ${describeCause(cause)}`, { cause, ...options });
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    const text = cause.message || cause.name || String(cause);
+    if (cause instanceof AggregateError && cause.errors.length > 0) {
+      return cause.errors.map(describeCause).join('; ');
+    }
+    return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
+  }
+  return String(cause);
+}
+
+/** Replaces the password in any URL-looking text, so secrets never reach logs, events or messages. */
+export function redactSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@');
+}

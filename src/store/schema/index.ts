@@ -1,0 +1,10 @@
+import core from './001-core.js';
+
+/** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
+export interface StoreMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const storeMigrations: readonly StoreMigration[] = [core];
