@@ -50,3 +50,11 @@ export function describeCause(cause: unknown): string {
 export function redactSecrets(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@');
 }
+
+/** A failure the command has already explained on its own output: the CLI only sets the exit code. */
+export class ReportedFailure extends PromoteError {
+  constructor(message: string, exitCode: ExitCode = ExitCode.failed) {
+    super(message, { exitCode });
+    this.name = 'ReportedFailure';
+  }
+}

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ declare module 'vitest' {
  * a scratch folder. Test files never share a database (see test/helpers/database.ts).
  */
 export default async function setup(project: TestProject) {
+  buildCli();
   const external = process.env.PROMOTE_TEST_DATABASE_URL;
   if (external) {
     project.provide('adminDatabaseUrl', external);
@@ -30,4 +32,12 @@ export default async function setup(project: TestProject) {
     await server.release();
     await rm(home, { recursive: true, force: true });
   };
+}
+
+/** Tests that run the CLI as a real process use dist/; build it so they never test stale code. */
+function buildCli(): void {
+  if (process.env.PROMOTE_TEST_SKIP_BUILD === '1') return;
+  const root = new URL('..', import.meta.url);
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/after-build.mjs'], { cwd: root, stdio: 'inherit' });
 }

@@ -21,8 +21,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export function defaultHome(cwd = process.cwd()): string {
-  return process.env.PROMOTE_HOME ?? join(cwd, '.promote', 'pg');
+/** `.promote/pg` under the working folder, unless PROMOTE_HOME names another folder. */
+export function defaultHome(cwd = process.cwd(), env: Record<string, string | undefined> = process.env): string {
+  return env.PROMOTE_HOME ?? join(cwd, '.promote', 'pg');
 }
 
 /** Connects to the state store (external or embedded) and brings its schema up to date. */

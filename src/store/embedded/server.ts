@@ -5,7 +5,7 @@ import lockfile from 'proper-lockfile';
 import { PromoteError, wrapError } from '../../errors.js';
 import { bundledMajorVersion, locateBinaries } from './binaries.js';
 import { prepareDataFolder, readRunningServer, startServer, stopServer, type ClusterContext } from './cluster.js';
-import { isProcessAlive, layout, readMarker, readOwner, writeJsonAtomically, type Marker } from './layout.js';
+import { isProcessAlive, layout, readMarker, readOwner, writeJsonAtomically, type Marker, type Owner } from './layout.js';
 import { resolveRunAs } from './run-as.js';
 
 export interface EmbeddedOptions {
@@ -24,7 +24,7 @@ export interface EmbeddedServer {
   adminUrl: string;
   port: number;
   home: string;
-  /** true when this process started the server and will stop it unless others still use it */
+  /** true when this process started the server; it stops it on release unless others still use it */
   startedHere: boolean;
   /** Ends this process's use; stops the server when this process started it and nobody else is connected. */
   release(): Promise<void>;
@@ -45,18 +45,13 @@ export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<
   try {
     const marker = await prepareDataFolder(context);
     let running = await waitUntilSettled(home);
-    let startedHere = false;
-    if (running) {
-      const owner = await readOwner(home);
-      // the process that started it died without stopping it: adopt it so it is stopped at our exit
-      startedHere = !options.keep && owner !== undefined && !owner.keep && !isProcessAlive(owner.pid);
-    } else {
+    const startedHere = !running;
+    if (!running) {
       await startServer(context);
       running = await waitUntilSettled(home);
       if (!running) throw new PromoteError(`the embedded PostgreSQL in ${home} reported a start but wrote no postmaster.pid`);
-      startedHere = !options.keep;
     }
-    if (startedHere || options.keep) await writeJsonAtomically(join(home, layout.owner), { pid: process.pid, keep: options.keep ?? false });
+    if (startedHere || options.keep) await writeOwner(home, { pid: process.pid, keep: options.keep ?? false });
     const urls = serverUrls(marker, running.port);
     await ensureDatabase(urls.adminUrl, marker.database);
     const lease = await connect(urls.adminUrl, LEASE_APPLICATION, 'opening a lease on the embedded PostgreSQL');
@@ -72,22 +67,24 @@ export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<
   }
 }
 
+/**
+ * The last process out stops a server that nobody asked to keep: the one that started it, or anyone
+ * once the starter has handed it over (pid 0) or died without stopping it.
+ */
 async function releaseServer(context: ClusterContext, lease: pg.Client, startedHere: boolean): Promise<void> {
-  if (!startedHere) {
-    await lease.end().catch(() => undefined);
-    return;
-  }
   const unlock = await lockHome(context.home);
   try {
     const others = await lease.query<{ count: string }>(
       "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
     );
     await lease.end().catch(() => undefined);
-    if (Number(others.rows[0]?.count ?? 0) === 0) {
+    const owner = await readOwner(context.home);
+    const ours = owner !== undefined && !owner.keep && (startedHere || owner.pid === 0 || !isProcessAlive(owner.pid));
+    if (ours && Number(others.rows[0]?.count ?? 0) === 0) {
       await stopServer(context);
       await rm(join(context.home, layout.owner), { force: true });
-    } else {
-      // someone else still works with it: hand it over to whoever next starts up after we are gone
+    } else if (ours && startedHere) {
+      await writeOwner(context.home, { pid: 0, keep: false });
     }
   } finally {
     await unlock();
@@ -136,6 +133,10 @@ export async function stopEmbeddedPostgres(homeOption: string): Promise<boolean>
   }
 }
 
+function writeOwner(home: string, owner: Owner): Promise<void> {
+  return writeJsonAtomically(join(home, layout.owner), owner);
+}
+
 async function clusterContext(home: string, durable: boolean): Promise<ClusterContext> {
   const binaries = await locateBinaries();
   const [major, runAs] = await Promise.all([bundledMajorVersion(binaries), resolveRunAs()]);
@@ -168,6 +169,14 @@ async function waitUntilSettled(home: string, timeoutMs = 60_000) {
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/** The URLs of the running embedded server without starting it, or undefined when it is not running. */
+export async function runningServerUrls(homeOption: string): Promise<{ url: string; adminUrl: string } | undefined> {
+  const home = resolve(homeOption);
+  const [marker, running] = await Promise.all([readMarker(home), readRunningServer(home)]);
+  if (!marker || !running || !isProcessAlive(running.pid)) return undefined;
+  return serverUrls(marker, running.port);
 }
 
 function serverUrls(marker: Marker, port: number) {

@@ -1,0 +1,146 @@
+import { PromoteError } from '../errors.js';
+import {
+  checkId,
+  databaseErrorOf,
+  PG_CHECK_VIOLATION,
+  PG_FOREIGN_KEY_VIOLATION,
+  PG_UNIQUE_VIOLATION,
+  query,
+  rethrow,
+  toDate,
+  toId,
+  withTransaction,
+  type Queryable,
+} from './queryable.js';
+
+export const APPROVAL_DECISIONS = ['approved', 'rejected'] as const;
+export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
+
+export interface Approval {
+  id: number;
+  rolloutId: number;
+  stepIndex: number;
+  approver: string;
+  decision: ApprovalDecision;
+  reason: string | null;
+  createdAt: Date;
+  /** after this moment the vote no longer counts */
+  expiresAt: Date | null;
+}
+
+export interface ApprovalInput {
+  rolloutId: number;
+  stepIndex: number;
+  approver: string;
+  decision: ApprovalDecision;
+  reason?: string | null;
+  expiresAt?: Date | null;
+}
+
+interface ApprovalRow {
+  id: string | number;
+  rollout_id: string | number;
+  step_index: number;
+  approver: string;
+  decision: ApprovalDecision;
+  reason: string | null;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+}
+
+const COLUMNS = 'id, rollout_id, step_index, approver, decision, reason, created_at, expires_at';
+
+function toApproval(row: ApprovalRow): Approval {
+  return {
+    id: toId(row.id),
+    rolloutId: toId(row.rollout_id),
+    stepIndex: row.step_index,
+    approver: row.approver,
+    decision: row.decision,
+    reason: row.reason,
+    createdAt: toDate(row.created_at),
+    expiresAt: row.expires_at === null ? null : toDate(row.expires_at),
+  };
+}
+
+function checkStepIndex(stepIndex: number): void {
+  if (!Number.isSafeInteger(stepIndex) || stepIndex < 0) throw new PromoteError(`the step index must be a whole number from 0, got ${String(stepIndex)}`);
+}
+
+/**
+ * Records one person's vote on an approval step. One vote per person per step: a second one is refused
+ * (the first stands; votes are evidence, not settings).
+ */
+export async function recordApproval(db: Queryable, input: ApprovalInput): Promise<Approval> {
+  checkId('rollout', input.rolloutId);
+  checkStepIndex(input.stepIndex);
+  if (typeof input.approver !== 'string' || input.approver.trim().length === 0) throw new PromoteError(`an approval of rollout #${input.rolloutId} needs the approver's name`);
+  if (!(APPROVAL_DECISIONS as readonly string[]).includes(input.decision)) {
+    throw new PromoteError(`an approval decision is "approved" or "rejected", got ${JSON.stringify(input.decision)}`);
+  }
+  const expiresAt = input.expiresAt ?? null;
+  if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
+    throw new PromoteError(`the expiry of ${input.approver}'s approval must be a valid date`);
+  }
+  const where = `step ${input.stepIndex} of rollout #${input.rolloutId}`;
+  try {
+    // a savepoint inside a caller's transaction: after a refusal the connection can still explain it
+    return await withTransaction(db, async (tx) => {
+      const result = await tx.query<ApprovalRow>(
+        `insert into promote.approvals (rollout_id, step_index, approver, decision, reason, expires_at)
+         values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
+        [input.rolloutId, input.stepIndex, input.approver, input.decision, input.reason ?? null, expiresAt],
+      );
+      return toApproval(result.rows[0]!);
+    });
+  } catch (error) {
+    const { code } = databaseErrorOf(error);
+    if (code === PG_UNIQUE_VIOLATION) {
+      const earlier = (await listApprovals(db, input.rolloutId, input.stepIndex).catch(() => [])).find((approval) => approval.approver === input.approver);
+      const what = earlier ? ` (${earlier.decision} at ${earlier.createdAt.toISOString()})` : '';
+      throw new PromoteError(`${input.approver} has already voted on ${where}${what}; each person votes once per step`, { cause: error });
+    }
+    if (code === PG_FOREIGN_KEY_VIOLATION) throw new PromoteError(`cannot record an approval of ${where}: rollout #${input.rolloutId} does not exist`, { cause: error });
+    if (code === PG_CHECK_VIOLATION && expiresAt !== null) {
+      throw new PromoteError(`${input.approver}'s approval of ${where} would expire at ${expiresAt.toISOString()}, which is already past`, { cause: error });
+    }
+    rethrow(`recording ${input.approver}'s vote on ${where}`, error);
+  }
+}
+
+/** The votes on a rollout (on one step when `stepIndex` is given), oldest first. */
+export async function listApprovals(db: Queryable, rolloutId: number, stepIndex?: number): Promise<Approval[]> {
+  checkId('rollout', rolloutId);
+  if (stepIndex !== undefined) checkStepIndex(stepIndex);
+  const result = await query<ApprovalRow>(
+    db,
+    `listing the approvals of rollout #${rolloutId}`,
+    `select ${COLUMNS} from promote.approvals where rollout_id = $1 and ($2::integer is null or step_index = $2) order by created_at, id`,
+    [rolloutId, stepIndex ?? null],
+  );
+  return result.rows.map(toApproval);
+}
+
+/**
+ * How many distinct people have approved a step and still count at `now`: decision approved, not
+ * expired. The person who started the rollout (its `createdBy`) never counts, nor does `excludeApprover`
+ * when given (for example the author of the release).
+ */
+export async function countValidApprovals(db: Queryable, rolloutId: number, stepIndex: number, now: Date = new Date(), excludeApprover?: string): Promise<number> {
+  checkId('rollout', rolloutId);
+  checkStepIndex(stepIndex);
+  if (Number.isNaN(now.getTime())) throw new PromoteError('counting approvals needs a valid current time');
+  const result = await query<{ count: string }>(
+    db,
+    `counting the approvals of step ${stepIndex} of rollout #${rolloutId}`,
+    `select count(distinct a.approver) as count
+       from promote.approvals a
+       join promote.rollouts r on r.id = a.rollout_id
+      where a.rollout_id = $1 and a.step_index = $2 and a.decision = 'approved'
+        and (a.expires_at is null or a.expires_at > $3)
+        and a.approver is distinct from r.created_by
+        and ($4::text is null or a.approver <> $4)`,
+    [rolloutId, stepIndex, now, excludeApprover ?? null],
+  );
+  return Number(result.rows[0]?.count ?? 0);
+}
