@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError, wrapError } from '../../errors.js';
@@ -87,7 +88,27 @@ export async function readOwner(home: string): Promise<Owner | undefined> {
   }
 }
 
-export function isProcessAlive(pid: number): boolean {
+/**
+ * Whether a process still runs, optionally only if it runs `command`. A killed process can linger as a
+ * zombie when nothing reaps it (a container's init often does not), and signal 0 still reaches a
+ * zombie, so on Linux /proc decides; a recycled pid running another program also counts as gone.
+ */
+export function isProcessAlive(pid: number, command?: string): boolean {
+  let stat: string | undefined;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
+  }
+  if (stat === undefined) return signalReaches(pid);
+  // "pid (comm) state ...": comm may hold spaces and parentheses, so read up to the last ')'
+  const close = stat.lastIndexOf(')');
+  const state = stat.slice(close + 2, close + 3);
+  const running = stat.slice(stat.indexOf('(') + 1, close);
+  return state !== 'Z' && state !== 'X' && (command === undefined || running.startsWith(command));
+}
+
+function signalReaches(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -105,7 +105,7 @@ export async function embeddedStatus(homeOption: string): Promise<EmbeddedStatus
   const home = resolve(homeOption);
   const marker = await readMarker(home);
   const running = await readRunningServer(home);
-  const alive = running !== undefined && isProcessAlive(running.pid);
+  const alive = running !== undefined && isProcessAlive(running.pid, 'postgres');
   const owner = alive ? await readOwner(home) : undefined;
   return {
     home,
@@ -121,7 +121,7 @@ export async function embeddedStatus(homeOption: string): Promise<EmbeddedStatus
 export async function stopEmbeddedPostgres(homeOption: string): Promise<boolean> {
   const home = resolve(homeOption);
   const running = await readRunningServer(home);
-  if (!running || !isProcessAlive(running.pid)) return false;
+  if (!running || !isProcessAlive(running.pid, 'postgres')) return false;
   const context = await clusterContext(home, true);
   const unlock = await lockHome(home);
   try {
@@ -162,7 +162,12 @@ async function waitUntilSettled(home: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const running = await readRunningServer(home);
-    if (!running || !isProcessAlive(running.pid)) return undefined;
+    if (!running) return undefined;
+    if (!isProcessAlive(running.pid, 'postgres')) {
+      // a server killed without cleaning up; PostgreSQL itself would take a zombie's pid for a live one
+      await rm(join(home, layout.data, 'postmaster.pid'), { force: true });
+      return undefined;
+    }
     if (running.status === 'ready') return running;
     if (Date.now() > deadline) {
       throw new PromoteError(`the embedded PostgreSQL in ${home} (pid ${running.pid}) has been "${running.status || 'starting'}" for ${timeoutMs / 1000} s`);
@@ -175,7 +180,7 @@ async function waitUntilSettled(home: string, timeoutMs = 60_000) {
 export async function runningServerUrls(homeOption: string): Promise<{ url: string; adminUrl: string } | undefined> {
   const home = resolve(homeOption);
   const [marker, running] = await Promise.all([readMarker(home), readRunningServer(home)]);
-  if (!marker || !running || !isProcessAlive(running.pid)) return undefined;
+  if (!marker || !running || !isProcessAlive(running.pid, 'postgres')) return undefined;
   return serverUrls(marker, running.port);
 }
 
