@@ -1,0 +1,124 @@
+/** Environments: where a version runs (target), how traffic reaches it (router) and its database. */
+import { z } from 'zod';
+import { durationSchema } from './duration.js';
+import {
+  exactlyOneOf,
+  exactlyOneOfJsonSchema,
+  expectations,
+  headerNameSchema,
+  nameSchema,
+  nonEmptyString,
+  templateString,
+} from './schema-meta.js';
+
+const readinessSchema = z
+  .strictObject({
+    path: z.string().startsWith('/').default('/healthz').describe('HTTP path that answers 2xx once an instance can take traffic.'),
+    timeout: durationSchema.prefault('30s').describe('Give up on an instance that is not ready within this time.'),
+    interval: durationSchema.prefault('500ms').describe('Time between readiness probes.'),
+  })
+  .describe('How Promote decides that a started instance is ready.');
+
+const processTargetSchema = z
+  .strictObject({
+    type: z.literal('process').describe('Promote starts and stops the instances itself.'),
+    command: nonEmptyString.describe('Shell command that starts one instance of the app; it must listen on $PORT.'),
+    instances: z.number().int().min(1).max(64).default(1).describe('Instances to run per version.'),
+    basePort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Instance i listens on basePort + i (passed as PORT); free ports are picked when omitted.'),
+    env: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .optional()
+      .describe('Extra environment variables for the instances; numbers and booleans are passed as text.'),
+    readiness: readinessSchema.prefault({}),
+    drainTimeout: durationSchema.prefault('30s').describe('How long a stopping instance may finish in-flight requests before it is killed.'),
+  })
+  .superRefine((target, ctx) => {
+    if (target.basePort !== undefined && target.basePort + target.instances - 1 > 65535) {
+      ctx.addIssue({ code: 'custom', path: ['basePort'], message: `basePort ${target.basePort} + ${target.instances} instances runs past port 65535` });
+    }
+  })
+  .describe('Run the app as local processes started by Promote.');
+
+const externalTargetSchema = z
+  .strictObject({
+    type: z.literal('external').describe('Your own deploy tooling runs the versions.'),
+    deploy: templateString('command').optional().describe('Command that deploys a version, e.g. `./deploy.sh {{version}}`.'),
+    undeploy: templateString('command').optional().describe('Command that removes a version.'),
+    url: templateString('url').optional().describe('Upstream URL of a version, e.g. `http://{{version}}.orders.internal:8080`.'),
+    urls: z.array(templateString('url')).min(1).optional().describe('Several upstream URLs of a version; requests are spread across them.'),
+  })
+  .superRefine(exactlyOneOf(['url', 'urls'], 'an external target'))
+  .meta(exactlyOneOfJsonSchema(['url', 'urls']))
+  .describe('Versions are deployed by your own commands and reached at URLs. Placeholders: {{version}}, {{environment}}, {{app}}.');
+
+export const targetSchema = z
+  .discriminatedUnion('type', [processTargetSchema, externalTargetSchema])
+  .describe('Where versions of the app run.');
+
+const listenAddressSchema = z
+  .string()
+  .superRefine((text, ctx) => {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+    const port = Number(match?.[2]);
+    if (match === null || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port with a port from 0 to 65535, like 127.0.0.1:8080, got "${text.slice(0, 60)}"` });
+    }
+  })
+  .register(expectations, { expected: 'host:port, like 127.0.0.1:8080' });
+
+const stickySchema = z
+  .strictObject({
+    cookie: headerNameSchema.optional().describe('Cookie whose value keeps a client on one version.'),
+    header: headerNameSchema.optional().describe('Request header whose value keeps a client on one version, e.g. X-User-Id.'),
+  })
+  .superRefine(exactlyOneOf(['cookie', 'header'], 'sticky'))
+  .meta(exactlyOneOfJsonSchema(['cookie', 'header']))
+  .describe('Send the same client to the same version while weights change.');
+
+const routerSchema = z
+  .strictObject({
+    listen: listenAddressSchema.default('127.0.0.1:8080').describe('Address the router accepts client traffic on; port 0 picks a free one.'),
+    sticky: stickySchema.optional(),
+    override: z
+      .strictObject({
+        header: headerNameSchema.default('X-Promote-Version').describe('Request header naming the version to use.'),
+        cookie: headerNameSchema.default('promote_version').describe('Cookie naming the version to use.'),
+      })
+      .prefault({})
+      .describe('Lets testers pick a version explicitly, whatever the weights say.'),
+    timeouts: z
+      .strictObject({
+        connect: durationSchema.prefault('5s').describe('Connecting to an upstream instance.'),
+        request: durationSchema.prefault('60s').describe('A whole request, from receiving it to the end of the response.'),
+        idle: durationSchema.prefault('65s').describe('Keep-alive connections idle longer than this are closed.'),
+      })
+      .prefault({})
+      .describe('Router timeouts.'),
+  })
+  .describe('The built-in router (reverse proxy) that splits traffic between versions.');
+
+const postgresUrlSchema = z
+  .string()
+  .superRefine((text, ctx) => {
+    // The value is never echoed: it usually holds a password.
+    if (!/^postgres(ql)?:\/\//i.test(text) || !URL.canParse(text)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a postgres:// or postgresql:// URL (the value is not shown because it may contain a password)' });
+    }
+  })
+  .register(expectations, { expected: 'a postgres:// or postgresql:// URL' });
+
+export const environmentSchema = z
+  .strictObject({
+    name: nameSchema.describe('Environment name, e.g. staging or production.'),
+    database: postgresUrlSchema.describe('Connection URL of the app database in this environment; use ${VAR} to keep the password out of the file.'),
+    target: targetSchema,
+    router: routerSchema.optional(),
+    strategy: nameSchema.describe('Name of the entry in `strategies` used to roll out to this environment.'),
+  })
+  .describe('One environment; the list order is the promotion order.');

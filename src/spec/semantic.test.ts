@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { parseSpec } from './load.js';
+import { checkSemantics } from './semantic.js';
+
+function baseSpec(overrides: { strategies?: Record<string, unknown>; environments?: unknown[]; flags?: unknown[]; templates?: Record<string, unknown> } = {}) {
+  return {
+    version: 1,
+    app: { name: 'orders' },
+    environments: overrides.environments ?? [
+      { name: 'staging', database: 'postgres://s/db', target: { type: 'process', command: 'x' }, strategy: 'canary' },
+      { name: 'production', database: 'postgres://p/db', target: { type: 'process', command: 'x' }, strategy: 'canary' },
+    ],
+    strategies: overrides.strategies ?? { canary: { type: 'canary', steps: [{ promote: {} }] } },
+    analysis: { templates: overrides.templates ?? { 'error-rate': {} } },
+    flags: overrides.flags ?? [],
+  };
+}
+
+const canary = (...steps: unknown[]) => ({ canary: { type: 'canary', steps } });
+
+describe('checkSemantics', () => {
+  it('finds nothing wrong in a consistent spec', () => {
+    expect(checkSemantics(baseSpec())).toEqual([]);
+  });
+
+  it('reports a duplicate environment name at the second one', () => {
+    const environments = [...baseSpec().environments, { name: 'staging', strategy: 'canary' }];
+    expect(checkSemantics(baseSpec({ environments }))).toEqual([
+      { path: ['environments', 2, 'name'], message: 'duplicate environment name "staging" (first used at environments[0])' },
+    ]);
+  });
+
+  it('reports duplicate flag names, and accepts distinct ones', () => {
+    expect(checkSemantics(baseSpec({ flags: [{ name: 'a' }, { name: 'b' }] }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ flags: [{ name: 'a' }, { name: 'a' }] }))).toEqual([
+      { path: ['flags', 1, 'name'], message: 'duplicate flag name "a" (first used at flags[0])' },
+    ]);
+  });
+
+  it('reports an environment strategy that does not exist and lists the known ones', () => {
+    const environments = [{ name: 'staging', strategy: 'canry' }];
+    expect(checkSemantics(baseSpec({ environments }))).toEqual([
+      { path: ['environments', 0, 'strategy'], message: 'unknown strategy "canry"; strategies defines canary (did you mean "canary"?)' },
+    ]);
+  });
+
+  it('reports analysis steps naming templates that do not exist', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate'] } }, { promote: {} }) }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate', 'latency'] } }, { promote: {} }) }))).toEqual([
+      { path: ['strategies', 'canary', 'steps', 0, 'analysis', 'templates', 1], message: 'unknown analysis template "latency"; analysis.templates defines error-rate' },
+    ]);
+  });
+
+  it('does not require setFlag flags to be declared in the file', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ setFlag: { flag: 'only-in-store', enabled: true } }, { promote: {} }) }))).toEqual([]);
+  });
+
+  it('allows only weights 0 and 100 in blueGreen strategies', () => {
+    const blueGreen = (weight: number) => ({ bg: { type: 'blueGreen', steps: [{ setWeight: weight }, { promote: {} }] } });
+    expect(checkSemantics(baseSpec({ strategies: { ...canary({ promote: {} }), ...blueGreen(0) } }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: { ...canary({ promote: {} }), ...blueGreen(100) } }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: { ...canary({ promote: {} }), ...blueGreen(50) } }))).toEqual([
+      {
+        path: ['strategies', 'bg', 'steps', 0, 'setWeight'],
+        message: 'a blueGreen strategy switches all traffic at once: setWeight must be 0 or 100, got 50 (use type: canary for gradual weights)',
+      },
+    ]);
+  });
+
+  it('requires approval.after to name an earlier test step', () => {
+    const test = { test: { name: 'smoke', run: 'x' } };
+    expect(checkSemantics(baseSpec({ strategies: canary(test, { approval: { after: ['smoke'] } }, { promote: {} }) }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ approval: { after: ['smoke'] } }, test, { promote: {} }) }))).toEqual([
+      {
+        path: ['strategies', 'canary', 'steps', 0, 'approval', 'after', 0],
+        message: 'approval waits for test "smoke", but no earlier test step in this strategy has that name',
+      },
+    ]);
+  });
+
+  it('requires migrate: contract to come after the promote step', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ migrate: 'expand' }, { promote: {} }, { migrate: 'contract' }) }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ migrate: { phase: 'contract' } }, { promote: {} }) }))).toEqual([
+      {
+        path: ['strategies', 'canary', 'steps', 0, 'migrate'],
+        message: 'migrate: contract comes before the promote step (steps[1]); the old version still serves traffic until then and needs the old schema',
+      },
+    ]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ setWeight: 100 }, { migrate: 'contract' }) }))[0]?.message).toContain('needs a promote step before it');
+  });
+
+  it('copes with any shape of input', () => {
+    for (const input of [null, 42, 'text', [], { environments: 'x', strategies: [1], flags: {} }, { strategies: { a: { steps: [null, 1, { analysis: 5 }] } } }]) {
+      expect(() => checkSemantics(input)).not.toThrow();
+    }
+  });
+
+  it('runs even when the schema finds problems, with positions', () => {
+    const text = `version: 1
+app: { name: orders }
+environments:
+  - name: staging
+    database: postgres://s/db
+    target: { type: process, command: x, instances: 0 }
+    strategy: nope
+strategies:
+  canary: { type: canary, steps: [ { promote: {} } ] }
+`;
+    expect(parseSpec(text, { file: 'promote.yaml' }).problems.map((problem) => `${problem.line}:${problem.column} ${problem.message}`)).toEqual([
+      '6:53 expected a whole number from 1 to 64, got 0',
+      '7:15 unknown strategy "nope"; strategies defines canary',
+    ]);
+  });
+});

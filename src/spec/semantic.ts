@@ -1,0 +1,104 @@
+/**
+ * Rules that span several parts of the file, which a schema cannot express. They run on the raw
+ * parsed value even when the schema found problems, so the user sees every problem in one pass;
+ * hence the defensive reading of every field.
+ */
+import type { PathProblem } from './problems.js';
+import { didYouMean } from './suggest.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const asObject = (value: unknown): Json => (isObject(value) ? value : {});
+
+export function checkSemantics(data: unknown): PathProblem[] {
+  const spec = asObject(data);
+  const strategies = asObject(spec.strategies);
+  const templates = Object.keys(asObject(asObject(spec.analysis).templates));
+  return [
+    ...uniqueNames(asList(spec.environments), 'environments', 'environment'),
+    ...uniqueNames(asList(spec.flags), 'flags', 'flag'),
+    ...strategyReferences(asList(spec.environments), Object.keys(strategies)),
+    ...Object.entries(strategies).flatMap(([name, strategy]) => checkStrategy(name, asObject(strategy), templates)),
+  ];
+}
+
+function uniqueNames(items: unknown[], listName: string, noun: string): PathProblem[] {
+  const firstIndex = new Map<string, number>();
+  const problems: PathProblem[] = [];
+  items.forEach((item, index) => {
+    const name = asObject(item).name;
+    if (typeof name !== 'string') return;
+    const first = firstIndex.get(name);
+    if (first === undefined) firstIndex.set(name, index);
+    else problems.push({ path: [listName, index, 'name'], message: `duplicate ${noun} name "${name}" (first used at ${listName}[${first}])` });
+  });
+  return problems;
+}
+
+function strategyReferences(environments: unknown[], known: string[]): PathProblem[] {
+  return environments.flatMap((environment, index) => {
+    const strategy = asObject(environment).strategy;
+    if (typeof strategy !== 'string' || known.includes(strategy)) return [];
+    const message =
+      known.length === 0
+        ? `unknown strategy "${strategy}": no strategies are defined (add one under strategies)`
+        : `unknown strategy "${strategy}"; strategies defines ${known.join(', ')}${didYouMean(strategy, known)}`;
+    return [{ path: ['environments', index, 'strategy'], message }];
+  });
+}
+
+function checkStrategy(name: string, strategy: Json, templates: string[]): PathProblem[] {
+  const steps = asList(strategy.steps).map(asObject);
+  const at = (index: number, ...rest: (string | number)[]) => ['strategies', name, 'steps', index, ...rest];
+  const problems: PathProblem[] = [];
+  const testNamesSoFar = new Set<string>();
+  const promoteIndex = steps.findIndex((step) => 'promote' in step);
+
+  steps.forEach((step, index) => {
+    if (isObject(step.test) && typeof step.test.name === 'string') testNamesSoFar.add(step.test.name);
+
+    asList(asObject(step.analysis).templates).forEach((template, position) => {
+      if (typeof template !== 'string' || templates.includes(template)) return;
+      const message =
+        templates.length === 0
+          ? `unknown analysis template "${template}": none are defined (add them under analysis.templates)`
+          : `unknown analysis template "${template}"; analysis.templates defines ${templates.join(', ')}${didYouMean(template, templates)}`;
+      problems.push({ path: at(index, 'analysis', 'templates', position), message });
+    });
+
+    if (strategy.type === 'blueGreen' && typeof step.setWeight === 'number' && step.setWeight !== 0 && step.setWeight !== 100) {
+      problems.push({
+        path: at(index, 'setWeight'),
+        message: `a blueGreen strategy switches all traffic at once: setWeight must be 0 or 100, got ${step.setWeight} (use type: canary for gradual weights)`,
+      });
+    }
+
+    asList(asObject(step.approval).after).forEach((test, position) => {
+      if (typeof test !== 'string' || testNamesSoFar.has(test)) return;
+      const earlier = [...testNamesSoFar];
+      const advice = didYouMean(test, earlier) || (earlier.length > 0 ? ` (earlier tests: ${earlier.join(', ')})` : '');
+      problems.push({
+        path: at(index, 'approval', 'after', position),
+        message: `approval waits for test "${test}", but no earlier test step in this strategy has that name${advice}`,
+      });
+    });
+
+    if (isContract(step.migrate) && (promoteIndex === -1 || promoteIndex > index)) {
+      // Contract drops what the old version still uses; it is safe only once the old version is gone.
+      problems.push({
+        path: at(index, 'migrate'),
+        message:
+          promoteIndex === -1
+            ? 'migrate: contract needs a promote step before it: the old version may still be serving traffic and using the old schema'
+            : `migrate: contract comes before the promote step (steps[${promoteIndex}]); the old version still serves traffic until then and needs the old schema`,
+      });
+    }
+  });
+  return problems;
+}
+
+function isContract(migrate: unknown): boolean {
+  return migrate === 'contract' || asObject(migrate).phase === 'contract';
+}
