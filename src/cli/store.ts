@@ -1,0 +1,21 @@
+import { defaultHome, openStore, type Store } from '../store/open.js';
+import type { CliContext } from './io.js';
+
+/** Opens the state store for one command and always closes it, stopping an embedded server this process started. */
+export async function withStore<T>(context: CliContext, work: (store: Store) => Promise<T>): Promise<T> {
+  const databaseUrl = context.globals.databaseUrl ?? context.io.env.DATABASE_URL;
+  context.log.debug({ external: Boolean(databaseUrl) }, 'opening the state store');
+  const store = await openStore(databaseUrl ? { databaseUrl } : { home: defaultHome(context.io.cwd, context.io.env) });
+  const stopOnSignal = () => {
+    void store.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    return await work(store);
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    await store.close();
+  }
+}
