@@ -1,11 +1,10 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStorePool } from '../../test/helpers/database.js';
 import { PromoteError } from '../errors.js';
 import { upsertApp } from './apps.js';
 import { countValidApprovals, listApprovals, recordApproval } from './approvals.js';
 import { syncEnvironments } from './environments.js';
-import { migrateStore } from './migrate.js';
 import { createRelease } from './releases.js';
 import { createRollout, updateRolloutState } from './rollouts.js';
 
@@ -16,16 +15,13 @@ describe('approvals', () => {
   let rolloutId: number;
   let anonymousRolloutId: number;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url });
-    await migrateStore(pool);
+    ({ pool } = await createStorePool());
     await upsertApp(pool, { name: 'shop' });
     await syncEnvironments(pool, 'shop', ['staging', 'production']);
     const { release } = await createRelease(pool, { app: 'shop', version: '1.0.0', digest: `sha256:${'d'.repeat(64)}`, migrationChecksums: {} });
     rolloutId = (await createRollout(pool, { app: 'shop', environment: 'production', releaseId: release.id, strategy: {}, createdBy: 'alice' })).id;
     anonymousRolloutId = (await createRollout(pool, { app: 'shop', environment: 'staging', releaseId: release.id, strategy: {} })).id;
   });
-  afterAll(async () => pool.end());
 
   it('records a vote and lists it', async () => {
     const approval = await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'bob', decision: 'approved', reason: 'dashboards look fine' });

@@ -1,17 +1,14 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStorePool } from '../../test/helpers/database.js';
 import { getApp, listApps, upsertApp } from './apps.js';
-import { migrateStore } from './migrate.js';
 
 describe('apps', () => {
   let pool: pg.Pool;
+  let url: string;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url });
-    await migrateStore(pool);
+    ({ pool, url } = await createStorePool());
   });
-  afterAll(async () => pool.end());
 
   it('records an app and reads it back', async () => {
     const app = await upsertApp(pool, { name: 'shop', description: 'the web shop' });
@@ -44,7 +41,7 @@ describe('apps', () => {
   });
 
   it('wraps database failures with what it was doing', async () => {
-    const closed = new pg.Pool({ connectionString: (pool.options as { connectionString: string }).connectionString });
+    const closed = new pg.Pool({ connectionString: url });
     await closed.end();
     await expect(getApp(closed, 'shop')).rejects.toThrow(/^reading app "shop": /);
   });

@@ -1,9 +1,8 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStorePool } from '../../test/helpers/database.js';
 import { upsertApp } from './apps.js';
 import { listEnvironments, syncEnvironments } from './environments.js';
-import { migrateStore } from './migrate.js';
 import { withTransaction } from './queryable.js';
 import { createRelease } from './releases.js';
 import { createRollout } from './rollouts.js';
@@ -13,13 +12,10 @@ const DIGEST = `sha256:${'a'.repeat(64)}`;
 describe('environments', () => {
   let pool: pg.Pool;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url });
-    await migrateStore(pool);
+    ({ pool } = await createStorePool());
     await upsertApp(pool, { name: 'shop' });
     await upsertApp(pool, { name: 'other' });
   });
-  afterAll(async () => pool.end());
 
   const names = async (app: string) => (await listEnvironments(pool, app)).map((env) => `${env.position}:${env.name}`);
 

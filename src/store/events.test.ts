@@ -1,25 +1,22 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createStorePool } from '../../test/helpers/database.js';
 import { upsertApp } from './apps.js';
 import { canonicalJson } from './canonical-json.js';
 import { syncEnvironments } from './environments.js';
 import { appendEvent, eventHash, GENESIS_HASH, listEvents, verifyEventChain } from './events.js';
-import { migrateStore } from './migrate.js';
 import { withTransaction } from './queryable.js';
 import { createRelease } from './releases.js';
 import { createRollout, updateRolloutState } from './rollouts.js';
 
 describe('events: the audit trail', () => {
   let pool: pg.Pool;
+  let url: string;
   let rolloutId: number;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 10 });
-    await migrateStore(pool);
+    ({ pool, url } = await createStorePool());
   });
-  afterAll(async () => pool.end());
 
   /** Tampering goes around the append-only triggers, as a superuser could (the test user is one). */
   async function tamper(sql: string, values: unknown[] = []): Promise<void> {
@@ -95,7 +92,6 @@ describe('events: the audit trail', () => {
   });
 
   it('appends from separate pools (as from separate processes) also stay one chain', async () => {
-    const url = (pool.options as { connectionString: string }).connectionString;
     const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url, max: 3 }));
     try {
       await Promise.all(pools.flatMap((each, p) => Array.from({ length: 15 }, (_, i) => appendEvent(each, { type: 'load.test', actor: `process-${p}`, data: { i } }))));

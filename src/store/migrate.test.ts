@@ -6,14 +6,15 @@ import { storeMigrations } from './schema/index.js';
 
 describe('store schema migrations', () => {
   let pool: pg.Pool;
+  let url: string;
   beforeAll(async () => {
-    const database = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: database.url, max: 12 });
+    ({ url } = await createTestDatabase());
+    pool = new pg.Pool({ connectionString: url, max: 12 });
   });
   afterAll(async () => pool.end());
 
   it('applies every migration once, even when ten processes start at the same moment', async () => {
-    const pools = Array.from({ length: 10 }, () => new pg.Pool({ connectionString: (pool as unknown as { options: { connectionString: string } }).options.connectionString, max: 1 }));
+    const pools = Array.from({ length: 10 }, () => new pg.Pool({ connectionString: url, max: 1 }));
     try {
       const results = await Promise.all(pools.map((each) => migrateStore(each)));
       const appliedCounts = results.map((result) => result.length);

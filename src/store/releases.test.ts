@@ -2,12 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { createStorePool } from '../../test/helpers/database.js';
 import { PromoteError } from '../errors.js';
 import { upsertApp } from './apps.js';
-import { migrateStore } from './migrate.js';
 import { checksumMigrationsFolder, createRelease, getRelease, getReleaseById, listReleases, sha256File } from './releases.js';
 
 const digestOf = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -17,13 +16,10 @@ const B = digestOf('build b');
 describe('releases', () => {
   let pool: pg.Pool;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    await migrateStore(pool);
+    ({ pool } = await createStorePool());
     await upsertApp(pool, { name: 'shop' });
     await upsertApp(pool, { name: 'other' });
   });
-  afterAll(async () => pool.end());
 
   it('creates a release and reads it back', async () => {
     const { release, created } = await createRelease(pool, {

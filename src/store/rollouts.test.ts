@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStorePool } from '../../test/helpers/database.js';
 import { PromoteError } from '../errors.js';
 import { upsertApp } from './apps.js';
 import { syncEnvironments } from './environments.js';
-import { migrateStore } from './migrate.js';
 import { createRelease, type Release } from './releases.js';
 import { assertWeights, createRollout, getActiveRollout, getRollout, listRollouts, ROLLOUT_PHASES, updateRolloutState, type Rollout } from './rollouts.js';
 
@@ -18,9 +17,7 @@ describe('rollouts', () => {
   let v2: Release;
   let otherRelease: Release;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    await migrateStore(pool);
+    ({ pool } = await createStorePool());
     await upsertApp(pool, { name: 'shop' });
     await upsertApp(pool, { name: 'other' });
     await syncEnvironments(pool, 'shop', ['staging', 'production']);
@@ -29,7 +26,6 @@ describe('rollouts', () => {
     v2 = (await createRelease(pool, { app: 'shop', version: '2.0.0', digest: digestOf('2'), migrationChecksums: {} })).release;
     otherRelease = (await createRelease(pool, { app: 'other', version: '1.0.0', digest: digestOf('o'), migrationChecksums: {} })).release;
   });
-  afterAll(async () => pool.end());
 
   let staging: Rollout;
 

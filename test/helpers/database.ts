@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, inject } from 'vitest';
+import { migrateStore } from '../../src/store/migrate.js';
 
 export interface TestDatabase {
   url: string;
@@ -33,4 +34,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     }
   });
   return { url: url.toString(), name };
+}
+
+/** A fresh database with the store schema applied, and a pool on it closed after the file's tests. */
+export async function createStorePool(options: { max?: number } = {}): Promise<{ pool: pg.Pool; url: string }> {
+  const { url } = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 12 });
+  afterAll(async () => pool.end());
+  await migrateStore(pool);
+  return { pool, url };
 }
