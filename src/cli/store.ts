@@ -5,7 +5,7 @@ import type { CliContext } from './io.js';
 export async function withStore<T>(context: CliContext, work: (store: Store) => Promise<T>): Promise<T> {
   const databaseUrl = context.globals.databaseUrl ?? context.io.env.DATABASE_URL;
   context.log.debug({ external: Boolean(databaseUrl) }, 'opening the state store');
-  const store = await openStore(databaseUrl ? { databaseUrl } : { home: defaultHome(context.io.cwd, context.io.env) });
+  const store = await openStore(databaseUrl ? { databaseUrl, log: context.log } : { home: defaultHome(context.io.cwd, context.io.env), log: context.log });
   const stopOnSignal = () => {
     void store.close().finally(() => process.exit(130));
   };

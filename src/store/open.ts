@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type pg from 'pg';
+import type { Logger } from '../log.js';
 import { assertPostgresUrl, describeTarget, openPool, type DatabaseTarget } from './connect.js';
 import { ensureEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateStore } from './migrate.js';
@@ -11,6 +12,7 @@ export interface StoreOptions {
   home?: string;
   /** tests only: trade durability for speed in a freshly created embedded server */
   durable?: boolean;
+  log?: Logger;
 }
 
 export interface Store {
@@ -33,13 +35,14 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   if (url) {
     assertPostgresUrl(url, 'DATABASE_URL');
   } else {
-    embedded = await ensureEmbeddedPostgres({ home: options.home ?? defaultHome(), durable: options.durable ?? true });
+    embedded = await ensureEmbeddedPostgres({ home: options.home ?? defaultHome(), durable: options.durable ?? true, ...(options.log ? { log: options.log } : {}) });
     url = embedded.url;
   }
   try {
     const pool = await openPool(url);
     try {
-      await migrateStore(pool);
+      const applied = await migrateStore(pool);
+      if (applied.length > 0) options.log?.info({ versions: applied.map((migration) => migration.version) }, 'applied state store migrations');
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;

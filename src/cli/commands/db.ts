@@ -30,7 +30,7 @@ export function registerDb(program: Command, context: () => CliContext): void {
       const ctx = context();
       assertEmbedded(ctx, 'start');
       const home = defaultHome(ctx.io.cwd, ctx.io.env);
-      const server = await ensureEmbeddedPostgres({ home, keep: true });
+      const server = await ensureEmbeddedPostgres({ home, keep: true, log: ctx.log });
       try {
         const pool = await openPool(server.url);
         try {
@@ -50,7 +50,7 @@ export function registerDb(program: Command, context: () => CliContext): void {
       const ctx = context();
       assertEmbedded(ctx, 'stop');
       const home = defaultHome(ctx.io.cwd, ctx.io.env);
-      const stopped = await stopEmbeddedPostgres(home);
+      const stopped = await stopEmbeddedPostgres(home, ctx.log);
       printLine(ctx.io, stopped ? `stopped the embedded PostgreSQL in ${home}` : `the embedded PostgreSQL in ${home} was not running`);
     });
 }

@@ -4,6 +4,7 @@ import { appendFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } fro
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PromoteError, wrapError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { PostgresBinaries } from './binaries.js';
 import { layout, newMarker, readMarker, writeJsonAtomically, type Marker } from './layout.js';
 import { assertReachable, giveTo, type RunAs } from './run-as.js';
@@ -15,6 +16,7 @@ export interface ClusterContext {
   runAs: RunAs;
   /** false only in tests: skips fsync for speed, never for a real state store */
   durable: boolean;
+  log?: Logger;
 }
 
 const dataDir = (home: string) => join(home, layout.data);
@@ -52,7 +54,12 @@ export async function prepareDataFolder(context: ClusterContext): Promise<Marker
     await writeJsonAtomically(join(home, layout.marker), marker);
   }
   if (!marker.initialised) {
-    if (!hasData) await initialiseInto(context, marker);
+    if (!hasData) {
+      const started = Date.now();
+      context.log?.info({ home }, 'creating the embedded PostgreSQL data folder');
+      await initialiseInto(context, marker);
+      context.log?.info({ home, ms: Date.now() - started }, 'created the embedded PostgreSQL data folder');
+    }
     marker = { ...marker, initialised: true };
     await writeJsonAtomically(join(home, layout.marker), marker);
   } else if (!hasData) {
@@ -148,6 +155,7 @@ export async function startServer(context: ClusterContext): Promise<number> {
     try {
       await runTool(context, context.binaries.pgCtl, ['start', '--pgdata', dataDir(context.home), '--log', logFile, '--wait', '--timeout', '60', '--silent', '--options', `-p ${port}`],
         `starting the embedded PostgreSQL on port ${port}`, 90_000);
+      context.log?.info({ home: context.home, port }, 'started the embedded PostgreSQL');
       return port;
     } catch (error) {
       lastError = error;
@@ -163,6 +171,7 @@ export async function startServer(context: ClusterContext): Promise<number> {
 export async function stopServer(context: ClusterContext): Promise<void> {
   await runTool(context, context.binaries.pgCtl, ['stop', '--pgdata', dataDir(context.home), '--mode', 'fast', '--wait', '--timeout', '60', '--silent'],
     'stopping the embedded PostgreSQL', 90_000);
+  context.log?.info({ home: context.home }, 'stopped the embedded PostgreSQL');
 }
 
 async function findFreePort(): Promise<number> {

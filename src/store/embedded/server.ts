@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
 import { PromoteError, wrapError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { bundledMajorVersion, locateBinaries } from './binaries.js';
 import { prepareDataFolder, readRunningServer, startServer, stopServer, type ClusterContext } from './cluster.js';
 import { isProcessAlive, layout, readMarker, readOwner, writeJsonAtomically, type Marker, type Owner } from './layout.js';
@@ -15,6 +16,7 @@ export interface EmbeddedOptions {
   keep?: boolean;
   /** tests only: trade durability for speed */
   durable?: boolean;
+  log?: Logger;
 }
 
 export interface EmbeddedServer {
@@ -40,12 +42,13 @@ const LEASE_APPLICATION = 'promote-lease';
  */
 export async function ensureEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const home = resolve(options.home);
-  const context = await clusterContext(home, options.durable ?? true);
+  const context = await clusterContext(home, options.durable ?? true, options.log);
   const unlock = await lockHome(home);
   try {
     const marker = await prepareDataFolder(context);
     let running = await waitUntilSettled(home);
     const startedHere = !running;
+    if (running) context.log?.debug({ home, port: running.port, pid: running.pid }, 'joining the running embedded PostgreSQL');
     if (!running) {
       await startServer(context);
       running = await waitUntilSettled(home);
@@ -118,11 +121,11 @@ export async function embeddedStatus(homeOption: string): Promise<EmbeddedStatus
 }
 
 /** Stops the server whoever started it; returns false when it was not running. */
-export async function stopEmbeddedPostgres(homeOption: string): Promise<boolean> {
+export async function stopEmbeddedPostgres(homeOption: string, log?: Logger): Promise<boolean> {
   const home = resolve(homeOption);
   const running = await readRunningServer(home);
   if (!running || !isProcessAlive(running.pid, 'postgres')) return false;
-  const context = await clusterContext(home, true);
+  const context = await clusterContext(home, true, log);
   const unlock = await lockHome(home);
   try {
     await stopServer(context);
@@ -137,10 +140,10 @@ function writeOwner(home: string, owner: Owner): Promise<void> {
   return writeJsonAtomically(join(home, layout.owner), owner);
 }
 
-async function clusterContext(home: string, durable: boolean): Promise<ClusterContext> {
+async function clusterContext(home: string, durable: boolean, log?: Logger): Promise<ClusterContext> {
   const binaries = await locateBinaries();
   const [major, runAs] = await Promise.all([bundledMajorVersion(binaries), resolveRunAs()]);
-  return { home, binaries, major, runAs, durable };
+  return { home, binaries, major, runAs, durable, ...(log ? { log } : {}) };
 }
 
 async function lockHome(home: string): Promise<() => Promise<void>> {
