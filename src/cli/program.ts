@@ -5,7 +5,9 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js'
 import { registerDb } from './commands/db.js';
 import { registerInit } from './commands/init.js';
 import { registerRelease } from './commands/release.js';
+import { registerRouter } from './commands/router.js';
 import { registerSchema } from './commands/schema.js';
+import { registerTraffic } from './commands/traffic.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext, CliIo, GlobalOptions } from './io.js';
 
@@ -46,6 +48,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerSchema(program, context);
   registerDb(program, context);
   registerRelease(program, context);
+  registerTraffic(program, context);
+  registerRouter(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {

@@ -81,9 +81,53 @@ const stickySchema = z
   .meta(exactlyOneOfJsonSchema(['cookie', 'header']))
   .describe('Send the same client to the same version while weights change.');
 
+const httpDateSchema = z
+  .string()
+  .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'expected a date such as 2027-06-30 or 2027-06-30T00:00:00Z' })
+  .register(expectations, { expected: 'a date such as 2027-06-30' });
+
+const apiRouteSchema = z
+  .strictObject({
+    pathPrefix: z.string().regex(/^\/[^?#]*$/, 'expected a path starting with /').optional().describe('Requests whose path starts with this prefix (whole segments: /v1 matches /v1/x, not /v10).'),
+    header: z
+      .strictObject({
+        name: headerNameSchema.describe('Header name, e.g. Accept-Version.'),
+        value: nonEmptyString.describe('The exact value that selects this route.'),
+      })
+      .optional()
+      .describe('Requests carrying this header value.'),
+    version: nonEmptyString.describe('The release version that serves these requests, whatever the weights say.'),
+    stripPrefix: z.boolean().default(false).describe('Remove the path prefix before forwarding.'),
+    deprecated: z
+      .strictObject({
+        since: httpDateSchema.optional().describe('When the API version was deprecated (Deprecation header, RFC 9745).'),
+        sunset: httpDateSchema.optional().describe('When it stops answering (Sunset header, RFC 8594).'),
+        link: z.string().url().optional().describe('A page explaining the migration (Link rel="deprecation").'),
+      })
+      .optional()
+      .describe('Mark a retired API version: its responses carry Deprecation, Sunset and Link headers.'),
+  })
+  .superRefine(exactlyOneOf(['pathPrefix', 'header'], 'an API route'))
+  .meta(exactlyOneOfJsonSchema(['pathPrefix', 'header']))
+  .describe('Send one API version to one release, by path prefix or header.');
+
+const mirrorSchema = z
+  .strictObject({
+    percent: z.number().min(0).max(100).describe('Percent of eligible requests copied to the canary; the copy\'s response is discarded.'),
+    methods: z
+      .array(z.enum(['GET', 'HEAD', 'OPTIONS']))
+      .min(1)
+      .default(['GET', 'HEAD', 'OPTIONS'])
+      .describe('Methods that may be mirrored; only bodiless safe methods, since a mirrored write would write twice.'),
+  })
+  .describe('Shadow traffic: copy a share of requests to the canary without letting it answer.');
+
 const routerSchema = z
   .strictObject({
     listen: listenAddressSchema.default('127.0.0.1:8080').describe('Address the router accepts client traffic on; port 0 picks a free one.'),
+    admin: listenAddressSchema.default('127.0.0.1:9464').describe('Address of the admin port: /metrics (Prometheus), /state, /window; never expose it to clients.'),
+    apiRoutes: z.array(apiRouteSchema).optional().describe('API version routes, checked in order before weights.'),
+    mirror: mirrorSchema.optional(),
     sticky: stickySchema.optional(),
     override: z
       .strictObject({

@@ -45,3 +45,4 @@ export {
   type ApprovalDecision,
   type ApprovalInput,
 } from './approvals.js';
+export { getTraffic, setTraffic, TRAFFIC_CHANNEL, type StoredTraffic } from './traffic.js';

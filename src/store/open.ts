@@ -17,6 +17,8 @@ export interface StoreOptions {
 
 export interface Store {
   pool: pg.Pool;
+  /** the connection URL, for components that need their own connection (LISTEN); holds the password: never print it */
+  url: string;
   /** host, port and database, safe to print */
   target: DatabaseTarget;
   embedded?: EmbeddedServer;
@@ -49,6 +51,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     }
     return {
       pool,
+      url,
       target: describeTarget(url),
       ...(embedded ? { embedded } : {}),
       close: async () => {

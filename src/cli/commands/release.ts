@@ -1,11 +1,10 @@
-import { userInfo } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { loadSpecOrThrow } from '../../spec/index.js';
 import { appendEvent, checksumMigrationsFolder, createRelease, listReleases, sha256File, upsertApp, withTransaction, type Release } from '../../store/index.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
+import { currentActor, loadConfig } from '../spec.js';
 import { withStore } from '../store.js';
 
 export function registerRelease(program: Command, context: () => CliContext): void {
@@ -75,15 +74,6 @@ export function registerRelease(program: Command, context: () => CliContext): vo
     });
 }
 
-async function loadConfig(ctx: CliContext) {
-  const path = resolve(ctx.io.cwd, ctx.globals.config);
-  const spec = await loadSpecOrThrow(path, ctx.io.env);
-  return { spec, configDir: dirname(path) };
-}
-
-function currentActor(ctx: CliContext): string {
-  return ctx.io.env.PROMOTE_ACTOR ?? userInfo().username;
-}
 
 function parseCount(value: string): number {
   const count = Number(value);

@@ -1,4 +1,5 @@
 import core from './001-core.js';
+import traffic from './002-traffic.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -7,4 +8,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic];

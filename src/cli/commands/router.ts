@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { describeCause } from '../../errors.js';
+import { RouterAdmin } from '../../router/admin.js';
+import { TrafficWatcher } from '../../router/control.js';
+import { Router } from '../../router/server.js';
+import { appendEvent } from '../../store/index.js';
+import { defaultHome, openStore } from '../../store/open.js';
+import type { CliContext } from '../io.js';
+import { printLine } from '../output.js';
+import { findEnvironment, loadConfig, parseListen } from '../spec.js';
+
+export function registerRouter(program: Command, context: () => CliContext): void {
+  program
+    .command('router')
+    .description("run the router of an environment: clients connect to it; it follows the environment's routing table")
+    .requiredOption('--env <name>', 'the environment whose traffic to route')
+    .option('--listen <host:port>', 'client address (default: router.listen in promote.yaml)')
+    .option('--admin <host:port>', 'admin address for /metrics, /state, /window (default: router.admin)')
+    .addHelpText('after', '\nExamples:\n  $ promote router --env production\n  $ promote router --env staging --listen 0.0.0.0:8080 --admin 127.0.0.1:9464\n\nStops gracefully on Ctrl-C: in-flight requests finish first.\n')
+    .action(async (options: { env: string; listen?: string; admin?: string }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      const environment = findEnvironment(spec, options.env);
+      const routerSpec = environment.router;
+      const listen = parseListen(options.listen ?? routerSpec?.listen ?? '127.0.0.1:8080', '--listen');
+      const adminAddress = parseListen(options.admin ?? routerSpec?.admin ?? '127.0.0.1:9464', '--admin');
+      const timeouts = routerSpec?.timeouts ?? { connect: 5_000, request: 60_000, idle: 65_000 };
+      const readiness = environment.target.type === 'process' ? environment.target.readiness : undefined;
+
+      const databaseUrl = ctx.globals.databaseUrl ?? ctx.io.env.DATABASE_URL;
+      const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
+      const scope = { app: spec.app.name, environment: options.env };
+      const router = new Router({
+        ...listen,
+        timeouts,
+        log: ctx.log,
+        ...(readiness ? { health: { path: readiness.path, interval: Math.max(readiness.interval, 1_000), timeout: Math.min(readiness.timeout, 5_000) } } : {}),
+        onAvailabilityChange: ({ version, available }) => {
+          ctx.log.warn({ version, available }, available ? 'version available again' : 'version has no available instance: its traffic goes to the others');
+          appendEvent(store.pool, { type: available ? 'router.version.available' : 'router.version.unavailable', actor: 'router', ...scope, data: { version } }).catch((error: unknown) =>
+            ctx.log.error({ err: describeCause(error) }, 'could not record the availability change'),
+          );
+        },
+      });
+      const admin = new RouterAdmin(router, adminAddress);
+      const watcher = new TrafficWatcher({ databaseUrl: store.url, ...scope, onConfig: (config) => router.apply(config), log: ctx.log });
+      try {
+        await watcher.start();
+        const address = await router.listen();
+        const adminBound = await admin.listen();
+        printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${address.address}:${address.port} (admin http://${adminBound.address}:${adminBound.port})`);
+        printLine(ctx.io, router.revision === undefined ? 'no routing table yet: requests get 503 until `promote traffic set` gives one' : `routing table revision ${router.revision}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        printLine(ctx.io, 'stopping: letting in-flight requests finish');
+      } finally {
+        await watcher.stop();
+        await router.close(timeouts.request);
+        await admin.close();
+        await store.close();
+      }
+    });
+}

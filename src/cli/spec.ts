@@ -1,0 +1,32 @@
+import { userInfo } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { loadSpecOrThrow, type EnvironmentSpec, type PromoteSpec } from '../spec/index.js';
+import type { CliContext } from './io.js';
+
+/** The promote.yaml named by --config, loaded for a command that needs it. */
+export async function loadConfig(ctx: CliContext): Promise<{ spec: PromoteSpec; configDir: string; path: string }> {
+  const path = resolve(ctx.io.cwd, ctx.globals.config);
+  const spec = await loadSpecOrThrow(path, ctx.io.env);
+  return { spec, configDir: dirname(path), path };
+}
+
+export function findEnvironment(spec: PromoteSpec, name: string): EnvironmentSpec {
+  const environment = spec.environments.find((each) => each.name === name);
+  if (!environment) {
+    throw new UsageError(`--env "${name}" is not an environment of ${spec.app.name}: expected one of ${spec.environments.map((each) => each.name).join(', ')}`);
+  }
+  return environment;
+}
+
+/** "127.0.0.1:8080" or "[::1]:8080" -> host and port; names the option on bad input. */
+export function parseListen(text: string, option: string): { host: string; port: number } {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new UsageError(`${option} "${text}" is not valid: expected host:port, like 127.0.0.1:8080`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function currentActor(ctx: CliContext): string {
+  return ctx.io.env.PROMOTE_ACTOR ?? userInfo().username;
+}
