@@ -90,6 +90,11 @@ export class Router {
     this.recompile();
   }
 
+  /** Resolves once instances that left the routing table have drained: safe to stop them now. */
+  async retired(): Promise<void> {
+    await this.upstreams.retired();
+  }
+
   get revision(): number | undefined {
     return this.config?.revision;
   }

@@ -166,6 +166,11 @@ export class Upstreams {
     void closing.finally(() => this.retiring.delete(closing));
   }
 
+  /** Resolves when every instance taken out of rotation so far has finished its requests and closed its connections. */
+  async retired(): Promise<void> {
+    await Promise.all([...this.retiring]);
+  }
+
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     for (const instances of this.byVersion.values()) for (const instance of instances) this.retire(instance);
