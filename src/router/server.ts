@@ -71,7 +71,16 @@ export class Router {
       connectTimeout: options.timeouts.connect,
       revealVersion: options.revealVersion ?? true,
     };
-    this.server = createServer({ keepAliveTimeout: options.timeouts.idle, requestTimeout: options.timeouts.request, headersTimeout: Math.min(20_000, options.timeouts.request) }, (request, response) => this.handle(request, response));
+    this.server = createServer(
+      {
+        keepAliveTimeout: options.timeouts.idle,
+        requestTimeout: options.timeouts.request,
+        // slowloris: a client trickling its headers is cut off after this, checked every second
+        headersTimeout: Math.min(20_000, options.timeouts.request),
+        connectionsCheckingInterval: 1_000,
+      },
+      (request, response) => this.handle(request, response),
+    );
     this.server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => this.handleUpgrade(request, socket, head));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(error, socket));
     this.server.on('connection', (socket: Socket) => {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrafficWatcher } from '../../src/router/control.js';
@@ -111,7 +111,7 @@ describe('zero-drop weight switching', () => {
           } else {
             const id = `s${index}`;
             posted.push(id);
-            const body = Readable.from((async function* () {
+            const body = Readable.from((function* () {
               for (let part = 0; part < 4; part++) yield Buffer.from(`part-${part}-${id};`);
             })());
             response = await client.request({ path: '/stream', method: 'POST', headers: { 'x-request-id': id }, body });

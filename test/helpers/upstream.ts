@@ -16,6 +16,8 @@ export interface TestUpstream {
   server: Server;
   /** every request that reached this instance */
   received: UpstreamRecord[];
+  /** what /healthz answers: 200 when true, 503 when false */
+  ready: boolean;
   close(): Promise<void>;
   /** start again on the same port (an instance restart) */
   restart(): Promise<void>;
@@ -30,6 +32,11 @@ export async function startUpstream(version: string, options: { port?: number; c
   const upgraded = new Set<Socket>();
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://upstream');
+    if (url.pathname === '/healthz') {
+      response.writeHead(upstream.ready ? 200 : 503, { 'content-length': 0 });
+      response.end();
+      return;
+    }
     if (url.pathname === '/stream') {
       // answers as it reads: proves bodies stream both ways without buffering the whole message
       response.writeHead(200, { 'content-type': 'application/octet-stream', 'x-version': version });
@@ -80,6 +87,7 @@ export async function startUpstream(version: string, options: { port?: number; c
     url: `http://127.0.0.1:${port}`,
     server,
     received,
+    ready: true,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // a graceful stop: requests in progress finish, idle keep-alive connections close, upgraded ones end
