@@ -55,6 +55,7 @@ export class Router {
   private config: TrafficConfig | undefined;
   private compiled: CompiledTraffic | undefined;
   private available = new Set<string>();
+  private known = new Set<string>();
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly options: RouterOptions) {
@@ -158,10 +159,13 @@ export class Router {
     if (!this.config) return;
     const available = this.upstreams.available();
     for (const version of this.config.versions) {
+      // a version new to the table is not a change of availability; one that lost or regained its instances is
+      if (!this.known.has(version.name)) continue;
       const was = this.available.has(version.name);
       const is = available.has(version.name);
-      if (was !== is && this.compiled) this.options.onAvailabilityChange?.({ version: version.name, available: is });
+      if (was !== is) this.options.onAvailabilityChange?.({ version: version.name, available: is });
     }
+    this.known = new Set(this.config.versions.map((version) => version.name));
     this.available = available;
     this.compiled = compileTraffic(this.config, available);
   }

@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
 import { describeCause } from '../../errors.js';
 import { RouterAdmin } from '../../router/admin.js';
+import { runRouterCluster, serveWorkerAdmin } from '../../router/cluster.js';
 import { TrafficWatcher } from '../../router/control.js';
 import { Router } from '../../router/server.js';
 import { appendEvent } from '../../store/index.js';
@@ -16,8 +19,9 @@ export function registerRouter(program: Command, context: () => CliContext): voi
     .requiredOption('--env <name>', 'the environment whose traffic to route')
     .option('--listen <host:port>', 'client address (default: router.listen in promote.yaml)')
     .option('--admin <host:port>', 'admin address for /metrics, /state, /window (default: router.admin)')
+    .option('--workers <n>', 'router processes sharing the port; the admin port adds up their metrics', parseWorkers, 1)
     .addHelpText('after', '\nExamples:\n  $ promote router --env production\n  $ promote router --env staging --listen 0.0.0.0:8080 --admin 127.0.0.1:9464\n\nStops gracefully on Ctrl-C: in-flight requests finish first.\n')
-    .action(async (options: { env: string; listen?: string; admin?: string }) => {
+    .action(async (options: { env: string; listen?: string; admin?: string; workers: number }) => {
       const ctx = context();
       const { spec } = await loadConfig(ctx);
       const environment = findEnvironment(spec, options.env);
@@ -27,6 +31,16 @@ export function registerRouter(program: Command, context: () => CliContext): voi
       const timeouts = routerSpec?.timeouts ?? { connect: 5_000, request: 60_000, idle: 65_000 };
       const readiness = environment.target.type === 'process' ? environment.target.readiness : undefined;
 
+      if (options.workers > 1 && cluster.isPrimary) {
+        await runRouterCluster({
+          workers: options.workers,
+          admin: adminAddress,
+          onReady: (admin) => printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${listen.host}:${listen.port} with ${options.workers} workers (admin http://${admin.address}:${admin.port})`),
+        });
+        printLine(ctx.io, 'stopped all router workers');
+        return;
+      }
+      const worker = cluster.isWorker;
       const databaseUrl = ctx.globals.databaseUrl ?? ctx.io.env.DATABASE_URL;
       const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
       const scope = { app: spec.app.name, environment: options.env };
@@ -47,19 +61,32 @@ export function registerRouter(program: Command, context: () => CliContext): voi
       try {
         await watcher.start();
         const address = await router.listen();
-        const adminBound = await admin.listen();
-        printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${address.address}:${address.port} (admin http://${adminBound.address}:${adminBound.port})`);
-        printLine(ctx.io, router.revision === undefined ? 'no routing table yet: requests get 503 until `promote traffic set` gives one' : `routing table revision ${router.revision}`);
+        if (worker) {
+          serveWorkerAdmin(router);
+          process.send?.({ routerReady: true });
+        } else {
+          const adminBound = await admin.listen();
+          printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${address.address}:${address.port} (admin http://${adminBound.address}:${adminBound.port})`);
+          printLine(ctx.io, router.revision === undefined ? 'no routing table yet: requests get 503 until `promote traffic set` gives one' : `routing table revision ${router.revision}`);
+        }
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
-        printLine(ctx.io, 'stopping: letting in-flight requests finish');
+        if (!worker) printLine(ctx.io, 'stopping: letting in-flight requests finish');
       } finally {
         await watcher.stop();
         await router.close(timeouts.request);
-        await admin.close();
+        if (!worker) await admin.close();
         await store.close();
+        // the IPC channel to the primary would keep a finished worker alive
+        if (worker) process.disconnect();
       }
     });
+}
+
+function parseWorkers(value: string): number {
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers "${value}" is not valid: expected a whole number from 1 to 64`);
+  return workers;
 }
