@@ -14,6 +14,8 @@ export interface ForwardContext {
   connectTimeout: number;
   /** add X-Promote-Version to responses */
   revealVersion: boolean;
+  /** the stable version, where a weighted request goes when its own version cannot take a connection */
+  stable: () => string | undefined;
 }
 
 /** The parts of one client request that every attempt at forwarding it reuses. */
@@ -152,7 +154,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (isConnectFailure(error)) {
       upstreams.connectFailed(this.instance);
       this.context.metrics.connectError(this.instance.version, this.instance.url);
-      const next = this.attempt < MAX_CONNECT_ATTEMPTS ? upstreams.choose(this.instance.version, this.instance) : undefined;
+      const next = this.attempt < MAX_CONNECT_ATTEMPTS ? (upstreams.choose(this.instance.version, this.instance) ?? this.fallbackInstance()) : undefined;
       if (next && !(this.outgoing.body !== null && !Buffer.isBuffer(this.outgoing.body) && this.outgoing.body.readableDidRead)) {
         this.settle('abandoned');
         new Attempt(this.request, this.response, this.decision, this.outgoing, this.context, next, this.attempt + 1, this.retried, this.startedAt).send();
@@ -170,6 +172,17 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settle('error');
     const timedOut = errorCode(error) === 'UND_ERR_HEADERS_TIMEOUT';
     respondWithError(this.response, timedOut ? 504 : 502, errorCode(error).toLowerCase(), timedOut ? 'the upstream did not answer in time' : 'the upstream failed to answer');
+  }
+
+  /**
+   * Nothing was sent, so a request the weights (not a tester or an API route) sent to a version with no
+   * instance left may be served by stable instead: the circuit breaker, for the requests already on their way.
+   */
+  private fallbackInstance(): Instance | undefined {
+    const stable = this.context.stable();
+    if (stable === undefined || stable === this.instance.version) return undefined;
+    if (this.decision.reason !== 'weight' && this.decision.reason !== 'sticky') return undefined;
+    return this.context.upstreams.choose(stable);
   }
 
   /** Records the outcome once; 'abandoned' when another attempt carries the request on. */

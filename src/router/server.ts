@@ -71,6 +71,7 @@ export class Router {
       responseTimeout: options.timeouts.request,
       connectTimeout: options.timeouts.connect,
       revealVersion: options.revealVersion ?? true,
+      stable: () => this.config?.stable,
     };
     this.server = createServer(
       {

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
@@ -94,6 +95,17 @@ describe('promote traffic and promote router', () => {
 
     const metrics = await request(`http://127.0.0.1:${adminPort}/metrics`);
     expect(await metrics.body.text()).toMatch(/promote_router_requests_total\{version="v2",instance="[^"]+",class="2xx"\} [1-9]/);
+
+    // the canary's only instance dies: its traffic falls back to stable and the audit trail says so
+    await v2.close();
+    for (let index = 0; index < 6; index++) await viaRouter().catch(() => undefined);
+    expect(await viaRouter()).toBe('v1');
+    const db = new pg.Client(env.DATABASE_URL);
+    await db.connect();
+    const recorded = await db.query<{ data: { version: string } }>("select data from promote.events where type = 'router.version.unavailable'");
+    await db.end();
+    expect(recorded.rows.map((row) => row.data.version)).toContain('v2');
+    await v2.restart();
 
     router.kill('SIGTERM');
     const result = await output;

@@ -141,6 +141,17 @@ describe('router: malformed requests', () => {
     return reply;
   }
 
+  it('gives up on a body cut short by the client without harming anyone else', async () => {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a part');
+    await sleep(50);
+    socket.destroy();
+    await sleep(50);
+    const others = await Promise.all(Array.from({ length: 10 }, () => get(url)));
+    expect(others.every((response) => response.status === 200)).toBe(true);
+  });
+
   it('answers 400 to a broken header line and 431 to oversized headers, and keeps serving others', async () => {
     expect(await raw('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
     expect(await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/);
