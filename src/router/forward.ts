@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Client, type Dispatcher } from 'undici';
 import { clientResponseHeaders } from './headers.js';
@@ -60,10 +60,10 @@ export function forward(request: IncomingMessage, response: ServerResponse, deci
 }
 
 class Attempt implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | undefined;
+  private abort: ((error?: Error) => void) | undefined;
+  private resume: (() => void) | undefined;
   private started = false;
   private finished = false;
-  private waitingForDrain = false;
 
   constructor(
     private readonly request: IncomingMessage,
@@ -98,47 +98,48 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   private readonly onClientClose = (): void => {
-    if (!this.finished && !this.response.writableFinished) this.controller?.abort(new Error('the client closed the connection'));
+    if (!this.finished && !this.response.writableFinished) this.abort?.(new Error('the client closed the connection'));
   };
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
+  // undici's own handler interface: it hands over the raw headers, which go to writeHead as they are;
+  // the newer interface would parse them into an object first, on every response
+  onConnect(abort: (error?: Error) => void): void {
+    this.abort = abort;
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (statusCode < 200) return;
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true;
     this.started = true;
+    this.resume = resume;
     this.context.upstreams.succeeded(this.instance);
-    const out = clientResponseHeaders(headers);
-    const extra = this.decision.responseHeaders;
-    if (extra) for (const name in extra) out[name.toLowerCase()] = extra[name];
-    if (this.decision.setCookie) {
-      const existing = out['set-cookie'];
-      out['set-cookie'] = existing === undefined ? [this.decision.setCookie] : [...(Array.isArray(existing) ? existing : [String(existing)]), this.decision.setCookie];
-    }
-    if (this.context.revealVersion) out['x-promote-version'] = this.instance.version;
-    if (this.response.headersSent || this.response.destroyed) return;
-    this.response.writeHead(statusCode, statusMessage ?? '', out);
+    if (this.response.headersSent || this.response.destroyed) return true;
+    const out = clientResponseHeaders(rawHeaders);
+    const { responseHeaders, setCookie } = this.decision;
+    if (responseHeaders) for (const name in responseHeaders) out.push(name, responseHeaders[name]!);
+    if (setCookie) out.push('set-cookie', setCookie);
+    if (this.context.revealVersion) out.push('x-promote-version', this.instance.version);
+    this.response.writeHead(statusCode, statusText, out);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.response.destroyed) return;
-    if (!this.response.write(chunk) && !this.waitingForDrain) {
-      this.waitingForDrain = true;
-      controller.pause();
-      this.response.once('drain', () => {
-        this.waitingForDrain = false;
-        controller.resume();
-      });
-    }
+  onData(chunk: Buffer): boolean {
+    if (this.response.destroyed) return true;
+    if (this.response.write(chunk)) return true;
+    // the client reads slower than the upstream writes: pause the upstream until the client drains
+    this.response.once('drain', this.onDrain);
+    return false;
   }
 
-  onResponseEnd(): void {
+  private readonly onDrain = (): void => {
+    this.resume?.();
+  };
+
+  onComplete(): void {
     this.settle(this.response.statusCode);
     this.response.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     const { upstreams } = this.context;
     const clientGone = this.response.destroyed || (this.request.destroyed && !this.request.complete);
     if (clientGone) {

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 
 /** Headers that describe one connection, not the message: a proxy never forwards them (RFC 9110 7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -41,14 +41,25 @@ export function upstreamRequestHeaders(request: IncomingMessage, keepUpgrade = f
   return out;
 }
 
-/** The upstream's response headers without the hop-by-hop ones, ready for writeHead. */
-export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = connectionTokens(headers.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
+/**
+ * The upstream's raw response headers (name, value, name, value...) without the hop-by-hop ones, as a
+ * flat list writeHead takes directly: no header object is built or copied on the way through.
+ */
+export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  let named: Set<string> | undefined;
+  for (let index = 0; index < raw.length; index += 2) {
+    if (String(raw[index]).toLowerCase() === 'connection') {
+      named = connectionTokens(String(raw[index + 1]));
+      break;
+    }
+  }
+  const out: string[] = [];
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = typeof raw[index] === 'string' ? (raw[index] as string) : (raw[index] as Buffer).toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    const value = raw[index + 1]!;
+    out.push(name, typeof value === 'string' ? value : value.toString('latin1'));
   }
   return out;
 }
