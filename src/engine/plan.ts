@@ -1,0 +1,128 @@
+import { PromoteError } from '../errors.js';
+import type { AnalysisStepSpec, ApprovalStepSpec, PromoteSpec, SetFlagStepSpec, StepSpec, TestStepSpec, VerifyStepSpec } from '../spec/index.js';
+
+/**
+ * A rollout's plan: the strategy of one environment, turned into numbered steps the engine executes.
+ * Blue-green is a canary whose weights are only 0 and 100; without autoPromote it waits for a person
+ * before the switch.
+ */
+export type PlannedStep =
+  | { kind: 'migrate'; phase: 'expand' | 'contract'; migrations?: string[] }
+  | { kind: 'test'; test: TestStepSpec }
+  | { kind: 'setWeight'; weight: number }
+  | { kind: 'pause'; duration?: number; reason?: string }
+  | { kind: 'analysis'; analysis: AnalysisStepSpec }
+  | { kind: 'setFlag'; flag: SetFlagStepSpec }
+  | { kind: 'approval'; approval: ApprovalStepSpec }
+  | { kind: 'verify'; verify: VerifyStepSpec }
+  | { kind: 'promote' };
+
+export interface RolloutPlan {
+  app: string;
+  environment: string;
+  strategy: string;
+  type: 'canary' | 'blueGreen';
+  steps: PlannedStep[];
+  /** blue-green: how long the previous version stays up after the switch, for an instant rollback (ms) */
+  scaleDownDelay: number;
+  /** blue-green: the header that reaches the new version before it takes traffic */
+  previewHeader?: string;
+}
+
+export interface PlanContext {
+  /** flags the flag store knows besides those declared in promote.yaml */
+  knownFlags?: ReadonlySet<string>;
+  /** migration names found in the migrations folder */
+  knownMigrations?: ReadonlySet<string>;
+}
+
+/** A step promote.yaml asks for that cannot run; `path` locates it in the file (strategies.x.steps[i]...). */
+export class PlanError extends PromoteError {
+  constructor(readonly problems: Array<{ path: string; message: string }>) {
+    super(`the rollout cannot be planned:\n${problems.map((problem) => `  ${problem.path}: ${problem.message}`).join('\n')}`, { exitCode: 2 });
+    this.name = 'PlanError';
+  }
+}
+
+export function planRollout(spec: PromoteSpec, environmentName: string, context: PlanContext = {}): RolloutPlan {
+  const environment = spec.environments.find((each) => each.name === environmentName);
+  if (!environment) throw new PromoteError(`no environment "${environmentName}" in promote.yaml; expected one of ${spec.environments.map((each) => each.name).join(', ')}`, { exitCode: 2 });
+  const strategy = spec.strategies[environment.strategy];
+  if (!strategy) throw new PromoteError(`environment ${environmentName} uses strategy "${environment.strategy}", which promote.yaml does not define`, { exitCode: 2 });
+  const problems: Array<{ path: string; message: string }> = [];
+  const templates = new Set(Object.keys(spec.analysis?.templates ?? {}));
+  const flags = new Set([...(spec.flags ?? []).map((flag) => flag.name), ...(context.knownFlags ?? [])]);
+  const steps: PlannedStep[] = [];
+  strategy.steps.forEach((step: StepSpec, index) => {
+    const path = `strategies.${environment.strategy}.steps[${index}]`;
+    const planned = toPlannedStep(step);
+    if (planned.kind === 'analysis') {
+      for (const name of planned.analysis.templates) if (!templates.has(name)) problems.push({ path: `${path}.analysis.templates`, message: `no analysis template "${name}" (known: ${[...templates].join(', ') || 'none'})` });
+    }
+    if (planned.kind === 'setFlag' && context.knownFlags !== undefined && !flags.has(planned.flag.flag)) {
+      problems.push({ path: `${path}.setFlag.flag`, message: `no flag "${planned.flag.flag}" in promote.yaml or the flag store` });
+    }
+    if (planned.kind === 'migrate' && planned.migrations && context.knownMigrations !== undefined) {
+      for (const name of planned.migrations) if (!context.knownMigrations.has(name)) problems.push({ path: `${path}.migrate.migrations`, message: `no migration "${name}" in the migrations folder` });
+    }
+    if ((planned.kind === 'setWeight' || planned.kind === 'promote') && steps.some((each) => each.kind === 'promote')) {
+      problems.push({ path, message: `${planned.kind} after the \`promote\` step: traffic has already switched fully to the new version` });
+    }
+    if (planned.kind === 'migrate' && planned.phase === 'contract' && !steps.some((each) => each.kind === 'promote')) {
+      problems.push({ path: `${path}.migrate`, message: 'a contract migration must come after the `promote` step: the old version still needs the old shape until then' });
+    }
+    if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !steps.some((each) => each.kind === 'promote')) {
+      // without autoPromote a person switches blue to green: wait for them right before the switch
+      steps.push({ kind: 'pause', reason: 'waiting for `promote promote` to switch traffic to the new version' });
+    }
+    steps.push(planned);
+  });
+  if (!steps.some((step) => step.kind === 'promote')) {
+    problems.push({ path: `strategies.${environment.strategy}.steps`, message: 'the strategy never switches traffic fully to the new version: add a `promote: {}` step' });
+  }
+  if (problems.length > 0) throw new PlanError(problems);
+  return {
+    app: spec.app.name,
+    environment: environmentName,
+    strategy: environment.strategy,
+    type: strategy.type,
+    steps,
+    scaleDownDelay: strategy.type === 'blueGreen' ? strategy.scaleDownDelay : 0,
+    ...(strategy.type === 'blueGreen' ? { previewHeader: strategy.previewHeader } : {}),
+  };
+}
+
+function toPlannedStep(step: StepSpec): PlannedStep {
+  if ('migrate' in step) return { kind: 'migrate', phase: step.migrate.phase, ...(step.migrate.migrations ? { migrations: step.migrate.migrations } : {}) };
+  if ('test' in step) return { kind: 'test', test: step.test };
+  if ('setWeight' in step) return { kind: 'setWeight', weight: step.setWeight };
+  if ('pause' in step) return { kind: 'pause', ...(step.pause.duration !== undefined ? { duration: step.pause.duration } : {}) };
+  if ('analysis' in step) return { kind: 'analysis', analysis: step.analysis };
+  if ('setFlag' in step) return { kind: 'setFlag', flag: step.setFlag };
+  if ('approval' in step) return { kind: 'approval', approval: step.approval };
+  if ('verify' in step) return { kind: 'verify', verify: step.verify };
+  return { kind: 'promote' };
+}
+
+export function describeStep(step: PlannedStep): string {
+  switch (step.kind) {
+    case 'migrate':
+      return `migrate ${step.phase}`;
+    case 'test':
+      return `test ${step.test.name}`;
+    case 'setWeight':
+      return `setWeight ${step.weight}`;
+    case 'pause':
+      return step.duration === undefined ? 'pause until resumed' : `pause ${Math.round(step.duration / 1000)}s`;
+    case 'analysis':
+      return `analysis ${step.analysis.templates.join(', ')}`;
+    case 'setFlag':
+      return `setFlag ${step.flag.flag}`;
+    case 'approval':
+      return `approval (${step.approval.count})`;
+    case 'verify':
+      return `verify ${step.verify.checks.join(', ')}`;
+    case 'promote':
+      return 'promote';
+  }
+}
