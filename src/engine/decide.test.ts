@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { decide, refuseCommand } from './decide.js';
 import type { PlannedStep, RolloutPlan } from './plan.js';
 import { simulate } from './simulate.js';
-import { initialState, PHASES, TERMINAL_PHASES, type Action, type Command } from './state.js';
+import { initialState, PHASES, TERMINAL_PHASES, type Action } from './state.js';
 
-const test = (name: string): PlannedStep => ({ kind: 'test', test: { name, run: 'true', timeout: 60_000 } as never });
+const test = (name: string): PlannedStep => ({ kind: 'test', test: { name, run: 'true', timeout: 60_000 } });
 const analysis = (template = 'error-rate', background = false): PlannedStep => ({ kind: 'analysis', analysis: { templates: [template], background } });
 
 function plan(steps: PlannedStep[], extra: Partial<RolloutPlan> = {}): RolloutPlan {
@@ -24,7 +24,6 @@ const canary = plan([
 ]);
 
 const kinds = (actions: Action[]) => actions.map((action) => (action.kind === 'setTraffic' ? `setTraffic ${JSON.stringify(action.weights)}` : action.kind));
-const at = (tick: number, command: Command) => (now: number) => (now === tick ? [command] : []);
 
 describe('decide: a canary from start to Healthy', () => {
   it('runs every step in order and ends Healthy with the release on all traffic', () => {
@@ -285,7 +284,10 @@ describe('decide: properties over arbitrary plans and outcomes', () => {
         expect(new Set(ids).size).toBe(ids.length);
         const retiredAt = run.actions.findIndex((action) => action.kind === 'teardown' && action.version === 'v1');
         run.actions.forEach((action, index) => {
-          if (action.kind === 'migrate' && action.phase === 'contract' && !firstRelease) expect(retiredAt).toBeGreaterThanOrEqual(0), expect(retiredAt).toBeLessThan(index);
+          if (action.kind === 'migrate' && action.phase === 'contract' && !firstRelease) {
+            expect(retiredAt).toBeGreaterThanOrEqual(0);
+            expect(retiredAt).toBeLessThan(index);
+          }
         });
         if (run.state.phase === 'Healthy') expect(run.state.weight === 100 || firstRelease).toBe(true);
       }),
