@@ -1,7 +1,9 @@
+import { ROLLOUT_PHASES, type RolloutPhase } from '../store/rollouts.js';
 import type { PlannedStep } from './plan.js';
 
-export const PHASES = ['Pending', 'Progressing', 'Paused', 'Healthy', 'Degraded', 'RolledBack', 'Aborted'] as const;
-export type Phase = (typeof PHASES)[number];
+/** The phases are the store's: a rollout row and the engine never disagree on what a phase is called. */
+export const PHASES = ROLLOUT_PHASES;
+export type Phase = RolloutPhase;
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Healthy', 'Degraded', 'RolledBack', 'Aborted']);
 
 /** Everything durable about one rollout; the engine's decisions are a pure function of it and the observations. */
