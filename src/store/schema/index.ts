@@ -1,5 +1,6 @@
 import core from './001-core.js';
 import traffic from './002-traffic.js';
+import rolloutEngine from './003-rollout-engine.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -8,4 +9,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine];

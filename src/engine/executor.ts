@@ -1,0 +1,112 @@
+import { readdir } from 'node:fs/promises';
+import type pg from 'pg';
+import { describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
+import type { EnvironmentSpec } from '../spec/index.js';
+import { getTraffic, setTraffic } from '../store/traffic.js';
+import type { Target } from '../targets/target.js';
+import type { ActionContext, Executor } from './controller.js';
+import type { Action, Outcome } from './state.js';
+import { runTest } from './tests/run-test.js';
+
+export interface ExecutorOptions {
+  pool: pg.Pool;
+  target: Target;
+  environment: EnvironmentSpec;
+  /** folder of promote.yaml: tests run there, migrations are found relative to it */
+  configDir: string;
+  migrationsDir: string;
+  actor?: string;
+  log?: Logger;
+}
+
+/**
+ * Performs the engine's actions with the real parts: the target starts and stops versions, the
+ * routing table moves traffic, tests run against a version's own instances. Each is safe to repeat.
+ * Steps whose parts are not built yet (analysis, flags, integrity checks, migrations with files) fail
+ * with a message saying so, rather than pretending to pass.
+ */
+export function createExecutor(options: ExecutorOptions): Executor {
+  const actor = options.actor ?? 'controller';
+  return {
+    async perform(action: Action, context: ActionContext): Promise<Outcome> {
+      switch (action.kind) {
+        case 'deploy': {
+          const instances = await options.target.deploy({ app: context.app, environment: context.environment, version: action.version });
+          // the new version joins the routing table at weight 0: reachable by override (preview), no traffic yet
+          await changeTraffic(options, context, actor, `deploy ${action.version}`, (table) => upsertVersion(table, action.version, instances.urls, undefined));
+          return { status: 'succeeded', detail: `${instances.urls.length} instance(s) ready` };
+        }
+        case 'setTraffic': {
+          await changeTraffic(options, context, actor, `step ${action.id}`, (table) => {
+            let next = table;
+            for (const [version, weight] of Object.entries(action.weights)) next = upsertVersion(next, version, undefined, weight);
+            return { ...next, stable: action.stable, ...(action.canary ? { canary: action.canary } : {}) };
+          });
+          return { status: 'succeeded' };
+        }
+        case 'teardown': {
+          await changeTraffic(options, context, actor, `retire ${action.version}`, (table) => ({ ...table, versions: table.versions.filter((version) => version.name !== action.version || version.weight > 0) }));
+          await options.target.teardown(action.version);
+          return { status: 'succeeded' };
+        }
+        case 'runTest': {
+          const instances = await options.target.instances(context.state.release);
+          if (!instances || instances.urls.length === 0) return { status: 'failed', detail: `${context.state.release} has no running instance to test` };
+          const result = await runTest(action.test, { app: context.app, environment: context.environment, version: context.state.release, urls: instances.urls, cwd: options.configDir }, options.log ? { logger: options.log } : {});
+          return { status: result.passed ? 'succeeded' : 'failed', detail: result.summary };
+        }
+        case 'migrate': {
+          const files = await readdir(options.migrationsDir).catch(() => [] as string[]);
+          const migrations = files.filter((file) => /\.(ya?ml|json|sql)$/.test(file));
+          if (migrations.length === 0) return { status: 'succeeded', detail: 'no migrations to apply' };
+          return { status: 'failed', detail: `${migrations.length} migration file(s) found, but this Promote has no migration runner yet` };
+        }
+        case 'requestApproval':
+          return { status: 'succeeded', detail: `waiting for ${action.count} approval(s)` };
+        case 'stopAnalysis':
+          return { status: 'succeeded' };
+        case 'startAnalysis':
+          return { status: 'failed', detail: 'this Promote cannot run analyses yet' };
+        case 'setFlag':
+          return { status: 'failed', detail: 'this Promote has no flag store yet' };
+        case 'verify':
+          return { status: 'failed', detail: 'this Promote cannot run integrity checks yet' };
+      }
+    },
+  };
+}
+
+async function changeTraffic(options: ExecutorOptions, context: ActionContext, actor: string, reason: string, change: (table: Omit<TrafficConfig, 'revision'>) => Omit<TrafficConfig, 'revision'>): Promise<void> {
+  const current = await getTraffic(options.pool, context.app, context.environment);
+  const router = options.environment.router;
+  const base: Omit<TrafficConfig, 'revision'> = (current?.config as unknown as Omit<TrafficConfig, 'revision'> | undefined) ?? {
+    versions: [],
+    stable: context.state.stable ?? context.state.release,
+    ...(router?.sticky ? { sticky: router.sticky } : {}),
+    ...(router?.override ? { override: router.override } : {}),
+    ...(router?.apiRoutes ? { apiRoutes: router.apiRoutes } : {}),
+    ...(router?.mirror ? { mirror: router.mirror } : {}),
+  };
+  const next = normalise(change(base), context.state.release);
+  if (current && JSON.stringify(current.config) === JSON.stringify(next)) return;
+  try {
+    await setTraffic(options.pool, { app: context.app, environment: context.environment, config: next, actor, reason });
+  } catch (error) {
+    throw new Error(`changing the routing table (${reason}): ${describeCause(error)}`, { cause: error });
+  }
+}
+
+function upsertVersion(table: Omit<TrafficConfig, 'revision'>, name: string, upstreams: string[] | undefined, weight: number | undefined): Omit<TrafficConfig, 'revision'> {
+  const existing = table.versions.find((version) => version.name === name);
+  const updated: VersionTraffic = { name, weight: weight ?? existing?.weight ?? 0, upstreams: upstreams ?? existing?.upstreams ?? [] };
+  return { ...table, versions: existing ? table.versions.map((version) => (version.name === name ? updated : version)) : [...table.versions, updated] };
+}
+
+/** The release first (it owns the lowest sticky buckets), and a lone version always carries all traffic. */
+function normalise(table: Omit<TrafficConfig, 'revision'>, release: string): Omit<TrafficConfig, 'revision'> {
+  let versions = [...table.versions].sort((a, b) => (a.name === release ? -1 : b.name === release ? 1 : 0));
+  if (versions.length === 1) versions = [{ ...versions[0]!, weight: 100 }];
+  return { ...table, versions, stable: versions.some((version) => version.name === table.stable) ? table.stable : versions[0]?.name ?? table.stable };
+}

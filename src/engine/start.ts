@@ -1,0 +1,67 @@
+import { PromoteError } from '../errors.js';
+import type { PromoteSpec } from '../spec/index.js';
+import { appendEvent, createRollout, getRelease, syncEnvironments, upsertApp, withTransaction, type Queryable, type Rollout } from '../store/index.js';
+import { query } from '../store/queryable.js';
+import { ROLLOUTS_CHANNEL } from '../store/rollout-engine.js';
+import { planRollout, type PlanContext } from './plan.js';
+import { initialState } from './state.js';
+
+export interface StartRolloutInput {
+  spec: PromoteSpec;
+  environment: string;
+  version: string;
+  actor: string;
+  /** deploy although the release did not reach Healthy in the environment before; the reason is recorded */
+  skipEnvironmentGate?: string;
+  planContext?: PlanContext;
+}
+
+/**
+ * Starts a rollout: checks the promotion rule, plans the strategy, records the rollout with its plan
+ * and initial state in one transaction, and wakes the controller. A release reaches an environment
+ * only through the ones before it, with the same artifact digest and migration checksums: those are
+ * the release row's, and a version is immutable, so "the same release reached Healthy there" is the rule.
+ */
+export async function startRollout(db: Queryable, input: StartRolloutInput): Promise<Rollout> {
+  const { spec, environment, version, actor } = input;
+  const plan = planRollout(spec, environment, input.planContext);
+  return withTransaction(db, async (tx) => {
+    await upsertApp(tx, { name: spec.app.name });
+    await syncEnvironments(tx, spec.app.name, spec.environments.map((each) => each.name));
+    const release = await getRelease(tx, spec.app.name, version);
+    if (!release) {
+      throw new PromoteError(`release ${version} of ${spec.app.name} is not recorded`, { exitCode: 2, hint: `record it first: promote release create ${version} --artifact <path>` });
+    }
+    const position = spec.environments.findIndex((each) => each.name === environment);
+    const before = position > 0 ? spec.environments[position - 1]!.name : undefined;
+    if (before !== undefined) {
+      const passed = await query(tx, 'checking the promotion rule', `select 1 from promote.rollouts where app = $1 and environment = $2 and release_id = $3 and phase = 'Healthy' limit 1`, [spec.app.name, before, release.id]);
+      if (passed.rowCount === 0 && input.skipEnvironmentGate === undefined) {
+        throw new PromoteError(`release ${version} has not reached Healthy in ${before}, the environment before ${environment}`, {
+          hint: `deploy it to ${before} first, or pass --skip-environment-gate "<reason>" (the reason is recorded)`,
+        });
+      }
+    }
+    const stable = await query<{ version: string; release_id: string }>(
+      tx,
+      'finding the version serving now',
+      `select r.version, r.id as release_id from promote.rollouts o join promote.releases r on r.id = o.release_id
+       where o.app = $1 and o.environment = $2 and o.phase = 'Healthy' order by o.id desc limit 1`,
+      [spec.app.name, environment],
+    );
+    const stableRow = stable.rows[0];
+    const rollout = await createRollout(tx, { app: spec.app.name, environment, releaseId: release.id, stableReleaseId: stableRow ? Number(stableRow.release_id) : null, strategy: plan, createdBy: actor });
+    const state = initialState(rollout.id, version, stableRow && stableRow.version !== version ? stableRow.version : null);
+    await query(tx, 'recording the rollout plan', 'update promote.rollouts set plan = $2, state = $3 where id = $1', [rollout.id, JSON.stringify(plan), JSON.stringify(state)]);
+    await appendEvent(tx, {
+      type: 'rollout.created',
+      actor,
+      app: spec.app.name,
+      environment,
+      rolloutId: rollout.id,
+      data: { version, digest: release.digest, stable: state.stable, strategy: plan.strategy, steps: plan.steps.length, ...(input.skipEnvironmentGate !== undefined && before !== undefined ? { skippedEnvironmentGate: { environment: before, reason: input.skipEnvironmentGate } } : {}) },
+    });
+    await query(tx, 'waking the controller', `select pg_notify('${ROLLOUTS_CHANNEL}', $1)`, [String(rollout.id)]);
+    return rollout;
+  });
+}
