@@ -5,6 +5,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js'
 import { registerDb } from './commands/db.js';
 import { registerInit } from './commands/init.js';
 import { registerRelease } from './commands/release.js';
+import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
 import { registerSchema } from './commands/schema.js';
 import { registerTraffic } from './commands/traffic.js';
@@ -50,6 +51,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerRelease(program, context);
   registerTraffic(program, context);
   registerRouter(program, context);
+  registerRollout(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {

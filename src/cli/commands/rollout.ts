@@ -1,0 +1,172 @@
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PromoteError, ReportedFailure } from '../../errors.js';
+import { refuseCommand } from '../../engine/decide.js';
+import { describeStep, type RolloutPlan } from '../../engine/plan.js';
+import { createEngine } from '../../engine/runtime.js';
+import { startRollout } from '../../engine/start.js';
+import { TERMINAL_PHASES, type Command as EngineCommand, type RolloutState } from '../../engine/state.js';
+import { getActiveRollout, listEvents, listRollouts, type Rollout } from '../../store/index.js';
+import { addCommand } from '../../store/rollout-engine.js';
+import type { Store } from '../../store/open.js';
+import type { CliContext } from '../io.js';
+import { formatTime, printJson, printLine, printTable } from '../output.js';
+import { currentActor, findEnvironment, loadConfig } from '../spec.js';
+import { withStore } from '../store.js';
+
+export function registerRollout(program: Command, context: () => CliContext): void {
+  program
+    .command('deploy')
+    .description('roll a recorded release out to an environment, step by step, following its strategy')
+    .argument('<version>', 'the release version (recorded with `promote release create`)')
+    .requiredOption('--env <name>', 'the environment')
+    .option('--wait', 'run the rollout here and exit 0 when Healthy, 1 when it ends otherwise')
+    .option('--skip-environment-gate <reason>', 'deploy although the release did not reach Healthy in the environment before (recorded)')
+    .option('--json', 'print the rollout as JSON')
+    .addHelpText('after', '\nExamples:\n  $ promote deploy 1.4.0 --env staging --wait\n  $ promote deploy 1.4.0 --env production\n')
+    .action(async (version: string, options: { env: string; wait?: boolean; skipEnvironmentGate?: string; json?: boolean }) => {
+      const ctx = context();
+      const { spec, configDir } = await loadConfig(ctx);
+      findEnvironment(spec, options.env);
+      await withStore(ctx, async (store) => {
+        const rollout = await startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) });
+        const plan = (await store.pool.query<{ plan: RolloutPlan }>('select plan from promote.rollouts where id = $1', [rollout.id])).rows[0]!.plan;
+        if (!options.wait) {
+          if (options.json) return printJson(ctx.io, rollout);
+          printLine(ctx.io, `rollout #${rollout.id}: ${spec.app.name} ${version} to ${options.env}, ${plan.strategy} strategy, ${plan.steps.length} steps`);
+          printLine(ctx.io, 'a running controller (`promote controller`) carries it out; follow it with `promote status --env ' + options.env + '`');
+          return;
+        }
+        const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log, pollMs: 500 });
+        await engine.controller.start();
+        try {
+          const final = await follow(ctx, store, rollout.id, plan, options.json === true);
+          if (final.phase !== 'Healthy') throw new ReportedFailure(`rollout #${rollout.id} ended ${final.phase}`);
+        } finally {
+          await engine.close();
+        }
+      });
+    });
+
+  program
+    .command('controller')
+    .description('run the rollout controller: carries out every rollout of the app until stopped')
+    .action(async () => {
+      const ctx = context();
+      const { spec, configDir } = await loadConfig(ctx);
+      await withStore(ctx, async (store) => {
+        const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log });
+        await engine.controller.start();
+        printLine(ctx.io, `controller for ${spec.app.name} running${engine.controller.isLeader ? '' : ' (standby: another controller leads)'}; Ctrl-C stops it, running instances keep serving`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await engine.close();
+      });
+    });
+
+  program
+    .command('status')
+    .description('the latest rollout of an environment: phase, reason, step and traffic')
+    .requiredOption('--env <name>', 'the environment')
+    .option('--json', 'print as JSON')
+    .action(async (options: { env: string; json?: boolean }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      findEnvironment(spec, options.env);
+      await withStore(ctx, async (store) => {
+        const [latest] = await listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 1 });
+        if (options.json) return printJson(ctx.io, latest ?? null);
+        if (!latest) return printLine(ctx.io, `no rollout of ${spec.app.name} to ${options.env} yet: start one with \`promote deploy <version> --env ${options.env}\``);
+        printStatus(ctx, latest, await planOf(store, latest.id));
+      });
+    });
+
+  const steer = (name: EngineCommand['kind'], description: string, extra?: (command: Command) => Command) => {
+    let command = program.command(name).description(description).requiredOption('--env <name>', 'the environment').option('--reason <text>', 'why, for the audit trail');
+    if (extra) command = extra(command);
+    command.action(async (options: { env: string; reason?: string; full?: boolean }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      findEnvironment(spec, options.env);
+      await withStore(ctx, async (store) => {
+        const rollout = name === 'retry' ? (await listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 1 }))[0] : await getActiveRollout(store.pool, spec.app.name, options.env);
+        if (!rollout) throw new PromoteError(`${spec.app.name} has no ${name === 'retry' ? '' : 'active '}rollout in ${options.env} to ${name}`);
+        const refusal = refuseCommand(rollout.phase, name);
+        if (refusal) throw new PromoteError(`rollout #${rollout.id}: ${refusal}`);
+        const actor = currentActor(ctx);
+        const payload = name === 'promote' ? { kind: name, actor, full: options.full === true } : name === 'abort' ? { kind: name, actor, ...(options.reason ? { reason: options.reason } : {}) } : { kind: name, actor };
+        await addCommand(store.pool, rollout.id, payload);
+        printLine(ctx.io, `${name} sent to rollout #${rollout.id} (${rollout.phase}); the controller applies it`);
+      });
+    });
+  };
+  steer('pause', 'hold the active rollout where it is');
+  steer('resume', 'continue a paused rollout (also: accept an inconclusive analysis)');
+  steer('abort', 'return all traffic to the stable version at once; the rollout ends Aborted and can be retried');
+  steer('promote', 'skip the current pause, or with --full switch all traffic now', (command) => command.option('--full', 'skip every step up to the full switch, stopping pending analyses'));
+  steer('retry', 'start an aborted or rolled-back rollout again from its first step');
+
+  program
+    .command('history')
+    .description('the rollouts of an environment, newest first')
+    .requiredOption('--env <name>', 'the environment')
+    .option('--json', 'print as JSON')
+    .action(async (options: { env: string; json?: boolean }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      findEnvironment(spec, options.env);
+      const rollouts = await withStore(ctx, (store) => listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 50 }));
+      if (options.json) return printJson(ctx.io, rollouts);
+      printTable<Rollout>(ctx.io, rollouts, [
+        { header: 'ID', value: (row) => String(row.id), align: 'right' },
+        { header: 'PHASE', value: (row) => row.phase },
+        { header: 'STARTED', value: (row) => formatTime(row.createdAt) },
+        { header: 'BY', value: (row) => row.createdBy ?? '' },
+        { header: 'REASON', value: (row) => row.phaseReason ?? '' },
+      ]);
+    });
+
+  program
+    .command('events')
+    .description('the audit trail of a rollout (or of the app)')
+    .option('--rollout <id>', 'only this rollout', (value) => Number(value))
+    .option('--json', 'print as JSON')
+    .action(async (options: { rollout?: number; json?: boolean }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      const events = await withStore(ctx, (store) => listEvents(store.pool, options.rollout !== undefined ? { rolloutId: options.rollout } : { app: spec.app.name }));
+      if (options.json) return printJson(ctx.io, events);
+      for (const event of events) printLine(ctx.io, `${formatTime(event.createdAt)}  #${event.seq}  ${event.type}  ${event.actor}  ${JSON.stringify(event.data)}`);
+    });
+}
+
+async function planOf(store: Store, rolloutId: number): Promise<RolloutPlan | undefined> {
+  return (await store.pool.query<{ plan: RolloutPlan | null }>('select plan from promote.rollouts where id = $1', [rolloutId])).rows[0]?.plan ?? undefined;
+}
+
+function printStatus(ctx: CliContext, rollout: Rollout, plan: RolloutPlan | undefined): void {
+  const steps = plan?.steps ?? [];
+  const step = steps[rollout.currentStep];
+  printLine(ctx.io, `rollout #${rollout.id} ${rollout.phase}: ${rollout.phaseReason ?? ''}`);
+  printLine(ctx.io, `  step ${Math.min(rollout.currentStep + 1, steps.length)} of ${steps.length}${step ? `: ${describeStep(step)}` : ''}`);
+  printLine(ctx.io, `  traffic: ${Object.entries(rollout.weights).map(([version, weight]) => `${version} ${weight}%`).join(', ') || 'none yet'}`);
+}
+
+/** Prints each change of phase or step until the rollout ends; returns its final state. */
+async function follow(ctx: CliContext, store: Store, rolloutId: number, plan: RolloutPlan, json: boolean): Promise<RolloutState> {
+  let last = '';
+  for (;;) {
+    const row = (await store.pool.query<{ state: RolloutState }>('select state from promote.rollouts where id = $1', [rolloutId])).rows[0]!;
+    const state = row.state;
+    const line = `${state.phase}  step ${Math.min(state.step + 1, plan.steps.length)}/${plan.steps.length}${plan.steps[state.step] ? ` ${describeStep(plan.steps[state.step]!)}` : ''}  ${state.reason}`;
+    if (line !== last && !json) printLine(ctx.io, line);
+    last = line;
+    if (TERMINAL_PHASES.has(state.phase) && state.rollingBack === null) {
+      if (json) printJson(ctx.io, state);
+      return state;
+    }
+    await sleep(200);
+  }
+}

@@ -1,0 +1,58 @@
+import { join, resolve } from 'node:path';
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import type { PromoteSpec } from '../spec/index.js';
+import { createTarget, type Target } from '../targets/target.js';
+import { Controller, type Executor } from './controller.js';
+import { createExecutor } from './executor.js';
+
+export interface EngineOptions {
+  pool: pg.Pool;
+  databaseUrl: string;
+  /** folder of promote.yaml */
+  configDir: string;
+  /** where targets keep instance records and logs; `.promote/run` beside promote.yaml by default */
+  stateDir?: string;
+  log?: Logger;
+  pollMs?: number;
+}
+
+/** A controller for an app: one target and one executor per environment, created when first needed. */
+export function createEngine(spec: PromoteSpec, options: EngineOptions): { controller: Controller; close(): Promise<void> } {
+  const targets = new Map<string, Target>();
+  const executors = new Map<string, Executor>();
+  const stateDir = options.stateDir ?? join(options.configDir, '.promote', 'run');
+  const executorFor = (environmentName: string): Executor => {
+    let executor = executors.get(environmentName);
+    if (executor) return executor;
+    const environment = spec.environments.find((each) => each.name === environmentName);
+    if (!environment) throw new Error(`promote.yaml has no environment ${environmentName} any more`);
+    const target = createTarget(environment.target, { app: spec.app.name, environment: environmentName, stateDir, configDir: options.configDir, ...(options.log ? { log: options.log } : {}) });
+    targets.set(environmentName, target);
+    executor = createExecutor({
+      pool: options.pool,
+      target,
+      environment,
+      configDir: options.configDir,
+      migrationsDir: resolve(options.configDir, spec.migrations.dir),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    executors.set(environmentName, executor);
+    return executor;
+  };
+  const controller = new Controller({
+    pool: options.pool,
+    databaseUrl: options.databaseUrl,
+    executor: { perform: (action, context) => executorFor(context.environment).perform(action, context) },
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+  });
+  return {
+    controller,
+    close: async () => {
+      await controller.stop();
+      // targets stop supervising; the instances keep serving while no controller runs
+      await Promise.all([...targets.values()].map((target) => target.close()));
+    },
+  };
+}
