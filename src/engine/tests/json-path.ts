@@ -37,8 +37,9 @@ export function parseJsonPath(path: string): PathSegment[] {
 
 function readName(path: string, start: number, segments: PathSegment[]): number {
   let end = start;
-  while (end < path.length && path[end] !== '.' && path[end] !== '[') end += 1;
+  while (end < path.length && path[end] !== '.' && path[end] !== '[' && path[end] !== ']') end += 1;
   if (end === start) throw new JsonPathError(path, `expected a key name at character ${start + 1}`);
+  if (path[end] === ']') throw new JsonPathError(path, `unexpected "]" at character ${end + 1}; write a key holding "]" as ['key']`);
   segments.push(path.slice(start, end));
   return end;
 }

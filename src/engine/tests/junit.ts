@@ -9,6 +9,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TextDecoder } from 'node:util';
 import { describeCause, PromoteError } from '../../errors.js';
 import { scanXml, XmlSyntaxError } from './xml.js';
 

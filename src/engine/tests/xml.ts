@@ -33,6 +33,8 @@ export interface XmlHandler {
 
 const nameStart = ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
 const nameChar = `${nameStart}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
+// XML name characters include combining marks (U+0300-036F), which are meant to follow a start character
+// eslint-disable-next-line no-misleading-character-class
 const namePattern = new RegExp(`[${nameStart}][${nameChar}]*`, 'uy');
 const whitespace = /[ \t\n]*/y;
 
@@ -110,8 +112,9 @@ class Scanner {
     } else if (source.startsWith('<![CDATA[', start)) {
       if (this.open.length === 0) this.fail('CDATA section outside the root element', start);
       const end = this.find(']]>', start + 9, 'CDATA section', start);
-      this.checkCharacters(start + 9, end);
-      this.handler.text(source.slice(start + 9, end));
+      const text = source.slice(start + 9, end);
+      this.checkCharacters(text, start + 9);
+      this.handler.text(text);
       this.index = end + 3;
     } else if (source.startsWith('<!DOCTYPE', start)) {
       this.doctype(start);
@@ -206,7 +209,7 @@ class Scanner {
       const lessThan = source.indexOf('<', valueStart);
       if (lessThan !== -1 && lessThan < valueEnd) this.fail(`"<" is not allowed in an attribute value; write &lt;`, lessThan);
       if (attributes.has(attribute)) this.fail(`attribute ${attribute} appears twice in <${name}>`, attributeAt);
-      attributes.set(attribute, this.decode(valueStart, valueEnd, true));
+      attributes.set(attribute, this.decode(source.slice(valueStart, valueEnd), valueStart, true));
       this.index = valueEnd + 1;
     }
   }
@@ -238,34 +241,35 @@ class Scanner {
       }
       return;
     }
-    const cdataEnd = source.indexOf(']]>', start);
-    if (cdataEnd !== -1 && cdataEnd < end) this.fail('"]]>" is not allowed in text', cdataEnd);
-    this.handler.text(this.decode(start, end, false));
+    const text = source.slice(start, end);
+    const cdataEnd = text.indexOf(']]>');
+    if (cdataEnd !== -1) this.fail('"]]>" is not allowed in text', start + cdataEnd);
+    this.handler.text(this.decode(text, start, false));
   }
 
-  private checkCharacters(start: number, end: number): void {
-    const nul = this.source.indexOf('\u0000', start);
-    if (nul !== -1 && nul < end) this.fail('NUL character in the document', nul);
+  /** Every search below stays inside one piece of text, so a large document is scanned in linear time. */
+  private checkCharacters(text: string, offset: number): void {
+    const nul = text.indexOf('\u0000');
+    if (nul !== -1) this.fail('NUL character in the document', offset + nul);
   }
 
-  /** Decodes entity and character references in source[start, end); attribute values get whitespace normalized. */
-  private decode(start: number, end: number, attribute: boolean): string {
-    const { source } = this;
-    this.checkCharacters(start, end);
-    const literal = (from: number, to: number) => (attribute ? source.slice(from, to).replace(/[\t\n]/g, ' ') : source.slice(from, to));
+  /** Decodes entity and character references in `text` (found at `offset`); attribute values get whitespace normalized. */
+  private decode(text: string, offset: number, attribute: boolean): string {
+    this.checkCharacters(text, offset);
+    if (!text.includes('&')) return attribute ? text.replace(/[\t\n]/g, ' ') : text;
+    const literal = (from: number, to: number) => (attribute ? text.slice(from, to).replace(/[\t\n]/g, ' ') : text.slice(from, to));
     let out = '';
-    let from = start;
-    for (let amp = source.indexOf('&', start); amp !== -1 && amp < end; amp = source.indexOf('&', from)) {
+    let from = 0;
+    for (let amp = text.indexOf('&'); amp !== -1; amp = text.indexOf('&', from)) {
       out += literal(from, amp);
-      const semicolon = source.indexOf(';', amp);
-      if (semicolon === -1 || semicolon >= end || semicolon - amp > 12) {
-        this.fail('"&" must start a reference like &amp; or &#60;; write a literal ampersand as &amp;', amp);
+      const semicolon = text.indexOf(';', amp);
+      if (semicolon === -1 || semicolon - amp > 12) {
+        this.fail('"&" must start a reference like &amp; or &#60;; write a literal ampersand as &amp;', offset + amp);
       }
-      const reference = source.slice(amp + 1, semicolon);
-      out += this.reference(reference, amp);
+      out += this.reference(text.slice(amp + 1, semicolon), offset + amp);
       from = semicolon + 1;
     }
-    return out + literal(from, end);
+    return out + literal(from, text.length);
   }
 
   private reference(reference: string, at: number): string {
