@@ -32,13 +32,17 @@ const httpCheckSchema = z
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET').describe('HTTP method.'),
     expectStatus: z.number().int().min(100).max(599).default(200).describe('The status code that means success.'),
     body: z.string().optional().describe('Request body to send.'),
+    headers: z.record(z.string(), z.string()).optional().describe('Request headers to send.'),
+    expectBody: z.string().optional().describe('Text the response body must contain.'),
+    expectJson: z.record(z.string(), z.unknown()).optional().describe('JSON paths (like $.status or items[0].id) and the values they must equal.'),
   })
-  .describe('An HTTP request sent to the candidate version directly (not through the router).');
+  .describe('An HTTP request sent to each instance of the candidate version directly (not through the router).');
 
 const testStepSchema = z
   .strictObject({
     name: nonEmptyString.max(100).describe('Test name, shown in the rollout log and referred to by `approval.after`.'),
-    run: nonEmptyString.optional().describe('Shell command to run; exit code 0 passes. Gets PROMOTE_URL, PROMOTE_VERSION and PROMOTE_ENVIRONMENT.'),
+    run: nonEmptyString.optional().describe('Shell command to run; exit code 0 passes. Gets PROMOTE_URL, PROMOTE_URLS, PROMOTE_VERSION, PROMOTE_ENVIRONMENT, PROMOTE_APP and PROMOTE_JUNIT.'),
+    junit: nonEmptyString.optional().describe('Where the command writes JUnit XML (a file, or a folder of .xml files), relative to promote.yaml; failures in it fail the step.'),
     http: httpCheckSchema.optional(),
     timeout: durationSchema.prefault('5m').describe('How long the test may take before it counts as failed.'),
   })
