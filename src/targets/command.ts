@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { wrapError } from '../errors.js';
 import { fillPlaceholders } from '../spec/placeholders.js';
 import { logSectionHeader } from './files.js';
-import { signalGroup, waitGroupGone } from './os.js';
+import { signalGroup, waitGroupGone } from '../system/processes.js';
 
 export interface VersionContext {
   app: string;

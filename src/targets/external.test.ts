@@ -7,7 +7,7 @@ import { PromoteError } from '../errors.js';
 import { targetSchema } from '../spec/schema-environment.js';
 import type { ExternalTargetSpec } from '../spec/schema.js';
 import { createExternalTarget, type ExternalTuning } from './external.js';
-import { freePort } from './os.js';
+import { freePort } from '../system/processes.js';
 import { createTarget, type Target } from './target.js';
 import { alive, fixturesDir, getStatus, killAll, pidsIn, until } from '../../test/fixtures/target-support.js';
 

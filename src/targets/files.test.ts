@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderName, formatTail, logSectionHeader, logTail, readJson, writeJsonAtomically } from './files.js';
+import { writeJsonAtomically } from '../system/files.js';
+import { folderName, formatTail, logSectionHeader, logTail, readJson } from './files.js';
 import { KeyedMutex } from './lock.js';
 
 let folder: string;

@@ -2,9 +2,9 @@
  * What a target keeps on disk: `<stateDir>/<environment>/<version>/` holds one JSON record and one log
  * per instance. Records are the controller's memory across restarts, so they are written atomically.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { open, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { redactSecrets, wrapError } from '../errors.js';
 
 /**
@@ -23,19 +23,6 @@ export function folderName(name: string): string {
 
 export function versionFolder(stateDir: string, environment: string, version: string): string {
   return join(stateDir, folderName(environment), folderName(version));
-}
-
-/** Written to a temporary name and renamed, so a crash leaves either the old or the new file, never half of one. */
-export async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(temporary, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw wrapError(`writing ${path}`, error);
-  }
 }
 
 /** The parsed file; undefined when it does not exist, 'damaged' when it is not JSON. */

@@ -9,7 +9,7 @@ import { PromoteError } from '../errors.js';
 import { targetSchema } from '../spec/schema-environment.js';
 import type { ProcessTargetSpec } from '../spec/schema.js';
 import { versionFolder } from './files.js';
-import { freePort, processStartTime } from './os.js';
+import { freePort, processStartTime } from '../system/processes.js';
 import { createProcessTarget, type ProcessTuning } from './process.js';
 import type { DeployRequest, Target, VersionInstances } from './target.js';
 import { createTarget } from './target.js';

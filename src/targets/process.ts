@@ -13,9 +13,10 @@ import { createLogger, type Logger } from '../log.js';
 import { formatDuration } from '../spec/duration.js';
 import type { ProcessTargetSpec } from '../spec/schema.js';
 import { commandEnv, describeExit, fillCommand, spawnLogged, type Exit } from './command.js';
-import { folderName, formatTail, listFolder, logTail, readJson, removeFile, versionFolder, writeJsonAtomically } from './files.js';
+import { folderName, formatTail, listFolder, logTail, readJson, removeFile, versionFolder } from './files.js';
+import { writeJsonAtomically } from '../system/files.js';
 import { KeyedMutex } from './lock.js';
-import { freePort, isRunning, processStartTime, stopGroup, type StopOutcome } from './os.js';
+import { freePort, isRunning, processStartTime, stopGroup, type StopOutcome } from '../system/processes.js';
 import { probeHttp, sleep } from './probe.js';
 import type { DeployRequest, InstanceState, InstanceStatus, Target, TargetOptions, VersionInstances } from './target.js';
 

@@ -14,8 +14,6 @@ import { createStorePool } from '../helpers/database.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
-const KILLS_PER_ROLLOUT = 12;
-// with three rollouts: 36 seeded kill points
 
 /**
  * Fault injection: the controller process is SIGKILLed at seeded random moments while rollouts run,
@@ -65,24 +63,31 @@ strategies:
 
   const phaseOf = async (id: number) => (await db.query<{ phase: string; reason: string }>('select phase, phase_reason as reason from promote.rollouts where id = $1', [id])).rows[0]!;
 
-  /** where each kill landed: the step the rollout was at, and how many actions had been started */
+  /** where each kill landed: the rollout, its step, and how many of its actions were still open */
   const killedAt: string[] = [];
+  const eventsOf = async (id: number) => Number((await db.query<{ count: string }>('select count(*) from promote.events where rollout_id = $1', [id])).rows[0]!.count);
 
-  async function runWithKills(rolloutId: number, delays: number[]): Promise<{ phase: string; reason: string }> {
+  /**
+   * Kills fall at seeded points of the rollout's own progress (after its n-th recorded event), not at
+   * seeded times: however fast or slow the machine, every kill lands inside the rollout.
+   */
+  async function runWithKills(rolloutId: number, thresholds: number[]): Promise<{ phase: string; reason: string }> {
     const env = { DATABASE_URL: url, PROMOTE_LOG_LEVEL: 'silent' };
-    for (const delay of delays) {
+    for (const threshold of thresholds) {
+      if (['Healthy', 'RolledBack', 'Degraded', 'Aborted'].includes((await phaseOf(rolloutId)).phase)) break;
       const child = spawnCli(['controller'], { cwd: folder, env });
       const done = collect(child);
-      await sleep(delay);
+      for (let waited = 0; waited < 20_000 && (await eventsOf(rolloutId)) < threshold; waited += 10) {
+        if (waited % 200 === 0 && ['Healthy', 'RolledBack', 'Degraded', 'Aborted'].includes((await phaseOf(rolloutId)).phase)) break;
+        await sleep(10);
+      }
       child.kill('SIGKILL');
       await done;
-      const where = await db.query<{ step: number; actions: string; open: string }>(
-        "select current_step as step, (select count(*) from promote.rollout_actions where rollout_id = $1) as actions, (select count(*) from promote.rollout_actions where rollout_id = $1 and status = 'started') as open from promote.rollouts where id = $1",
+      const where = await db.query<{ step: number; open: string }>(
+        "select current_step as step, (select count(*) from promote.rollout_actions where rollout_id = $1 and status = 'started') as open from promote.rollouts where id = $1",
         [rolloutId],
       );
-      const row = where.rows[0]!;
-      killedAt.push(`${rolloutId}:${row.step}:${row.actions}:${row.open}`);
-      if (['Healthy', 'RolledBack', 'Degraded', 'Aborted'].includes((await phaseOf(rolloutId)).phase)) break;
+      killedAt.push(`${rolloutId}:${where.rows[0]!.step}:${where.rows[0]!.open}`);
     }
     // then one controller runs to the end undisturbed
     const child = spawnCli(['controller'], { cwd: folder, env });
@@ -99,18 +104,22 @@ strategies:
     return phaseOf(rolloutId);
   }
 
-  const seeded = (seed: number) => fc.sample(fc.integer({ min: 150, max: 1_200 }), { seed, numRuns: KILLS_PER_ROLLOUT });
+  /** `count` distinct kill points among the first `events` events of a rollout */
+  const seeded = (seed: number, count: number, events: number) => [...new Set(fc.sample(fc.integer({ min: 2, max: events }), { seed, numRuns: 200 }))].slice(0, count).sort((a, b) => a - b);
 
   it('ends every rollout where an uninterrupted run ends, records nothing twice, and keeps the chain', async () => {
     const outcomes: Array<[string, string]> = [];
-    for (const [index, version] of ['v1', 'v2', 'v3-bad'].entries()) {
+    // uninterrupted, these rollouts record about 30, 40 and 16 events: the kill points fall among them
+    const plans: Array<[string, number, number]> = [['v1', 12, 24], ['v2', 12, 32], ['v3-bad', 8, 12]];
+    for (const [index, [version, kills, events]] of plans.entries()) {
       const rollout = await startRollout(db, { spec, environment: 'staging', version, actor: 'crash-test' });
-      const final = await runWithKills(rollout.id, seeded(20261123 + index));
+      const final = await runWithKills(rollout.id, seeded(20261123 + index, kills, events));
       outcomes.push([version, final.phase]);
     }
-    // the kills must have landed across the rollouts, some while an action was under way
-    expect(new Set(killedAt.map((where) => where.split(':').slice(0, 2).join(':'))).size).toBeGreaterThanOrEqual(6);
+    // the kills landed across the rollouts: at many steps, and some while an action was under way
     expect(killedAt.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(killedAt.map((where) => where.split(':').slice(0, 2).join(':'))).size).toBeGreaterThanOrEqual(9);
+    expect(killedAt.filter((where) => where.split(':')[2] !== '0').length).toBeGreaterThanOrEqual(3);
     expect(outcomes).toEqual([
       ['v1', 'Healthy'],
       ['v2', 'Healthy'],

@@ -7,9 +7,10 @@
  * the group on purpose (setsid, double-fork daemons) are out of reach; a test should not start those.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause } from '../../errors.js';
+import { stopGroup } from '../../system/processes.js';
 import { OutputTail, type OutputTailOptions } from './output-tail.js';
 
 export interface CommandOptions {
@@ -36,7 +37,6 @@ export interface CommandOutcome {
 }
 
 const maxTimer = 2 ** 31 - 1;
-const pollMs = 25;
 /** how long to wait for the output pipes once the process group is gone (an escaped daemon may hold them) */
 const drainMs = 1000;
 
@@ -81,8 +81,8 @@ export async function runCommand(options: CommandOptions): Promise<CommandOutcom
 
   let timedOut = false;
   let aborted = false;
-  let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= stopGroup(pgid, options.killGraceMs ?? 5000));
+  let stopping: Promise<unknown> | undefined;
+  const stop = () => (stopping ??= stopGroup(pgid, undefined, options.killGraceMs ?? 5000));
   const timer = setTimeout(() => {
     timedOut = true;
     void stop();
@@ -113,84 +113,4 @@ async function checkFolder(folder: string): Promise<string | undefined> {
   } catch (error) {
     return `the working folder ${folder} cannot be used: ${describeCause(error)}`;
   }
-}
-
-/** SIGTERM to the group, SIGKILL after the grace period if anything is still running. */
-async function stopGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!(await groupAlive(pgid))) return;
-  signalGroup(pgid, 'SIGTERM');
-  if (await waitUntilGone(pgid, graceMs)) return;
-  signalGroup(pgid, 'SIGKILL');
-  await waitUntilGone(pgid, 2000);
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already gone
-  }
-}
-
-async function waitUntilGone(pgid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if (!(await groupAlive(pgid))) return true;
-    if (performance.now() >= deadline) return false;
-    await sleep(pollMs);
-  }
-}
-
-/**
- * Whether any process of the group still runs. kill(-pgid, 0) also counts zombies, and orphaned
- * grandchildren stay zombies forever where PID 1 does not reap (many containers), so on Linux the
- * answer is confirmed from /proc.
- */
-export async function groupAlive(pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return true;
-  }
-  const states = await Promise.all(
-    entries.filter((entry) => /^\d+$/.test(entry)).map(async (pid) => {
-      try {
-        return parseStat(await readFile(`/proc/${pid}/stat`, 'latin1'));
-      } catch {
-        return undefined; // gone meanwhile
-      }
-    }),
-  );
-  return states.some((state) => state !== undefined && state.pgrp === pgid && state.state !== 'Z' && state.state !== 'X');
-}
-
-/** Whether one process runs (not a zombie); for tests and for callers holding a pid. */
-export async function processAlive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    const state = parseStat(await readFile(`/proc/${pid}/stat`, 'latin1'));
-    return state !== undefined && state.state !== 'Z' && state.state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-function parseStat(text: string): { state: string; pgrp: number } | undefined {
-  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const pgrp = Number(fields[2]);
-  return state === undefined || !Number.isInteger(pgrp) ? undefined : { state, pgrp };
 }

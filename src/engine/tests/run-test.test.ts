@@ -7,7 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchFolder } from '../../../test/helpers/scratch.js';
-import { processAlive } from './command.js';
+import { isRunning } from '../../system/processes.js';
+
+const processAlive = (pid: number) => Promise.resolve(isRunning(pid));
 import { runTest, type TestContext, type TestResult, type TestStep } from './run-test.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PromoteError, wrapError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PostgresBinaries } from './binaries.js';
-import { layout, newMarker, readMarker, writeJsonAtomically, type Marker } from './layout.js';
+import { freePort } from '../../system/processes.js';
+import { writeJsonAtomically } from '../../system/files.js';
+import { layout, newMarker, readMarker, type Marker } from './layout.js';
 import { assertReachable, giveTo, type RunAs } from './run-as.js';
 
 export interface ClusterContext {
@@ -151,7 +152,7 @@ export async function startServer(context: ClusterContext): Promise<number> {
   await giveTo(context.runAs, logFile);
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await findFreePort();
+    const port = await freePort();
     try {
       await runTool(context, context.binaries.pgCtl, ['start', '--pgdata', dataDir(context.home), '--log', logFile, '--wait', '--timeout', '60', '--silent', '--options', `-p ${port}`],
         `starting the embedded PostgreSQL on port ${port}`, 90_000);
@@ -172,18 +173,6 @@ export async function stopServer(context: ClusterContext): Promise<void> {
   await runTool(context, context.binaries.pgCtl, ['stop', '--pgdata', dataDir(context.home), '--mode', 'fast', '--wait', '--timeout', '60', '--silent'],
     'stopping the embedded PostgreSQL', 90_000);
   context.log?.info({ home: context.home }, 'stopped the embedded PostgreSQL');
-}
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port assigned'))));
-    });
-  });
 }
 
 async function logTail(file: string, lines = 15): Promise<string> {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PromoteError, wrapError } from '../../errors.js';
 
@@ -73,46 +72,10 @@ export async function readMarker(home: string): Promise<Marker | undefined> {
   }
 }
 
-/** Written to a temporary name and renamed, so a crash leaves either the old or the new file, never half of one. */
-export async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-  await rename(temporary, path);
-}
-
 export async function readOwner(home: string): Promise<Owner | undefined> {
   try {
     return JSON.parse(await readFile(join(home, layout.owner), 'utf8')) as Owner;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Whether a process still runs, optionally only if it runs `command`. A killed process can linger as a
- * zombie when nothing reaps it (a container's init often does not), and signal 0 still reaches a
- * zombie, so on Linux /proc decides; a recycled pid running another program also counts as gone.
- */
-export function isProcessAlive(pid: number, command?: string): boolean {
-  let stat: string | undefined;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
-  }
-  if (stat === undefined) return signalReaches(pid);
-  // "pid (comm) state ...": comm may hold spaces and parentheses, so read up to the last ')'
-  const close = stat.lastIndexOf(')');
-  const state = stat.slice(close + 2, close + 3);
-  const running = stat.slice(stat.indexOf('(') + 1, close);
-  return state !== 'Z' && state !== 'X' && (command === undefined || running.startsWith(command));
-}
-
-function signalReaches(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -6,7 +6,9 @@ import { PromoteError, wrapError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { bundledMajorVersion, locateBinaries } from './binaries.js';
 import { prepareDataFolder, readRunningServer, startServer, stopServer, type ClusterContext } from './cluster.js';
-import { isProcessAlive, layout, readMarker, readOwner, writeJsonAtomically, type Marker, type Owner } from './layout.js';
+import { isRunning } from '../../system/processes.js';
+import { writeJsonAtomically } from '../../system/files.js';
+import { layout, readMarker, readOwner, type Marker, type Owner } from './layout.js';
 import { resolveRunAs } from './run-as.js';
 
 export interface EmbeddedOptions {
@@ -82,7 +84,7 @@ async function releaseServer(context: ClusterContext, lease: pg.Client, startedH
     );
     await lease.end().catch(() => undefined);
     const owner = await readOwner(context.home);
-    const ours = owner !== undefined && !owner.keep && (startedHere || owner.pid === 0 || !isProcessAlive(owner.pid));
+    const ours = owner !== undefined && !owner.keep && (startedHere || owner.pid === 0 || !isRunning(owner.pid));
     if (ours && Number(others.rows[0]?.count ?? 0) === 0) {
       await stopServer(context);
       await rm(join(context.home, layout.owner), { force: true });
@@ -108,7 +110,7 @@ export async function embeddedStatus(homeOption: string): Promise<EmbeddedStatus
   const home = resolve(homeOption);
   const marker = await readMarker(home);
   const running = await readRunningServer(home);
-  const alive = running !== undefined && isProcessAlive(running.pid, 'postgres');
+  const alive = running !== undefined && isRunning(running.pid, undefined, 'postgres');
   const owner = alive ? await readOwner(home) : undefined;
   return {
     home,
@@ -124,7 +126,7 @@ export async function embeddedStatus(homeOption: string): Promise<EmbeddedStatus
 export async function stopEmbeddedPostgres(homeOption: string, log?: Logger): Promise<boolean> {
   const home = resolve(homeOption);
   const running = await readRunningServer(home);
-  if (!running || !isProcessAlive(running.pid, 'postgres')) return false;
+  if (!running || !isRunning(running.pid, undefined, 'postgres')) return false;
   const context = await clusterContext(home, true, log);
   const unlock = await lockHome(home);
   try {
@@ -166,7 +168,7 @@ async function waitUntilSettled(home: string, timeoutMs = 60_000) {
   for (;;) {
     const running = await readRunningServer(home);
     if (!running) return undefined;
-    if (!isProcessAlive(running.pid, 'postgres')) {
+    if (!isRunning(running.pid, undefined, 'postgres')) {
       // a server killed without cleaning up; PostgreSQL itself would take a zombie's pid for a live one
       await rm(join(home, layout.data, 'postmaster.pid'), { force: true });
       return undefined;
@@ -183,7 +185,7 @@ async function waitUntilSettled(home: string, timeoutMs = 60_000) {
 export async function runningServerUrls(homeOption: string): Promise<{ url: string; adminUrl: string } | undefined> {
   const home = resolve(homeOption);
   const [marker, running] = await Promise.all([readMarker(home), readRunningServer(home)]);
-  if (!marker || !running || !isProcessAlive(running.pid, 'postgres')) return undefined;
+  if (!marker || !running || !isRunning(running.pid, undefined, 'postgres')) return undefined;
   return serverUrls(marker, running.port);
 }
 

@@ -1,7 +1,7 @@
 /**
- * Processes and process groups, as seen by a controller that may not be their parent. Instances run
- * in their own process group (the group id is the pid of the shell that started them), so a signal
- * to the group reaches the app and whatever it forked.
+ * Processes and process groups, as seen by a Promote process that may not be their parent: app
+ * instances (each in its own process group, so a signal to the group reaches whatever it forked),
+ * test commands, and the embedded PostgreSQL.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +9,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { wrapError } from '../errors.js';
 
 interface ProcStat {
+  /** the executable's name, as the kernel keeps it (15 characters at most) */
+  command: string;
   /** R, S, D, Z (zombie), X (dead), ... */
   state: string;
   pgrp: number;
@@ -35,8 +37,9 @@ function procStat(pid: number): ProcStat | 'gone' | 'unknown' {
     return 'gone';
   }
   // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read from the last ')'
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), startTime: fields[19] ?? '' };
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return { command: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '?', pgrp: Number(fields[2]), startTime: fields[19] ?? '' };
 }
 
 function signalReaches(pid: number): boolean {
@@ -55,14 +58,15 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 /**
- * Whether the process runs, and is the one that started at `startTime` when given. A killed process
- * lingers as a zombie while nobody reaps it, and signal 0 still reaches a zombie, so /proc decides.
+ * Whether the process runs, and is the one that started at `startTime` (or runs `command`) when given.
+ * A killed process lingers as a zombie while nobody reaps it (a container's init often does not), and
+ * signal 0 still reaches a zombie, so /proc decides; a recycled pid running another program is gone.
  */
-export function isRunning(pid: number, startTime?: string): boolean {
+export function isRunning(pid: number, startTime?: string, command?: string): boolean {
   const stat = procStat(pid);
   if (stat === 'unknown') return signalReaches(pid);
   if (stat === 'gone' || stat.state === 'Z' || stat.state === 'X') return false;
-  return startTime === undefined || stat.startTime === startTime;
+  return (startTime === undefined || stat.startTime === startTime) && (command === undefined || stat.command.startsWith(command));
 }
 
 /** The pid now belongs to another process than the one recorded: our process and its group are gone. */
