@@ -8,6 +8,7 @@ import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
 import { registerSchema } from './commands/schema.js';
+import { registerServer } from './commands/server.js';
 import { registerTraffic } from './commands/traffic.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliContext, CliIo, GlobalOptions } from './io.js';
@@ -52,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerTraffic(program, context);
   registerRouter(program, context);
   registerRollout(program, context);
+  registerServer(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {

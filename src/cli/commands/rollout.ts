@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PromoteError, ReportedFailure } from '../../errors.js';
-import { refuseCommand } from '../../engine/decide.js';
+import { ReportedFailure } from '../../errors.js';
+import { sendCommand } from '../../engine/commands.js';
 import { describeStep, type RolloutPlan } from '../../engine/plan.js';
 import { createEngine } from '../../engine/runtime.js';
 import { startRollout } from '../../engine/start.js';
 import { TERMINAL_PHASES, type Command as EngineCommand, type RolloutState } from '../../engine/state.js';
-import { getActiveRollout, listEvents, listRollouts, type Rollout } from '../../store/index.js';
-import { addCommand } from '../../store/rollout-engine.js';
+import { listEvents, listRollouts, type Rollout } from '../../store/index.js';
 import type { Store } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
@@ -91,13 +90,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       const { spec } = await loadConfig(ctx);
       findEnvironment(spec, options.env);
       await withStore(ctx, async (store) => {
-        const rollout = name === 'retry' ? (await listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 1 }))[0] : await getActiveRollout(store.pool, spec.app.name, options.env);
-        if (!rollout) throw new PromoteError(`${spec.app.name} has no ${name === 'retry' ? '' : 'active '}rollout in ${options.env} to ${name}`);
-        const refusal = refuseCommand(rollout.phase, name);
-        if (refusal) throw new PromoteError(`rollout #${rollout.id}: ${refusal}`);
-        const actor = currentActor(ctx);
-        const payload = name === 'promote' ? { kind: name, actor, full: options.full === true } : name === 'abort' ? { kind: name, actor, ...(options.reason ? { reason: options.reason } : {}) } : { kind: name, actor };
-        await addCommand(store.pool, rollout.id, payload);
+        const rollout = await sendCommand(store.pool, { app: spec.app.name, environment: options.env, kind: name, actor: currentActor(ctx), ...(options.reason ? { reason: options.reason } : {}), ...(options.full ? { full: true } : {}) });
         printLine(ctx.io, `${name} sent to rollout #${rollout.id} (${rollout.phase}); the controller applies it`);
       });
     });

@@ -1,12 +1,8 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { describeCause } from '../../errors.js';
-import { RouterAdmin } from '../../router/admin.js';
 import { runRouterCluster, serveWorkerAdmin } from '../../router/cluster.js';
-import { TrafficWatcher } from '../../router/control.js';
-import { Router } from '../../router/server.js';
-import { appendEvent } from '../../store/index.js';
+import { startEnvironmentRouter, type EnvironmentRouter } from '../../router/service.js';
 import { defaultHome, openStore } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { printLine } from '../output.js';
@@ -28,8 +24,6 @@ export function registerRouter(program: Command, context: () => CliContext): voi
       const routerSpec = environment.router;
       const listen = parseListen(options.listen ?? routerSpec?.listen ?? '127.0.0.1:8080', '--listen');
       const adminAddress = parseListen(options.admin ?? routerSpec?.admin ?? '127.0.0.1:9464', '--admin');
-      const timeouts = routerSpec?.timeouts ?? { connect: 5_000, request: 60_000, idle: 65_000 };
-      const readiness = environment.target.type === 'process' ? environment.target.readiness : undefined;
 
       if (options.workers > 1 && cluster.isPrimary) {
         await runRouterCluster({
@@ -43,30 +37,15 @@ export function registerRouter(program: Command, context: () => CliContext): voi
       const worker = cluster.isWorker;
       const databaseUrl = ctx.globals.databaseUrl ?? ctx.io.env.DATABASE_URL;
       const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
-      const scope = { app: spec.app.name, environment: options.env };
-      const router = new Router({
-        ...listen,
-        timeouts,
-        log: ctx.log,
-        ...(readiness ? { health: { path: readiness.path, interval: Math.max(readiness.interval, 1_000), timeout: Math.min(readiness.timeout, 5_000) } } : {}),
-        onAvailabilityChange: ({ version, available }) => {
-          ctx.log.warn({ version, available }, available ? 'version available again' : 'version has no available instance: its traffic goes to the others');
-          appendEvent(store.pool, { type: available ? 'router.version.available' : 'router.version.unavailable', actor: 'router', ...scope, data: { version } }).catch((error: unknown) =>
-            ctx.log.error({ err: describeCause(error) }, 'could not record the availability change'),
-          );
-        },
-      });
-      const admin = new RouterAdmin(router, adminAddress);
-      const watcher = new TrafficWatcher({ databaseUrl: store.url, ...scope, onConfig: (config) => router.apply(config), log: ctx.log });
+      let service: EnvironmentRouter | undefined;
       try {
-        await watcher.start();
-        const address = await router.listen();
+        service = await startEnvironmentRouter({ app: spec.app.name, environment, pool: store.pool, databaseUrl: store.url, listen, ...(worker ? {} : { admin: adminAddress }), log: ctx.log });
+        const { router, address, adminAddress: adminBound } = service;
         if (worker) {
           serveWorkerAdmin(router);
           process.send?.({ routerReady: true });
         } else {
-          const adminBound = await admin.listen();
-          printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${address.address}:${address.port} (admin http://${adminBound.address}:${adminBound.port})`);
+          printLine(ctx.io, `router for ${spec.app.name}/${options.env} on http://${address.address}:${address.port} (admin http://${adminBound!.address}:${adminBound!.port})`);
           printLine(ctx.io, router.revision === undefined ? 'no routing table yet: requests get 503 until `promote traffic set` gives one' : `routing table revision ${router.revision}`);
         }
         await new Promise<void>((resolve) => {
@@ -75,9 +54,7 @@ export function registerRouter(program: Command, context: () => CliContext): voi
         });
         if (!worker) printLine(ctx.io, 'stopping: letting in-flight requests finish');
       } finally {
-        await watcher.stop();
-        await router.close(timeouts.request);
-        if (!worker) await admin.close();
+        await service?.close();
         await store.close();
         // the IPC channel to the primary would keep a finished worker alive
         if (worker) process.disconnect();

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { createEngine } from '../../engine/runtime.js';
+import { startEnvironmentRouter, type EnvironmentRouter } from '../../router/service.js';
+import { buildServer } from '../../server/app.js';
+import { defaultHome, openStore } from '../../store/open.js';
+import type { CliContext } from '../io.js';
+import { printLine } from '../output.js';
+import { loadConfig, parseListen } from '../spec.js';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function registerServer(program: Command, context: () => CliContext): void {
+  program
+    .command('server')
+    .description('serve the HTTP API (OpenAPI at /openapi.json) with the rollout controller and the routers of the environments')
+    .option('--listen <host:port>', 'API address', '127.0.0.1:7070')
+    .option('--no-controller', 'do not run the controller here')
+    .option('--no-routers', 'do not run the environments\' routers here')
+    .addHelpText('after', '\nExamples:\n  $ promote server\n  $ curl -s localhost:7070/api/rollouts\n  $ curl -s -X POST localhost:7070/api/deploy -H content-type:application/json -d \'{"version":"1.4.0","environment":"staging"}\'\n')
+    .action(async (options: { listen: string; controller: boolean; routers: boolean }) => {
+      const ctx = context();
+      const listen = parseListen(options.listen, '--listen');
+      if (!LOOPBACK.has(listen.host)) {
+        throw new UsageError(`--listen ${options.listen}: the API has no authentication yet, so it listens on loopback only (127.0.0.1, ::1)`);
+      }
+      const { spec, configDir } = await loadConfig(ctx);
+      const databaseUrl = ctx.globals.databaseUrl ?? ctx.io.env.DATABASE_URL;
+      const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
+      const engine = options.controller ? createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log }) : undefined;
+      const routers: EnvironmentRouter[] = [];
+      const api = await buildServer({ pool: store.pool, spec });
+      try {
+        await engine?.controller.start();
+        if (options.routers) {
+          for (const environment of spec.environments.filter((each) => each.router)) {
+            const router = await startEnvironmentRouter({ app: spec.app.name, environment, pool: store.pool, databaseUrl: store.url, listen: parseListen(environment.router!.listen, `environments.${environment.name}.router.listen`), admin: parseListen(environment.router!.admin, `environments.${environment.name}.router.admin`), log: ctx.log });
+            routers.push(router);
+            printLine(ctx.io, `router ${environment.name} on http://${router.address.address}:${router.address.port}`);
+          }
+        }
+        const address = await api.listen({ host: listen.host, port: listen.port });
+        printLine(ctx.io, `API on ${address} (OpenAPI at ${address}/openapi.json)${engine ? '; controller running' : ''}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        printLine(ctx.io, 'stopping');
+      } finally {
+        await api.close();
+        for (const router of routers) await router.close();
+        await engine?.close();
+        await store.close();
+      }
+    });
+}

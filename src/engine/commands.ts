@@ -1,0 +1,30 @@
+import { PromoteError } from '../errors.js';
+import { getActiveRollout, listRollouts, type Queryable, type Rollout } from '../store/index.js';
+import { addCommand } from '../store/rollout-engine.js';
+import { refuseCommand } from './decide.js';
+import type { Command } from './state.js';
+
+export interface CommandRequest {
+  app: string;
+  environment: string;
+  kind: Command['kind'];
+  actor: string;
+  reason?: string;
+  full?: boolean;
+}
+
+/**
+ * Queues a command for the environment's rollout (the active one; for retry, the latest), after
+ * checking that it makes sense in the rollout's phase. The CLI and the API both come through here.
+ */
+export async function sendCommand(db: Queryable, request: CommandRequest): Promise<Rollout> {
+  const { app, environment, kind, actor } = request;
+  const rollout = kind === 'retry' ? (await listRollouts(db, { app, environment, limit: 1 }))[0] : await getActiveRollout(db, app, environment);
+  if (!rollout) throw new PromoteError(`${app} has no ${kind === 'retry' ? '' : 'active '}rollout in ${environment} to ${kind}`);
+  const refusal = refuseCommand(rollout.phase, kind);
+  if (refusal) throw new PromoteError(`rollout #${rollout.id}: ${refusal}`);
+  const command: Command =
+    kind === 'promote' ? { kind, actor, full: request.full === true } : kind === 'abort' ? { kind, actor, ...(request.reason ? { reason: request.reason } : {}) } : { kind, actor };
+  await addCommand(db, rollout.id, command);
+  return rollout;
+}

@@ -1,0 +1,116 @@
+import type { FastifyInstance } from 'fastify';
+import { sendCommand } from '../engine/commands.js';
+import { startRollout } from '../engine/start.js';
+import { getRollout, listEvents, listRollouts } from '../store/index.js';
+import type { ServerOptions } from './app.js';
+
+const rollout = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    app: { type: 'string' },
+    environment: { type: 'string' },
+    releaseId: { type: 'integer' },
+    stableReleaseId: { type: ['integer', 'null'] },
+    phase: { type: 'string', enum: ['Pending', 'Progressing', 'Paused', 'Healthy', 'Degraded', 'RolledBack', 'Aborted'] },
+    phaseReason: { type: ['string', 'null'] },
+    currentStep: { type: 'integer' },
+    weights: { type: 'object', additionalProperties: { type: 'number' } },
+    createdBy: { type: ['string', 'null'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'app', 'environment', 'phase', 'currentStep', 'weights', 'createdAt'],
+} as const;
+
+const event = {
+  type: 'object',
+  properties: {
+    seq: { type: 'integer' },
+    type: { type: 'string' },
+    actor: { type: 'string' },
+    rolloutId: { type: ['integer', 'null'] },
+    data: { type: 'object', additionalProperties: true },
+    createdAt: { type: 'string', format: 'date-time' },
+    hash: { type: 'string' },
+  },
+  required: ['seq', 'type', 'actor', 'data', 'createdAt', 'hash'],
+} as const;
+
+const error = { type: 'object', properties: { error: { type: 'string' }, hint: { type: 'string' } }, required: ['error'] } as const;
+const environmentName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
+const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } as const;
+
+// until tokens and roles exist (a later issue), the API serves loopback only and names its callers "api"
+const API_ACTOR = 'api';
+
+export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptions): void {
+  const appName = options.spec.app.name;
+
+  app.get(
+    '/api/rollouts',
+    {
+      schema: {
+        summary: 'Rollouts, newest first',
+        querystring: { type: 'object', properties: { environment: environmentName, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } }, additionalProperties: false },
+        response: { 200: { type: 'array', items: rollout } },
+      },
+    },
+    async (request) => {
+      const query = request.query as { environment?: string; limit: number };
+      return listRollouts(options.pool, { app: appName, limit: query.limit, ...(query.environment ? { environment: query.environment } : {}) });
+    },
+  );
+
+  app.get('/api/rollouts/:id', { schema: { summary: 'One rollout', params: idParams, response: { 200: rollout, 404: error } } }, async (request, reply) => {
+    const found = await getRollout(options.pool, (request.params as { id: number }).id);
+    if (!found || found.app !== appName) return reply.status(404).send({ error: `no rollout #${(request.params as { id: number }).id}` });
+    return found;
+  });
+
+  app.get(
+    '/api/rollouts/:id/events',
+    { schema: { summary: 'The audit trail of a rollout', params: idParams, querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } }, additionalProperties: false }, response: { 200: { type: 'array', items: event } } } },
+    async (request) => listEvents(options.pool, { rolloutId: (request.params as { id: number }).id, ...((request.query as { after?: number }).after !== undefined ? { afterSeq: (request.query as { after: number }).after } : {}) }),
+  );
+
+  app.post(
+    '/api/deploy',
+    {
+      schema: {
+        summary: 'Start a rollout of a recorded release to an environment',
+        body: {
+          type: 'object',
+          properties: { version: { type: 'string', minLength: 1, maxLength: 128 }, environment: environmentName, skipEnvironmentGate: { type: 'string', minLength: 1, description: 'why the promotion rule is skipped (recorded)' } },
+          required: ['version', 'environment'],
+          additionalProperties: false,
+        },
+        response: { 201: rollout, 400: error, 404: error, 409: error },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { version: string; environment: string; skipEnvironmentGate?: string };
+      const started = await startRollout(options.pool, { spec: options.spec, environment: body.environment, version: body.version, actor: API_ACTOR, ...(body.skipEnvironmentGate ? { skipEnvironmentGate: body.skipEnvironmentGate } : {}) });
+      return reply.status(201).send(started);
+    },
+  );
+
+  for (const kind of ['pause', 'resume', 'abort', 'promote', 'retry'] as const) {
+    app.post(
+      `/api/environments/:environment/${kind}`,
+      {
+        schema: {
+          summary: `${kind} the environment's rollout`,
+          params: { type: 'object', properties: { environment: environmentName }, required: ['environment'], additionalProperties: false },
+          body: { type: 'object', properties: { reason: { type: 'string', maxLength: 1000 }, ...(kind === 'promote' ? { full: { type: 'boolean' } } : {}) }, additionalProperties: false },
+          response: { 202: rollout, 404: error, 409: error },
+        },
+      },
+      async (request, reply) => {
+        const body = (request.body ?? {}) as { reason?: string; full?: boolean };
+        const target = await sendCommand(options.pool, { app: appName, environment: (request.params as { environment: string }).environment, kind, actor: API_ACTOR, ...(body.reason ? { reason: body.reason } : {}), ...(body.full ? { full: true } : {}) });
+        return reply.status(202).send(target);
+      },
+    );
+  }
+}
