@@ -55,7 +55,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
           const instances = await options.target.instances(context.state.release);
           if (!instances || instances.urls.length === 0) return { status: 'failed', detail: `${context.state.release} has no running instance to test` };
           const result = await runTest(action.test, { app: context.app, environment: context.environment, version: context.state.release, urls: instances.urls, cwd: options.configDir }, options.log ? { logger: options.log } : {});
-          return { status: result.passed ? 'succeeded' : 'failed', detail: result.summary };
+          return { status: result.passed ? 'succeeded' : 'failed', detail: result.summary, evidence: result };
         }
         case 'migrate': {
           const files = await readdir(options.migrationsDir).catch(() => [] as string[]);

@@ -30,6 +30,11 @@ export interface RolloutPlan {
 }
 
 export interface PlanContext {
+  /**
+   * a rollback to a release that was Healthy here before: no analysis (it proved itself already) and
+   * no migrations (going back in code never changes the schema)
+   */
+  rollback?: boolean;
   /** flags the flag store knows besides those declared in promote.yaml */
   knownFlags?: ReadonlySet<string>;
   /** migration names found in the migrations folder */
@@ -71,6 +76,7 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
     if (planned.kind === 'migrate' && planned.phase === 'contract' && !steps.some((each) => each.kind === 'promote')) {
       problems.push({ path: `${path}.migrate`, message: 'a contract migration must come after the `promote` step: the old version still needs the old shape until then' });
     }
+    if (context.rollback && (planned.kind === 'analysis' || planned.kind === 'migrate')) return;
     if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !steps.some((each) => each.kind === 'promote')) {
       // without autoPromote a person switches blue to green: wait for them right before the switch
       steps.push({ kind: 'pause', reason: 'waiting for `promote promote` to switch traffic to the new version' });

@@ -34,7 +34,10 @@ export async function startRollout(db: Queryable, input: StartRolloutInput): Pro
     }
     const position = spec.environments.findIndex((each) => each.name === environment);
     const before = position > 0 ? spec.environments[position - 1]!.name : undefined;
-    if (before !== undefined) {
+    if (input.planContext?.rollback) {
+      const healthyHere = await query(tx, 'checking the rollback target', `select 1 from promote.rollouts where app = $1 and environment = $2 and release_id = $3 and phase = 'Healthy' limit 1`, [spec.app.name, environment, release.id]);
+      if (healthyHere.rowCount === 0) throw new PromoteError(`cannot roll ${environment} back to ${version}: it was never Healthy there`, { hint: 'roll back to a release that served this environment before; see `promote history`' });
+    } else if (before !== undefined) {
       const passed = await query(tx, 'checking the promotion rule', `select 1 from promote.rollouts where app = $1 and environment = $2 and release_id = $3 and phase = 'Healthy' limit 1`, [spec.app.name, before, release.id]);
       if (passed.rowCount === 0 && input.skipEnvironmentGate === undefined) {
         throw new PromoteError(`release ${version} has not reached Healthy in ${before}, the environment before ${environment}`, {
@@ -59,7 +62,7 @@ export async function startRollout(db: Queryable, input: StartRolloutInput): Pro
       app: spec.app.name,
       environment,
       rolloutId: rollout.id,
-      data: { version, digest: release.digest, stable: state.stable, strategy: plan.strategy, steps: plan.steps.length, ...(input.skipEnvironmentGate !== undefined && before !== undefined ? { skippedEnvironmentGate: { environment: before, reason: input.skipEnvironmentGate } } : {}) },
+      data: { version, digest: release.digest, stable: state.stable, strategy: plan.strategy, steps: plan.steps.length, ...(input.planContext?.rollback ? { rollback: true } : {}), ...(input.skipEnvironmentGate !== undefined && before !== undefined ? { skippedEnvironmentGate: { environment: before, reason: input.skipEnvironmentGate } } : {}) },
     });
     await query(tx, 'waking the controller', `select pg_notify('${ROLLOUTS_CHANNEL}', $1)`, [String(rollout.id)]);
     return rollout;

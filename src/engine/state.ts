@@ -67,6 +67,8 @@ export interface Outcome {
   /** for analyses: the verdict once known */
   verdict?: 'Successful' | 'Failed' | 'Inconclusive';
   detail?: string;
+  /** what the action found (a test's full result, JUnit counts included), kept with the outcome as evidence */
+  evidence?: unknown;
 }
 
 export interface Observations {

@@ -101,6 +101,10 @@ describe('the controller runs rollouts with real processes', () => {
     expect(settled.phase_reason).toMatch(/^test smoke failed: .*traffic is back on v2$/);
     expect(await weights()).toEqual({ v2: 100 });
     expect(await target.instances('v3-bad')).toBeUndefined();
+    // the test's whole result is kept with its outcome, as the evidence behind the rollback
+    const evidence = await db.query<{ outcome: { evidence: { name: string; passed: boolean; command: { exitCode: number; outputTail: string } } } }>("select outcome from promote.rollout_actions where rollout_id = $1 and id like '%runTest'", [rollout.id]);
+    expect(evidence.rows[0]!.outcome.evidence).toMatchObject({ name: 'smoke', passed: false, command: { exitCode: 1 } });
+    expect(evidence.rows[0]!.outcome.evidence.command.outputTail).toContain('smoke failed on http://127.0.0.1:');
   }, 60_000);
 
   it('refuses production for a release that has not been Healthy in staging', async () => {

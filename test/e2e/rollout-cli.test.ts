@@ -78,6 +78,19 @@ strategies:
     expect(healthy.stderr).toMatch(/cannot retry a rollout that is Healthy; nothing can be done to it now/);
   });
 
+  it('rolls back to the previous Healthy release in one command, without analysis or migrations', async () => {
+    expect((await cli('deploy', '1.1.0', '--env', 'staging', '--wait')).code).toBe(0);
+    const unknown = await cli('rollback', '--env', 'staging', '--to', '9.9.9');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('release 9.9.9 of shop is not recorded');
+    const back = await cli('rollback', '--env', 'staging', '--wait');
+    expect(back.stderr).toBe('');
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/Healthy .*1\.0\.0 serves all traffic/);
+    const events = JSON.parse((await cli('events', '--json')).stdout) as Array<{ type: string; data: Record<string, unknown> }>;
+    expect(events.filter((event) => event.type === 'rollout.created').at(-1)?.data).toMatchObject({ version: '1.0.0', rollback: true, stable: '1.1.0' });
+  }, 60_000);
+
   it('lists the history and the audit trail of a rollout', async () => {
     const history = await cli('history', '--env', 'staging');
     expect(history.stdout.split('\n')[0]).toMatch(/^\s*ID\s+PHASE\s+STARTED\s+BY\s+REASON$/);

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReportedFailure } from '../../errors.js';
+import { PromoteError, ReportedFailure } from '../../errors.js';
 import { sendCommand } from '../../engine/commands.js';
 import { describeStep, type RolloutPlan } from '../../engine/plan.js';
 import { createEngine } from '../../engine/runtime.js';
 import { startRollout } from '../../engine/start.js';
 import { TERMINAL_PHASES, type Command as EngineCommand, type RolloutState } from '../../engine/state.js';
 import { listEvents, listRollouts, type Rollout } from '../../store/index.js';
+import type { PromoteSpec } from '../../spec/index.js';
 import type { Store } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
@@ -29,21 +30,26 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       findEnvironment(spec, options.env);
       await withStore(ctx, async (store) => {
         const rollout = await startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) });
-        const plan = (await store.pool.query<{ plan: RolloutPlan }>('select plan from promote.rollouts where id = $1', [rollout.id])).rows[0]!.plan;
-        if (!options.wait) {
-          if (options.json) return printJson(ctx.io, rollout);
-          printLine(ctx.io, `rollout #${rollout.id}: ${spec.app.name} ${version} to ${options.env}, ${plan.strategy} strategy, ${plan.steps.length} steps`);
-          printLine(ctx.io, 'a running controller (`promote controller`) carries it out; follow it with `promote status --env ' + options.env + '`');
-          return;
-        }
-        const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log, pollMs: 500 });
-        await engine.controller.start();
-        try {
-          const final = await follow(ctx, store, rollout.id, plan, options.json === true);
-          if (final.phase !== 'Healthy') throw new ReportedFailure(`rollout #${rollout.id} ended ${final.phase}`);
-        } finally {
-          await engine.close();
-        }
+        await report(ctx, store, spec, configDir, rollout, options);
+      });
+    });
+
+  program
+    .command('rollback')
+    .description('return an environment to a release that served it before: one command, no analysis, no migrations')
+    .requiredOption('--env <name>', 'the environment')
+    .option('--to <version>', 'the release to return to (default: the last one Healthy there before the current)')
+    .option('--wait', 'run the rollout here and exit 0 when Healthy, 1 when it ends otherwise')
+    .option('--json', 'print the rollout as JSON')
+    .addHelpText('after', '\nExamples:\n  $ promote rollback --env production --wait\n  $ promote rollback --env production --to 1.3.2\n')
+    .action(async (options: { env: string; to?: string; wait?: boolean; json?: boolean }) => {
+      const ctx = context();
+      const { spec, configDir } = await loadConfig(ctx);
+      findEnvironment(spec, options.env);
+      await withStore(ctx, async (store) => {
+        const version = options.to ?? (await previousHealthy(store, spec.app.name, options.env));
+        const rollout = await startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), planContext: { rollback: true } });
+        await report(ctx, store, spec, configDir, rollout, options);
       });
     });
 
@@ -69,15 +75,20 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .command('status')
     .description('the latest rollout of an environment: phase, reason, step and traffic')
     .requiredOption('--env <name>', 'the environment')
+    .option('--watch', 'keep printing each change until the rollout ends')
     .option('--json', 'print as JSON')
-    .action(async (options: { env: string; json?: boolean }) => {
+    .action(async (options: { env: string; watch?: boolean; json?: boolean }) => {
       const ctx = context();
       const { spec } = await loadConfig(ctx);
       findEnvironment(spec, options.env);
       await withStore(ctx, async (store) => {
         const [latest] = await listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 1 });
-        if (options.json) return printJson(ctx.io, latest ?? null);
+        if (options.json && !options.watch) return printJson(ctx.io, latest ?? null);
         if (!latest) return printLine(ctx.io, `no rollout of ${spec.app.name} to ${options.env} yet: start one with \`promote deploy <version> --env ${options.env}\``);
+        if (options.watch) {
+          await follow(ctx, store, latest.id, (await planOf(store, latest.id))!, options.json === true);
+          return;
+        }
         printStatus(ctx, latest, await planOf(store, latest.id));
       });
     });
@@ -133,6 +144,36 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       if (options.json) return printJson(ctx.io, events);
       for (const event of events) printLine(ctx.io, `${formatTime(event.createdAt)}  #${event.seq}  ${event.type}  ${event.actor}  ${JSON.stringify(event.data)}`);
     });
+}
+
+/** Prints the started rollout, or with --wait runs a controller here and follows the rollout to its end. */
+async function report(ctx: CliContext, store: Store, spec: PromoteSpec, configDir: string, rollout: Rollout, options: { wait?: boolean; json?: boolean }): Promise<void> {
+  const plan = (await planOf(store, rollout.id))!;
+  if (!options.wait) {
+    if (options.json) return printJson(ctx.io, rollout);
+    printLine(ctx.io, `rollout #${rollout.id}: ${spec.app.name} to ${rollout.environment}, ${plan.strategy} strategy, ${plan.steps.length} steps`);
+    printLine(ctx.io, `a running controller (\`promote controller\` or \`promote server\`) carries it out; follow it with \`promote status --env ${rollout.environment} --watch\``);
+    return;
+  }
+  const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log, pollMs: 500 });
+  await engine.controller.start();
+  try {
+    const final = await follow(ctx, store, rollout.id, plan, options.json === true);
+    if (final.phase !== 'Healthy') throw new ReportedFailure(`rollout #${rollout.id} ended ${final.phase}`);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function previousHealthy(store: Store, app: string, environment: string): Promise<string> {
+  const result = await store.pool.query<{ version: string }>(
+    `select r.version from promote.rollouts o join promote.releases r on r.id = o.release_id
+     where o.app = $1 and o.environment = $2 and o.phase = 'Healthy' order by o.id desc`,
+    [app, environment],
+  );
+  const versions = [...new Set(result.rows.map((row) => row.version))];
+  if (versions.length < 2) throw new PromoteError(`${environment} has no earlier Healthy release to return to`, { hint: 'name one with --to <version>' });
+  return versions[1]!;
 }
 
 async function planOf(store: Store, rolloutId: number): Promise<RolloutPlan | undefined> {
