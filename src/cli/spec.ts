@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { PlanError } from '../engine/plan.js';
 import { UsageError } from '../errors.js';
-import { loadSpecOrThrow, type EnvironmentSpec, type PromoteSpec } from '../spec/index.js';
+import { locateInText, loadSpecOrThrow, type EnvironmentSpec, type PromoteSpec } from '../spec/index.js';
 import type { CliContext } from './io.js';
 
 /** The promote.yaml named by --config, loaded for a command that needs it. */
@@ -29,4 +31,21 @@ export function parseListen(text: string, option: string): { host: string; port:
 
 export function currentActor(ctx: CliContext): string {
   return ctx.io.env.PROMOTE_ACTOR ?? userInfo().username;
+}
+
+/** Runs `work`; a rollout that cannot be planned is reported with each problem's line in promote.yaml. */
+export async function withPlanPositions<T>(ctx: CliContext, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof PlanError)) throw error;
+    const path = resolve(ctx.io.cwd, ctx.globals.config);
+    const text = await readFile(path, 'utf8').catch(() => '');
+    const shown = relative(ctx.io.cwd, path) || path;
+    const lines = error.problems.map((problem) => {
+      const { line, column } = locateInText(text, problem.segments);
+      return `  ${shown}:${line}:${column} ${problem.path}: ${problem.message}`;
+    });
+    throw new UsageError(`the rollout cannot be planned:\n${lines.join('\n')}`, { cause: error });
+  }
 }

@@ -52,7 +52,7 @@ describe('planRollout', () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(PlanError);
-      expect((error as PlanError).problems).toEqual([
+      expect((error as PlanError).problems.map(({ path, message }) => ({ path, message }))).toEqual([
         { path: 'strategies.main.steps[0].setFlag.flag', message: 'no flag "new-checkout" in promote.yaml or the flag store' },
         { path: 'strategies.main.steps[1].migrate.migrations', message: 'no migration "0042_split_name" in the migrations folder' },
         { path: 'strategies.main.steps[3]', message: 'setWeight after the `promote` step: traffic has already switched fully to the new version' },

@@ -1,5 +1,5 @@
 import { PromoteError } from '../errors.js';
-import type { AnalysisStepSpec, ApprovalStepSpec, PromoteSpec, SetFlagStepSpec, StepSpec, TestStepSpec, VerifyStepSpec } from '../spec/index.js';
+import { formatPath, type AnalysisStepSpec, type ApprovalStepSpec, type PathSegment, type PromoteSpec, type SetFlagStepSpec, type StepSpec, type TestStepSpec, type VerifyStepSpec } from '../spec/index.js';
 
 /**
  * A rollout's plan: the strategy of one environment, turned into numbered steps the engine executes.
@@ -41,9 +41,16 @@ export interface PlanContext {
   knownMigrations?: ReadonlySet<string>;
 }
 
-/** A step promote.yaml asks for that cannot run; `path` locates it in the file (strategies.x.steps[i]...). */
+export interface PlanProblem {
+  /** where in promote.yaml: strategies.canary.steps[3].setFlag.flag */
+  path: string;
+  segments: PathSegment[];
+  message: string;
+}
+
+/** Steps promote.yaml asks for that cannot run, each with where it is in the file. */
 export class PlanError extends PromoteError {
-  constructor(readonly problems: Array<{ path: string; message: string }>) {
+  constructor(readonly problems: PlanProblem[]) {
     super(`the rollout cannot be planned:\n${problems.map((problem) => `  ${problem.path}: ${problem.message}`).join('\n')}`, { exitCode: 2 });
     this.name = 'PlanError';
   }
@@ -54,27 +61,28 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
   if (!environment) throw new PromoteError(`no environment "${environmentName}" in promote.yaml; expected one of ${spec.environments.map((each) => each.name).join(', ')}`, { exitCode: 2 });
   const strategy = spec.strategies[environment.strategy];
   if (!strategy) throw new PromoteError(`environment ${environmentName} uses strategy "${environment.strategy}", which promote.yaml does not define`, { exitCode: 2 });
-  const problems: Array<{ path: string; message: string }> = [];
+  const problems: PlanProblem[] = [];
+  const problem = (segments: PathSegment[], message: string) => problems.push({ path: formatPath(segments), segments, message });
   const templates = new Set(Object.keys(spec.analysis?.templates ?? {}));
   const flags = new Set([...(spec.flags ?? []).map((flag) => flag.name), ...(context.knownFlags ?? [])]);
   const steps: PlannedStep[] = [];
   strategy.steps.forEach((step: StepSpec, index) => {
-    const path = `strategies.${environment.strategy}.steps[${index}]`;
+    const at: PathSegment[] = ['strategies', environment.strategy, 'steps', index];
     const planned = toPlannedStep(step);
     if (planned.kind === 'analysis') {
-      for (const name of planned.analysis.templates) if (!templates.has(name)) problems.push({ path: `${path}.analysis.templates`, message: `no analysis template "${name}" (known: ${[...templates].join(', ') || 'none'})` });
+      for (const name of planned.analysis.templates) if (!templates.has(name)) problem([...at, 'analysis', 'templates'], `no analysis template "${name}" (known: ${[...templates].join(', ') || 'none'})`);
     }
     if (planned.kind === 'setFlag' && context.knownFlags !== undefined && !flags.has(planned.flag.flag)) {
-      problems.push({ path: `${path}.setFlag.flag`, message: `no flag "${planned.flag.flag}" in promote.yaml or the flag store` });
+      problem([...at, 'setFlag', 'flag'], `no flag "${planned.flag.flag}" in promote.yaml or the flag store`);
     }
     if (planned.kind === 'migrate' && planned.migrations && context.knownMigrations !== undefined) {
-      for (const name of planned.migrations) if (!context.knownMigrations.has(name)) problems.push({ path: `${path}.migrate.migrations`, message: `no migration "${name}" in the migrations folder` });
+      for (const name of planned.migrations) if (!context.knownMigrations.has(name)) problem([...at, 'migrate', 'migrations'], `no migration "${name}" in the migrations folder`);
     }
     if ((planned.kind === 'setWeight' || planned.kind === 'promote') && steps.some((each) => each.kind === 'promote')) {
-      problems.push({ path, message: `${planned.kind} after the \`promote\` step: traffic has already switched fully to the new version` });
+      problem(at, `${planned.kind} after the \`promote\` step: traffic has already switched fully to the new version`);
     }
     if (planned.kind === 'migrate' && planned.phase === 'contract' && !steps.some((each) => each.kind === 'promote')) {
-      problems.push({ path: `${path}.migrate`, message: 'a contract migration must come after the `promote` step: the old version still needs the old shape until then' });
+      problem([...at, 'migrate'], 'a contract migration must come after the `promote` step: the old version still needs the old shape until then');
     }
     if (context.rollback && (planned.kind === 'analysis' || planned.kind === 'migrate')) return;
     if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !steps.some((each) => each.kind === 'promote')) {
@@ -84,7 +92,7 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
     steps.push(planned);
   });
   if (!steps.some((step) => step.kind === 'promote')) {
-    problems.push({ path: `strategies.${environment.strategy}.steps`, message: 'the strategy never switches traffic fully to the new version: add a `promote: {}` step' });
+    problem(['strategies', environment.strategy, 'steps'], 'the strategy never switches traffic fully to the new version: add a `promote: {}` step');
   }
   if (problems.length > 0) throw new PlanError(problems);
   return {

@@ -12,3 +12,5 @@ export { builtinMetrics } from './schema-analysis.js';
 export { constraintOperators } from './schema-flags.js';
 export { templatePlaceholders, fillPlaceholders, type TemplatePlaceholder } from './placeholders.js';
 export * from './schema.js';
+export { locateInText, type Position } from './locate.js';
+export type { PathSegment } from './problems.js';

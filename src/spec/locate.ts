@@ -1,5 +1,5 @@
 /** Finds where a path in the parsed data sits in the YAML text, so every problem gets a line and column. */
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { PathSegment } from './problems.js';
 
 export interface Position {
@@ -57,4 +57,10 @@ function hasRange(node: unknown): node is Node & { range: [number, number, numbe
 export function positionAt(lineCounter: LineCounter, offset: number): Position {
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
+}
+
+/** Where `path` sits in a promote.yaml text: for problems found after loading (planning a rollout, say). */
+export function locateInText(text: string, path: readonly PathSegment[]): Position {
+  const lineCounter = new LineCounter();
+  return locate(parseDocument(text, { lineCounter }), lineCounter, path);
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,15 @@ strategies:
     const events = JSON.parse((await cli('events', '--json')).stdout) as Array<{ type: string; data: Record<string, unknown> }>;
     expect(events.find((event) => event.type === 'rollout.created' && event.data.skippedEnvironmentGate)?.data.skippedEnvironmentGate).toEqual({ environment: 'staging', reason: 'hotfix for incident 42' });
   }, 60_000);
+
+  it('refuses a strategy that cannot run with the line of each problem in promote.yaml', async () => {
+    const broken = join(folder, 'broken.yaml');
+    const text = await readFile(join(folder, 'promote.yaml'), 'utf8');
+    await writeFile(broken, text.replace('      - setWeight: 25\n      - promote: {}\n', '      - promote: {}\n      - setWeight: 25\n'));
+    const result = await runInProcess(['deploy', '1.0.0', '--env', 'staging', '--config', 'broken.yaml'], { cwd: folder, env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/broken\.yaml:18:9 strategies\.canary\.steps\[2\]: setWeight after the `promote` step/);
+  });
 
   it('refuses a command that makes no sense now, naming the phase', async () => {
     const none = await cli('abort', '--env', 'staging');

@@ -11,7 +11,7 @@ import type { PromoteSpec } from '../../spec/index.js';
 import type { Store } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
-import { currentActor, findEnvironment, loadConfig } from '../spec.js';
+import { currentActor, findEnvironment, loadConfig, withPlanPositions } from '../spec.js';
 import { withStore } from '../store.js';
 
 export function registerRollout(program: Command, context: () => CliContext): void {
@@ -29,7 +29,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       const { spec, configDir } = await loadConfig(ctx);
       findEnvironment(spec, options.env);
       await withStore(ctx, async (store) => {
-        const rollout = await startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) });
+        const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) }));
         await report(ctx, store, spec, configDir, rollout, options);
       });
     });
@@ -48,7 +48,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       findEnvironment(spec, options.env);
       await withStore(ctx, async (store) => {
         const version = options.to ?? (await previousHealthy(store, spec.app.name, options.env));
-        const rollout = await startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), planContext: { rollback: true } });
+        const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), planContext: { rollback: true } }));
         await report(ctx, store, spec, configDir, rollout, options);
       });
     });
