@@ -14,9 +14,13 @@ export interface ActionContext {
   state: RolloutState;
 }
 
-/** Performs one action. Every action is safe to perform again: after a crash the controller does. */
+/**
+ * Performs one action. An action that was started but never finished (the controller stopped) is
+ * performed again, unless `resolve` says what became of it: for actions that must not run twice.
+ */
 export interface Executor {
   perform(action: Action, context: ActionContext): Promise<Outcome>;
+  resolve?(action: Action, context: ActionContext): Outcome | undefined;
 }
 
 export interface ControllerOptions {
@@ -128,6 +132,7 @@ export class Controller {
       if (!record || record.plan === null || record.state === null) return;
       const plan = record.plan as RolloutPlan;
       const state = record.state as RolloutState;
+      if (await this.resolveInterrupted(record, plan, state)) continue;
       const commands = record.commands.map((each) => each.command as unknown as Command);
       const decision = decide(plan, state, { now: Date.now(), commands, outcomes: record.outcomes as unknown as Record<string, Outcome>, approvals: record.approvals });
       const changed = commands.length > 0 || decision.events.length > 0 || JSON.stringify(decision.state) !== JSON.stringify(state);
@@ -148,6 +153,20 @@ export class Controller {
       if (decision.wakeAt !== undefined) this.later(() => this.wake(rolloutId), Math.max(0, decision.wakeAt - Date.now()) + 5);
       if (!changed) return;
     }
+  }
+
+  /** Asks the executor about actions a dead controller left unfinished; true when it recorded an outcome. */
+  private async resolveInterrupted(record: EngineRecord, plan: RolloutPlan, state: RolloutState): Promise<boolean> {
+    let resolved = false;
+    for (const unfinished of record.unfinished) {
+      if (this.running.has(unfinished.id)) continue;
+      const action = unfinished.action as unknown as Action;
+      const outcome = this.options.executor.resolve?.(action, { rolloutId: record.id, app: record.app, environment: record.environment, plan, state });
+      if (!outcome) continue;
+      await recordOutcome(this.options.pool, record, unfinished.id, outcome as unknown as { status: string } & Record<string, unknown>, this.actor);
+      resolved = true;
+    }
+    return resolved;
   }
 
   private launch(record: EngineRecord, plan: RolloutPlan, state: RolloutState, action: Action): void {

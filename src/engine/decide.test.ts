@@ -9,7 +9,7 @@ const test = (name: string): PlannedStep => ({ kind: 'test', test: { name, run: 
 const analysis = (template = 'error-rate', background = false): PlannedStep => ({ kind: 'analysis', analysis: { templates: [template], background } });
 
 function plan(steps: PlannedStep[], extra: Partial<RolloutPlan> = {}): RolloutPlan {
-  return { app: 'shop', environment: 'production', strategy: 'canary', type: 'canary', steps, scaleDownDelay: 0, ...extra };
+  return { app: 'shop', environment: 'production', strategy: 'canary', type: 'canary', steps, scaleDownDelay: 0, hooks: { preDeploy: [], postPromote: [], onRollback: [] }, ...extra };
 }
 
 const canary = plan([
@@ -293,5 +293,44 @@ describe('decide: properties over arbitrary plans and outcomes', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('decide: hooks', () => {
+  const hook = (name: string) => ({ name, run: `echo ${name}`, timeout: 60_000, idempotent: false });
+  const withHooks = (steps: PlannedStep[]) =>
+    plan(steps, { hooks: { preDeploy: [hook('backup'), hook('announce')], postPromote: [hook('warm-cache')], onRollback: [hook('page-oncall')] } });
+
+  it('runs pre-deploy hooks first, in order, and post-promote hooks right after the switch', () => {
+    const run = simulate(withHooks([{ kind: 'migrate', phase: 'expand' }, { kind: 'setWeight', weight: 50 }, { kind: 'promote' }, { kind: 'migrate', phase: 'contract' }]), initialState(1, 'v2', 'v1'));
+    expect(run.state.phase).toBe('Healthy');
+    expect(run.actions.map((action) => (action.kind === 'runHook' ? `hook ${action.hook.name}` : action.kind))).toEqual([
+      'hook backup',
+      'hook announce',
+      'migrate',
+      'deploy',
+      'setTraffic',
+      'setTraffic',
+      'hook warm-cache',
+      'teardown',
+      'migrate',
+    ]);
+  });
+
+  it('ends before anything starts when a pre-deploy hook fails', () => {
+    const run = simulate(withHooks([{ kind: 'promote' }]), initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'runHook' && action.hook.name === 'announce' ? { status: 'failed', detail: 'chat is down' } : undefined) });
+    expect(run.state.phase).toBe('RolledBack');
+    expect(run.state.reason).toContain('preDeploy hook announce failed: chat is down');
+    expect(run.actions.some((action) => action.kind === 'deploy')).toBe(false);
+    expect(run.actions.at(-1)).toMatchObject({ kind: 'runHook', point: 'onRollback' });
+  });
+
+  it('switches back when a post-promote hook fails, and a failing on-rollback hook changes nothing', () => {
+    const run = simulate(withHooks([{ kind: 'promote' }]), { ...initialState(1, 'v2', 'v1') }, {
+      outcome: (action) => (action.kind === 'runHook' && action.point !== 'preDeploy' ? { status: 'failed', detail: `${action.hook.name} broke` } : undefined),
+    });
+    expect(run.state.phase).toBe('RolledBack');
+    expect(run.state.reason).toMatch(/^postPromote hook warm-cache failed: warm-cache broke; traffic is back on v1$/);
+    expect(run.actions.map((action) => action.kind)).toContain('setTraffic');
   });
 });

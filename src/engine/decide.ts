@@ -1,4 +1,4 @@
-import { describeStep, type PlannedStep, type RolloutPlan } from './plan.js';
+import { describeStep, type HookPoint, type PlannedStep, type RolloutPlan } from './plan.js';
 import { TERMINAL_PHASES, type Action, type Command, type Decision, type EngineEvent, type Observations, type Outcome, type Phase, type RolloutState } from './state.js';
 
 /**
@@ -99,6 +99,9 @@ class Context {
     if (TERMINAL_PHASES.has(this.state.phase)) return;
     if (this.backgroundFailed()) return this.continueRollBack();
     if (this.state.pausedBy !== null) return;
+    const before = this.hooks('preDeploy');
+    if (before === 'failed') return this.continueRollBack();
+    if (before === 'waiting') return;
     // several steps can complete in one decision when their outcomes are already known
     for (let guard = 0; guard <= this.plan.steps.length; guard++) {
       if (this.state.step >= this.plan.steps.length) return this.finish();
@@ -253,8 +256,12 @@ class Context {
       this.rollBack('RolledBack', `switching traffic to ${release} failed${outcome.detail ? `: ${outcome.detail}` : ''}`);
       return 'failed';
     }
-    this.state = { ...this.state, weight: 100, promotedAt: this.observed.now };
-    this.events.push({ type: 'rollout.switched', data: { release, previous: stable } });
+    if (this.state.promotedAt === null) {
+      this.state = { ...this.state, weight: 100, promotedAt: this.observed.now };
+      this.events.push({ type: 'rollout.switched', data: { release, previous: stable } });
+    }
+    const after = this.hooks('postPromote');
+    if (after !== 'done') return after;
     this.completeStep(`all traffic on ${release}`);
     return 'done';
   }
@@ -305,6 +312,25 @@ class Context {
     return outcome.status === 'succeeded';
   }
 
+  /** Runs a hook point's commands one after another; a failed pre-deploy or post-promote hook rolls back. */
+  private hooks(point: HookPoint): 'done' | 'waiting' | 'failed' {
+    // plans recorded before hooks existed have none
+    for (const [index, hook] of (this.plan.hooks?.[point] ?? []).entries()) {
+      const id = `${this.prefix()}.hook.${point}.${index}`;
+      const outcome = this.outcome(id);
+      if (outcome === undefined) {
+        this.perform(id, { kind: 'runHook', point, hook });
+        return 'waiting';
+      }
+      if (outcome.status === 'running') return 'waiting';
+      if (outcome.status === 'failed' && point !== 'onRollback') {
+        this.rollBack('RolledBack', `${point} hook ${hook.name} failed${outcome.detail ? `: ${outcome.detail}` : ''}`);
+        return 'failed';
+      }
+    }
+    return 'done';
+  }
+
   // ---- rolling back -----------------------------------------------------------------------------
 
   private rollBack(to: 'Aborted' | 'RolledBack', reason: string): void {
@@ -349,6 +375,8 @@ class Context {
       return;
     }
     if (teardown.status === 'running') return;
+    // the on-rollback hooks run once traffic is safe; their failures are told, they change nothing
+    if (this.hooks('onRollback') === 'waiting') return;
     this.state = { ...this.state, rollingBack: null, weight: 0 };
     const where = target === null ? `${release} never took traffic` : `traffic is back on ${target}`;
     this.setPhase(back.to, `${back.reason}; ${where}${teardown.status === 'failed' ? ` (stopping ${release} failed: ${teardown.detail ?? 'unknown'})` : ''}`);

@@ -8,6 +8,7 @@ import { getTraffic, setTraffic } from '../store/traffic.js';
 import type { Target } from '../targets/target.js';
 import type { ActionContext, Executor } from './controller.js';
 import type { Action, Outcome } from './state.js';
+import { runCommand } from './tests/command.js';
 import { runTest } from './tests/run-test.js';
 
 export interface ExecutorOptions {
@@ -73,7 +74,24 @@ export function createExecutor(options: ExecutorOptions): Executor {
           return { status: 'failed', detail: 'this Promote has no flag store yet' };
         case 'verify':
           return { status: 'failed', detail: 'this Promote cannot run integrity checks yet' };
+        case 'runHook': {
+          const { release, stable } = context.state;
+          const result = await runCommand({
+            command: action.hook.run,
+            cwd: options.configDir,
+            timeoutMs: action.hook.timeout,
+            env: { ...process.env, PROMOTE_VERSION: release, PROMOTE_STABLE: stable ?? '', PROMOTE_ENVIRONMENT: context.environment, PROMOTE_APP: context.app, PROMOTE_HOOK: action.point },
+          });
+          const passed = result.exitCode === 0 && !result.timedOut;
+          const why = result.startError ?? (result.timedOut ? `timed out after ${Math.round(action.hook.timeout / 1000)}s` : `exited with code ${String(result.exitCode ?? result.signal)}`);
+          return { status: passed ? 'succeeded' : 'failed', ...(passed ? {} : { detail: `${why}: ${lastLine(result.outputTail)}` }), evidence: result };
+        }
       }
+    },
+    /** A hook that is not idempotent and was running when the controller stopped is not run again. */
+    resolve(action: Action): Outcome | undefined {
+      if (action.kind !== 'runHook' || action.hook.idempotent) return undefined;
+      return { status: 'failed', detail: `the controller stopped while hook ${action.hook.name} ran; it is not marked idempotent, so it is not run again and may have run in part` };
     },
   };
 }
@@ -109,4 +127,8 @@ function normalise(table: Omit<TrafficConfig, 'revision'>, release: string): Omi
   let versions = [...table.versions].sort((a, b) => (a.name === release ? -1 : b.name === release ? 1 : 0));
   if (versions.length === 1) versions = [{ ...versions[0]!, weight: 100 }];
   return { ...table, versions, stable: versions.some((version) => version.name === table.stable) ? table.stable : versions[0]?.name ?? table.stable };
+}
+
+function lastLine(text: string): string {
+  return text.trimEnd().split('\n').at(-1)?.slice(0, 200) ?? '';
 }

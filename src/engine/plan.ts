@@ -1,5 +1,5 @@
 import { PromoteError } from '../errors.js';
-import { formatPath, type AnalysisStepSpec, type ApprovalStepSpec, type PathSegment, type PromoteSpec, type SetFlagStepSpec, type StepSpec, type TestStepSpec, type VerifyStepSpec } from '../spec/index.js';
+import { formatPath, type HookSpec, type AnalysisStepSpec, type ApprovalStepSpec, type PathSegment, type PromoteSpec, type SetFlagStepSpec, type StepSpec, type TestStepSpec, type VerifyStepSpec } from '../spec/index.js';
 
 /**
  * A rollout's plan: the strategy of one environment, turned into numbered steps the engine executes.
@@ -27,7 +27,10 @@ export interface RolloutPlan {
   scaleDownDelay: number;
   /** blue-green: the header that reaches the new version before it takes traffic */
   previewHeader?: string;
+  hooks: { preDeploy: HookSpec[]; postPromote: HookSpec[]; onRollback: HookSpec[] };
 }
+
+export type HookPoint = keyof RolloutPlan['hooks'];
 
 export interface PlanContext {
   /**
@@ -103,6 +106,7 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
     steps,
     scaleDownDelay: strategy.type === 'blueGreen' ? strategy.scaleDownDelay : 0,
     ...(strategy.type === 'blueGreen' ? { previewHeader: strategy.previewHeader } : {}),
+    hooks: { preDeploy: strategy.hooks?.preDeploy ?? [], postPromote: strategy.hooks?.postPromote ?? [], onRollback: strategy.hooks?.onRollback ?? [] },
   };
 }
 

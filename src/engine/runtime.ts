@@ -43,7 +43,10 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
   const controller = new Controller({
     pool: options.pool,
     databaseUrl: options.databaseUrl,
-    executor: { perform: (action, context) => executorFor(context.environment).perform(action, context) },
+    executor: {
+      perform: (action, context) => executorFor(context.environment).perform(action, context),
+      resolve: (action, context) => executorFor(context.environment).resolve?.(action, context),
+    },
     ...(options.log ? { log: options.log } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });

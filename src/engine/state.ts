@@ -1,5 +1,6 @@
 import { ROLLOUT_PHASES, type RolloutPhase } from '../store/rollouts.js';
-import type { PlannedStep } from './plan.js';
+import type { HookSpec } from '../spec/index.js';
+import type { HookPoint, PlannedStep } from './plan.js';
 
 /** The phases are the store's: a rollout row and the engine never disagree on what a phase is called. */
 export const PHASES = ROLLOUT_PHASES;
@@ -96,6 +97,7 @@ export type Action = ActionBase &
     | { kind: 'requestApproval'; step: number; count: number }
     | { kind: 'verify'; checks: string[] }
     | { kind: 'teardown'; version: string }
+    | { kind: 'runHook'; point: HookPoint; hook: HookSpec }
   );
 
 export interface EngineEvent {

@@ -10,9 +10,31 @@ import { flagSchema } from './schema-flags.js';
 import { headerNameSchema, nameSchema } from './schema-meta.js';
 import { stepSchema } from './schema-steps.js';
 
+const hookSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100).describe('Hook name, shown in the rollout log.'),
+    run: z.string().min(1).describe('Shell command, run in the folder of promote.yaml with PROMOTE_VERSION, PROMOTE_STABLE, PROMOTE_ENVIRONMENT and PROMOTE_APP; exit code 0 succeeds.'),
+    timeout: durationSchema.prefault('5m').describe('How long it may run before it counts as failed.'),
+    idempotent: z
+      .boolean()
+      .default(false)
+      .describe('Safe to run twice. A hook that is not is never repeated: if the controller stops while it runs, the hook counts as failed.'),
+  })
+  .describe('A command run at a fixed point of every rollout.');
+
+const hooksSchema = z
+  .strictObject({
+    preDeploy: z.array(hookSchema).optional().describe('Before anything else; a failure ends the rollout before the new version starts.'),
+    postPromote: z.array(hookSchema).optional().describe('Right after traffic switched fully; a failure rolls back while the previous version is still up.'),
+    onRollback: z.array(hookSchema).optional().describe('After traffic returned to stable because of a failure or an abort; failures are recorded, nothing more.'),
+  })
+  .optional()
+  .describe('Commands run at fixed points of the rollout.');
+
 const canaryStrategySchema = z
   .strictObject({
     type: z.literal('canary').describe('Shift traffic gradually with setWeight steps.'),
+    hooks: hooksSchema,
     steps: z.array(stepSchema).min(1).describe('Steps run in order.'),
   })
   .describe('Canary: the candidate takes a growing share of traffic while it is analysed.');
@@ -23,6 +45,7 @@ const blueGreenStrategySchema = z
     autoPromote: z.boolean().default(false).describe('Switch as soon as the steps before promote pass, without waiting for a person.'),
     scaleDownDelay: durationSchema.prefault('30s').describe('Keep the old (blue) version running this long after the switch, for an instant rollback.'),
     previewHeader: headerNameSchema.default('X-Promote-Preview').describe('Requests with this header reach the candidate (green) before the switch.'),
+    hooks: hooksSchema,
     steps: z.array(stepSchema).min(1).describe('Steps run in order; setWeight may only be 0 or 100.'),
   })
   .describe('Blue-green: a canary whose only weights are 0 and 100.');
@@ -74,6 +97,7 @@ export type ProcessTargetSpec = Extract<TargetSpec, { type: 'process' }>;
 export type ExternalTargetSpec = Extract<TargetSpec, { type: 'external' }>;
 export type RouterSpec = NonNullable<EnvironmentSpec['router']>;
 export type StrategySpec = z.output<typeof strategySchema>;
+export type HookSpec = z.output<typeof hookSchema>;
 export type CanaryStrategySpec = Extract<StrategySpec, { type: 'canary' }>;
 export type BlueGreenStrategySpec = Extract<StrategySpec, { type: 'blueGreen' }>;
 export type MigrationsSpec = PromoteSpec['migrations'];
