@@ -13,6 +13,12 @@ export async function loadConfig(ctx: CliContext): Promise<{ spec: PromoteSpec; 
   return { spec, configDir: dirname(path), path };
 }
 
+/** promote.yaml and the environment --env names in it, for the many commands that act on one environment. */
+export async function loadEnvironment(ctx: CliContext, name: string): Promise<{ spec: PromoteSpec; configDir: string; environment: EnvironmentSpec }> {
+  const { spec, configDir } = await loadConfig(ctx);
+  return { spec, configDir, environment: findEnvironment(spec, name) };
+}
+
 export function findEnvironment(spec: PromoteSpec, name: string): EnvironmentSpec {
   const environment = spec.environments.find((each) => each.name === name);
   if (!environment) {

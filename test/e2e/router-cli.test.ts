@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/system/processes.js';
 import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { scratchFolder } from '../helpers/scratch.js';
@@ -31,14 +32,6 @@ strategies:
       - promote: {}
 `;
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('promote traffic and promote router', () => {
   let folder: string;

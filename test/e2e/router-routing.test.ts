@@ -1,7 +1,8 @@
-import { connect, createServer as createTcpServer } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/system/processes.js';
 import { startRouter, table } from '../helpers/router.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -14,14 +15,6 @@ async function call(url: string, headers: Record<string, string> = {}, method = 
   return { status: response.statusCode, headers: response.headers, version: String(response.headers['x-promote-version']) };
 }
 
-/** A port with nothing listening: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('router: routing through a real proxy', () => {
   let v1: TestUpstream;
@@ -119,7 +112,7 @@ describe('router: health and the circuit breaker', () => {
   });
 
   it('moves on to another instance when one refuses connections, then ejects it', async () => {
-    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
     const { url, router } = await startRouter(table([['v1', 100, [dead, v1.url]]]));
     const results = await Promise.all(Array.from({ length: 30 }, () => call(url, {}, 'POST')));
     expect(results.every((result) => result.status === 200)).toBe(true);
@@ -129,7 +122,7 @@ describe('router: health and the circuit breaker', () => {
 
   it('sends a version\'s share to the others when all its instances are down, and says so', async () => {
     const changes: Array<{ version: string; available: boolean }> = [];
-    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
     const { url } = await startRouter(table([['v2', 50, [dead]], ['v1', 50, [v1.url]]], { canary: 'v2', override: { header: 'X-Promote-Version', cookie: 'promote_version' } }), { onAvailabilityChange: (change) => changes.push(change) });
     const results = [];
     for (let index = 0; index < 60; index++) results.push(await call(url));

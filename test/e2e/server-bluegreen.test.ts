@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/system/processes.js';
 import { createTarget } from '../../src/targets/target.js';
 import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -11,10 +12,6 @@ import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const { freePort: pick } = await import('../../src/system/processes.js');
-  return pick();
-}
 
 /** Blue-green end to end through `promote server`: API, controller, router and real app processes. */
 describe('blue-green through promote server', () => {

@@ -11,7 +11,7 @@ import type { PromoteSpec } from '../../spec/index.js';
 import type { Store } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
-import { currentActor, findEnvironment, loadConfig, withPlanPositions } from '../spec.js';
+import { currentActor, loadConfig, loadEnvironment, withPlanPositions } from '../spec.js';
 import { withStore } from '../store.js';
 
 export function registerRollout(program: Command, context: () => CliContext): void {
@@ -26,8 +26,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .addHelpText('after', '\nExamples:\n  $ promote deploy 1.4.0 --env staging --wait\n  $ promote deploy 1.4.0 --env production\n')
     .action(async (version: string, options: { env: string; wait?: boolean; skipEnvironmentGate?: string; json?: boolean }) => {
       const ctx = context();
-      const { spec, configDir } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec, configDir } = await loadEnvironment(ctx, options.env);
       await withStore(ctx, async (store) => {
         const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) }));
         await report(ctx, store, spec, configDir, rollout, options);
@@ -44,8 +43,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .addHelpText('after', '\nExamples:\n  $ promote rollback --env production --wait\n  $ promote rollback --env production --to 1.3.2\n')
     .action(async (options: { env: string; to?: string; wait?: boolean; json?: boolean }) => {
       const ctx = context();
-      const { spec, configDir } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec, configDir } = await loadEnvironment(ctx, options.env);
       await withStore(ctx, async (store) => {
         const version = options.to ?? (await previousHealthy(store, spec.app.name, options.env));
         const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), planContext: { rollback: true } }));
@@ -79,8 +77,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .option('--json', 'print as JSON')
     .action(async (options: { env: string; watch?: boolean; json?: boolean }) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec } = await loadEnvironment(ctx, options.env);
       await withStore(ctx, async (store) => {
         const [latest] = await listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 1 });
         if (options.json && !options.watch) return printJson(ctx.io, latest ?? null);
@@ -98,8 +95,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     if (extra) command = extra(command);
     command.action(async (options: { env: string; reason?: string; full?: boolean }) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec } = await loadEnvironment(ctx, options.env);
       await withStore(ctx, async (store) => {
         const rollout = await sendCommand(store.pool, { app: spec.app.name, environment: options.env, kind: name, actor: currentActor(ctx), ...(options.reason ? { reason: options.reason } : {}), ...(options.full ? { full: true } : {}) });
         printLine(ctx.io, `${name} sent to rollout #${rollout.id} (${rollout.phase}); the controller applies it`);
@@ -119,8 +115,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .option('--json', 'print as JSON')
     .action(async (options: { env: string; json?: boolean }) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec } = await loadEnvironment(ctx, options.env);
       const rollouts = await withStore(ctx, (store) => listRollouts(store.pool, { app: spec.app.name, environment: options.env, limit: 50 }));
       if (options.json) return printJson(ctx.io, rollouts);
       printTable<Rollout>(ctx.io, rollouts, [

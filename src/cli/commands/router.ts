@@ -6,7 +6,7 @@ import { startEnvironmentRouter, type EnvironmentRouter } from '../../router/ser
 import { defaultHome, openStore } from '../../store/open.js';
 import type { CliContext } from '../io.js';
 import { printLine } from '../output.js';
-import { findEnvironment, loadConfig, parseListen } from '../spec.js';
+import { loadEnvironment, parseListen } from '../spec.js';
 
 export function registerRouter(program: Command, context: () => CliContext): void {
   program
@@ -19,8 +19,7 @@ export function registerRouter(program: Command, context: () => CliContext): voi
     .addHelpText('after', '\nExamples:\n  $ promote router --env production\n  $ promote router --env staging --listen 0.0.0.0:8080 --admin 127.0.0.1:9464\n\nStops gracefully on Ctrl-C: in-flight requests finish first.\n')
     .action(async (options: { env: string; listen?: string; admin?: string; workers: number }) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      const environment = findEnvironment(spec, options.env);
+      const { spec, environment } = await loadEnvironment(ctx, options.env);
       const routerSpec = environment.router;
       const listen = parseListen(options.listen ?? routerSpec?.listen ?? '127.0.0.1:8080', '--listen');
       const adminAddress = parseListen(options.admin ?? routerSpec?.admin ?? '127.0.0.1:9464', '--admin');

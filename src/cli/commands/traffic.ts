@@ -6,7 +6,7 @@ import type { EnvironmentSpec } from '../../spec/index.js';
 import { getTraffic, setTraffic, syncEnvironments, upsertApp, withTransaction } from '../../store/index.js';
 import type { CliContext } from '../io.js';
 import { printJson, printLine, printTable } from '../output.js';
-import { currentActor, findEnvironment, loadConfig } from '../spec.js';
+import { currentActor, loadEnvironment } from '../spec.js';
 import { withStore } from '../store.js';
 
 interface SetOptions {
@@ -40,8 +40,7 @@ Examples:
     .option('--json', 'print as JSON')
     .action(async (options: { env: string; json?: boolean }) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      findEnvironment(spec, options.env);
+      const { spec } = await loadEnvironment(ctx, options.env);
       const stored = await withStore(ctx, (store) => getTraffic(store.pool, spec.app.name, options.env));
       if (options.json) return printJson(ctx.io, stored ?? null);
       if (!stored) return printLine(ctx.io, `${spec.app.name}/${options.env} has no routing table yet: set one with \`promote traffic set\``);
@@ -67,8 +66,7 @@ Examples:
     .option('--json', 'print the new table as JSON')
     .action(async (options: SetOptions) => {
       const ctx = context();
-      const { spec } = await loadConfig(ctx);
-      const environment = findEnvironment(spec, options.env);
+      const { spec, environment } = await loadEnvironment(ctx, options.env);
       const actor = currentActor(ctx);
       const stored = await withStore(ctx, (store) =>
         withTransaction(store.pool, async (db) => {
