@@ -36,14 +36,20 @@ export function createExecutor(options: ExecutorOptions): Executor {
         case 'deploy': {
           const instances = await options.target.deploy({ app: context.app, environment: context.environment, version: action.version });
           // the new version joins the routing table at weight 0: reachable by override (preview), no traffic yet
-          await changeTraffic(options, context, actor, `deploy ${action.version}`, (table) => upsertVersion(table, action.version, instances.urls, undefined));
+          await changeTraffic(options, context, actor, `deploy ${action.version}`, (table) => {
+            const next = upsertVersion(table, action.version, instances.urls, undefined);
+            // blue-green: testers reach green through the preview header before it takes traffic
+            return context.plan.previewHeader && action.version === context.state.release ? { ...next, preview: { header: context.plan.previewHeader, version: action.version } } : next;
+          });
           return { status: 'succeeded', detail: `${instances.urls.length} instance(s) ready` };
         }
         case 'setTraffic': {
           await changeTraffic(options, context, actor, `step ${action.id}`, (table) => {
             let next = table;
             for (const [version, weight] of Object.entries(action.weights)) next = upsertVersion(next, version, undefined, weight);
-            return { ...next, stable: action.stable, ...(action.canary ? { canary: action.canary } : {}) };
+            const switched = next.preview !== undefined && action.weights[next.preview.version] === 100;
+            const { preview, ...rest } = { ...next, stable: action.stable, ...(action.canary ? { canary: action.canary } : {}) };
+            return switched || preview === undefined ? rest : { ...rest, preview };
           });
           return { status: 'succeeded' };
         }
@@ -107,7 +113,9 @@ async function changeTraffic(options: ExecutorOptions, context: ActionContext, a
     ...(router?.apiRoutes ? { apiRoutes: router.apiRoutes } : {}),
     ...(router?.mirror ? { mirror: router.mirror } : {}),
   };
-  const next = normalise(change(base), context.state.release);
+  const changed = change(base);
+  // a preview of a version that left the table goes with it
+  const next = normalise(changed.preview && !changed.versions.some((version) => version.name === changed.preview!.version) ? { ...changed, preview: undefined } : changed, context.state.release);
   if (current && JSON.stringify(current.config) === JSON.stringify(next)) return;
   try {
     await setTraffic(options.pool, { app: context.app, environment: context.environment, config: next, actor, reason });

@@ -672,3 +672,15 @@ describe('compileTraffic: validation', () => {
     expect(() => compileTraffic(null as unknown as TrafficConfig)).toThrow('routing table: expected an object, got null');
   });
 });
+
+describe('pick: blue-green preview', () => {
+  const facts = (headers: Record<string, string>): RequestFacts => ({ method: 'GET', path: '/', header: (name) => headers[name.toLowerCase()], cookie: () => undefined });
+  it('sends a request carrying the preview header to the previewed version, whatever its value and the weights', () => {
+    const compiled = compileTraffic({ revision: 1, versions: [{ name: 'green', weight: 0, upstreams: ['http://127.0.0.1:1'] }, { name: 'blue', weight: 100, upstreams: ['http://127.0.0.1:2'] }], stable: 'blue', preview: { header: 'X-Promote-Preview', version: 'green' } });
+    expect(pick(compiled, facts({ 'x-promote-preview': 'anything' }), () => 0.5)).toMatchObject({ version: 'green', reason: 'override' });
+    expect(pick(compiled, facts({}), () => 0.5)).toMatchObject({ version: 'blue', reason: 'weight' });
+  });
+  it('refuses a preview of a version that is not in the table', () => {
+    expect(() => compileTraffic({ revision: 1, versions: [{ name: 'blue', weight: 100, upstreams: ['http://127.0.0.1:2'] }], stable: 'blue', preview: { header: 'X-Promote-Preview', version: 'green' } })).toThrow(/preview\.version: expected one of the versions \(blue\)/);
+  });
+});

@@ -81,6 +81,7 @@ export interface CompiledTraffic {
   readonly fallback: boolean;
   readonly apiRoutes: readonly CompiledApiRoute[];
   readonly override: { readonly header: string; readonly cookie: string; readonly targets: ReadonlyMap<string, string> } | undefined;
+  readonly preview: { readonly header: string; readonly version: string } | undefined;
   readonly sticky:
     | { readonly header: string | undefined; readonly cookie: string | undefined; readonly setCookiePrefix: string; readonly setCookieSuffix: string }
     | undefined;
@@ -120,8 +121,11 @@ export function pick(config: CompiledTraffic, request: RequestFacts, random: () 
   let reason: DecisionReason = 'override';
   let setCookie: string | undefined;
 
+  const preview = config.preview;
+  if (preview !== undefined && request.header(preview.header) !== undefined) version = preview.version;
+
   const override = config.override;
-  if (override !== undefined) {
+  if (override !== undefined && version === undefined) {
     const fromHeader = request.header(override.header);
     if (fromHeader !== undefined) version = override.targets.get(fromHeader);
     if (version === undefined) {
@@ -371,6 +375,14 @@ export function compileTraffic(config: TrafficConfig, available?: ReadonlySet<st
     override = { header, cookie, targets };
   }
 
+  let preview: CompiledTraffic['preview'];
+  if (input.preview !== undefined) {
+    const settings = expectRecord(input.preview, 'preview');
+    const header = expectToken(settings.header, 'preview.header', 'a header name').toLowerCase();
+    if (typeof settings.version !== 'string' || !names.includes(settings.version)) fail('preview.version', `expected one of the versions (${names.join(', ')}), got ${show(settings.version)}`);
+    preview = { header, version: settings.version as string };
+  }
+
   // API routes
   const apiRoutes: CompiledApiRoute[] = [];
   if (input.apiRoutes !== undefined) {
@@ -451,6 +463,7 @@ export function compileTraffic(config: TrafficConfig, available?: ReadonlySet<st
     fallback,
     apiRoutes: Object.freeze(apiRoutes),
     override,
+    preview,
     sticky,
     mirror,
   });

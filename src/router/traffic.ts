@@ -19,6 +19,8 @@ export interface TrafficConfig {
   override?: OverrideSettings;
   apiRoutes?: ApiRoute[];
   mirror?: MirrorSettings;
+  /** blue-green: requests carrying this header (any value) reach `version` before it takes traffic */
+  preview?: { header: string; version: string };
 }
 
 export interface VersionTraffic {

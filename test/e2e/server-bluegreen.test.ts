@@ -91,12 +91,15 @@ strategies:
 
     const green = await api('POST', '/api/deploy', { version: 'green', environment: 'staging' });
     await until(green.id, 'Paused');
-    // before the switch: clients get blue, a tester reaches green by its name
+    // before the switch: clients get blue; testers reach green through the preview header, or by its name
     expect(await viaRouter()).toEqual({ status: 200, version: 'blue' });
+    expect(await viaRouter({ 'x-promote-preview': '1' })).toEqual({ status: 200, version: 'green' });
     expect(await viaRouter({ 'x-promote-version': 'green' })).toEqual({ status: 200, version: 'green' });
     await api('POST', '/api/environments/staging/promote', {});
     await until(green.id, 'Healthy');
     expect(await viaRouter()).toEqual({ status: 200, version: 'green' });
+    // once green serves everyone, the preview header means nothing special any more
+    expect(await viaRouter({ 'x-promote-preview': '1' })).toEqual({ status: 200, version: 'green' });
     const events = (await api('GET', `/api/rollouts/${String(green.id)}/events`)) as unknown as Array<{ type: string }>;
     expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['rollout.switched', 'rollout.previous-retired']));
   }, 60_000);
