@@ -380,7 +380,7 @@ export function compileTraffic(config: TrafficConfig, available?: ReadonlySet<st
     const settings = expectRecord(input.preview, 'preview');
     const header = expectToken(settings.header, 'preview.header', 'a header name').toLowerCase();
     if (typeof settings.version !== 'string' || !names.includes(settings.version)) fail('preview.version', `expected one of the versions (${names.join(', ')}), got ${show(settings.version)}`);
-    preview = { header, version: settings.version as string };
+    preview = { header, version: settings.version };
   }
 
   // API routes
