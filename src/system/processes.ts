@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { wrapError } from '../errors.js';
+import { PromoteError, wrapError } from '../errors.js';
 
 interface ProcStat {
   /** the executable's name, as the kernel keeps it (15 characters at most) */
@@ -145,5 +145,34 @@ export async function freePort(): Promise<number> {
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * A port for a server to listen on, below the kernel's ephemeral range (32768 and up on Linux), so no
+ * outgoing connection can take it between our choice and the server's bind. Falls back to an
+ * ephemeral port when that part of the range looks full.
+ */
+export async function freeListenPort(): Promise<number> {
+  return (await freePortBlock(1).catch(() => undefined)) ?? freePort();
+}
+
+/** `count` consecutive ports that can be listened on, below the ephemeral range. */
+export async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    let free = true;
+    for (let offset = 0; offset < count && free; offset++) free = await bindable(base + offset);
+    if (free) return base;
+  }
+  throw new PromoteError(`found no ${count} consecutive free ports between 20000 and 32000`);
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }

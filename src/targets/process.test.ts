@@ -9,7 +9,7 @@ import { PromoteError } from '../errors.js';
 import { targetSchema } from '../spec/schema-environment.js';
 import type { ProcessTargetSpec } from '../spec/schema.js';
 import { versionFolder } from './files.js';
-import { processStartTime } from '../system/processes.js';
+import { freePortBlock, processStartTime } from '../system/processes.js';
 import { createProcessTarget, type ProcessTuning } from './process.js';
 import type { DeployRequest, Target, VersionInstances } from './target.js';
 import { createTarget } from './target.js';
@@ -404,22 +404,4 @@ async function expectNothingLeft(t: Target, version: string): Promise<void> {
   const folder = versionFolder(stateDir, 'staging', version);
   const files = existsSync(folder) ? await readdir(folder) : [];
   expect(files.filter((name) => name.endsWith('.json'))).toEqual([]);
-}
-
-/** `count` consecutive free ports below the ephemeral range (32768 and up on Linux). */
-async function freePortBlock(count: number): Promise<number> {
-  const { createServer } = await import('node:net');
-  const bindable = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 10_000);
-    let free = true;
-    for (let offset = 0; offset < count && free; offset++) free = await bindable(base + offset);
-    if (free) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports between 20000 and 30000`);
 }

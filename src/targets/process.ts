@@ -16,7 +16,7 @@ import { commandEnv, describeExit, fillCommand, spawnLogged, type Exit } from '.
 import { folderName, formatTail, listFolder, logTail, readJson, removeFile, versionFolder } from './files.js';
 import { writeJsonAtomically } from '../system/files.js';
 import { KeyedMutex } from './lock.js';
-import { freePort, isRunning, processStartTime, stopGroup, type StopOutcome } from '../system/processes.js';
+import { freeListenPort, isRunning, processStartTime, stopGroup, type StopOutcome } from '../system/processes.js';
 import { probeHttp, sleep } from './probe.js';
 import type { DeployRequest, InstanceState, InstanceStatus, Target, TargetOptions, VersionInstances } from './target.js';
 
@@ -674,8 +674,8 @@ class ProcessTarget implements Target {
       } else {
         for (let index = 0; index < wanted; index += 1) {
           if (ports[index] !== undefined) continue;
-          let port = await freePort();
-          for (let attempt = 0; used.has(port) && attempt < 20; attempt += 1) port = await freePort();
+          let port = await freeListenPort();
+          for (let attempt = 0; used.has(port) && attempt < 20; attempt += 1) port = await freeListenPort();
           ports[index] = port;
           used.add(port);
         }
