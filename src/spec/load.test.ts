@@ -203,3 +203,22 @@ describe('a misspelt required field', () => {
     expect(messages).toEqual(expect.arrayContaining(['3 app.name', '4 app.nmae']));
   });
 });
+
+describe('target settings', () => {
+  const base = (target: string) => ['version: 1', 'app: { name: shop }', 'environments:', '  - name: staging', '    database: postgres://localhost/shop', `    target: ${target}`, '    strategy: main', 'strategies:', '  main: { type: canary, steps: [{ promote: {} }] }', ''].join('\n');
+
+  it('refuses an unknown placeholder in a process command, at its line', () => {
+    const result = parseSpec(base('{ type: process, command: "node app.js --tag {{release}}" }'), { file: 'promote.yaml' });
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((problem) => `${problem.line} ${problem.path}`)).toEqual(['6 environments[0].target.command']);
+    expect(result.problems[0]!.message).toContain('unknown placeholder {{release}}');
+  });
+
+  it('fills liveness and external readiness defaults', () => {
+    const process = parseSpec(base('{ type: process, command: node app.js }'), { file: 'promote.yaml' });
+    const external = parseSpec(base('{ type: external, url: "http://{{version}}.internal:8080", readiness: { path: /ready } }'), { file: 'promote.yaml' });
+    if (!process.ok || !external.ok) throw new Error('expected both to parse');
+    expect(process.spec.environments[0]!.target).toMatchObject({ liveness: { interval: 5_000, failureThreshold: 3 } });
+    expect(external.spec.environments[0]!.target).toMatchObject({ readiness: { path: '/ready', timeout: 60_000, interval: 500 }, commandTimeout: 1_800_000 });
+  });
+});

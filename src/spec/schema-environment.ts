@@ -19,10 +19,26 @@ const readinessSchema = z
   })
   .describe('How Promote decides that a started instance is ready.');
 
+const livenessSchema = z
+  .strictObject({
+    path: z.string().startsWith('/').optional().describe('HTTP path probed on a ready instance; the readiness path when omitted.'),
+    interval: durationSchema.prefault('5s').describe('Time between liveness probes.'),
+    failureThreshold: z.number().int().min(1).max(100).default(3).describe('Failed probes in a row after which the instance is restarted.'),
+  })
+  .describe('How Promote notices a ready instance that stopped answering, and restarts it (with backoff).');
+
+const externalReadinessSchema = z
+  .strictObject({
+    path: z.string().startsWith('/').optional().describe('HTTP path that answers 2xx/3xx when the version is ready; without it, accepting a TCP connection is enough.'),
+    timeout: durationSchema.prefault('60s').describe('How long the URLs may take to become ready after the deploy command.'),
+    interval: durationSchema.prefault('500ms').describe('Time between readiness checks.'),
+  })
+  .describe('How Promote decides that an externally deployed version is ready.');
+
 const processTargetSchema = z
   .strictObject({
     type: z.literal('process').describe('Promote starts and stops the instances itself.'),
-    command: nonEmptyString.describe('Shell command that starts one instance of the app; it must listen on $PORT.'),
+    command: templateString('command').describe('Shell command that starts one instance of the app; it must listen on $PORT. Placeholders: {{version}}, {{environment}}, {{app}}.'),
     instances: z.number().int().min(1).max(64).default(1).describe('Instances to run per version.'),
     basePort: z
       .number()
@@ -36,6 +52,7 @@ const processTargetSchema = z
       .optional()
       .describe('Extra environment variables for the instances; numbers and booleans are passed as text.'),
     readiness: readinessSchema.prefault({}),
+    liveness: livenessSchema.prefault({}),
     drainTimeout: durationSchema.prefault('30s').describe('How long a stopping instance may finish in-flight requests before it is killed.'),
   })
   .superRefine((target, ctx) => {
@@ -52,6 +69,8 @@ const externalTargetSchema = z
     undeploy: templateString('command').optional().describe('Command that removes a version.'),
     url: templateString('url').optional().describe('Upstream URL of a version, e.g. `http://{{version}}.orders.internal:8080`.'),
     urls: z.array(templateString('url')).min(1).optional().describe('Several upstream URLs of a version; requests are spread across them.'),
+    readiness: externalReadinessSchema.prefault({}),
+    commandTimeout: durationSchema.prefault('30m').describe('Longest run of a deploy or undeploy command before it is stopped.'),
   })
   .superRefine(exactlyOneOf(['url', 'urls'], 'an external target'))
   .meta(exactlyOneOfJsonSchema(['url', 'urls']))

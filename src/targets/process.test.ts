@@ -85,7 +85,7 @@ async function pidsOf(t: Target, version: string): Promise<number[]> {
 
 describe('process target', () => {
   it('deploys instances with the right environment, and a second deploy returns them without starting more', async () => {
-    const t = target(spec({ command: `"${process.execPath}" target-app.mjs {{app}} {{environment}} {{version}} {{other}}` }));
+    const t = target(spec({ command: `"${process.execPath}" target-app.mjs {{app}} {{environment}} {{version}}` }));
     const before = (await pidsIn(pidsFile)).length;
     const deployed = await t.deploy({ app: 'shop', environment: 'staging', version: 'v1.0.0', env: { FROM_REQUEST: 'request', SHARED: 'request' }, artifact: '/artifacts/shop-1.tgz' });
     expect(deployed.version).toBe('v1.0.0');
@@ -106,7 +106,7 @@ describe('process target', () => {
         SHARED: 'request',
       });
       expect(echo.cwd).toBe(fixturesDir.replace(/\/$/, ''));
-      expect(echo.argv).toEqual(['shop', 'staging', 'v1.0.0', '{{other}}']);
+      expect(echo.argv).toEqual(['shop', 'staging', 'v1.0.0']);
     });
     const status = await t.status();
     expect(status.map((s) => [s.index, s.state, s.restarts])).toEqual([

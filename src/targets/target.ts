@@ -70,9 +70,23 @@ export interface TargetOptions {
 
 export function createTarget(spec: TargetSpec, options: TargetOptions): Target {
   switch (spec.type) {
-    case 'process':
-      return createProcessTarget(spec, options);
-    case 'external':
-      return createExternalTarget(spec, options);
+    case 'process': {
+      // specs built by hand (tests, tools) may lack the newer sections: the targets' defaults apply then
+      const liveness = spec.liveness as typeof spec.liveness | undefined;
+      return createProcessTarget(spec, {
+        ...options,
+        tuning: liveness ? { livenessIntervalMs: liveness.interval, livenessFailures: liveness.failureThreshold, ...(liveness.path ? { livenessPath: liveness.path } : {}) } : {},
+      });
+    }
+    case 'external': {
+      const readiness = spec.readiness as typeof spec.readiness | undefined;
+      return createExternalTarget(spec, {
+        ...options,
+        tuning: {
+          ...(readiness ? { readyTimeoutMs: readiness.timeout, readyIntervalMs: readiness.interval, ...(readiness.path ? { readinessPath: readiness.path } : {}) } : {}),
+          ...((spec.commandTimeout as number | undefined) !== undefined ? { commandTimeoutMs: spec.commandTimeout } : {}),
+        },
+      });
+    }
   }
 }
