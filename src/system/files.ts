@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { wrapError } from '../errors.js';
 
@@ -13,5 +13,21 @@ export async function writeJsonAtomically(path: string, value: unknown): Promise
   } catch (error) {
     await rm(temporary, { force: true });
     throw wrapError(`writing ${path}`, error);
+  }
+}
+
+/** The parsed file; undefined when it does not exist, 'damaged' when it is not JSON. */
+export async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw wrapError(`reading ${path}`, error);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return 'damaged';
   }
 }

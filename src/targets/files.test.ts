@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeJsonAtomically } from '../system/files.js';
-import { folderName, formatTail, logSectionHeader, logTail, readJson } from './files.js';
+import { readJson, writeJsonAtomically } from '../system/files.js';
+import { folderName, formatTail, logSectionHeader, logTail } from './files.js';
 import { KeyedMutex } from './lock.js';
 
 let folder: string;

@@ -3,7 +3,7 @@
  * per instance. Records are the controller's memory across restarts, so they are written atomically.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { redactSecrets, wrapError } from '../errors.js';
 
@@ -23,22 +23,6 @@ export function folderName(name: string): string {
 
 export function versionFolder(stateDir: string, environment: string, version: string): string {
   return join(stateDir, folderName(environment), folderName(version));
-}
-
-/** The parsed file; undefined when it does not exist, 'damaged' when it is not JSON. */
-export async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw wrapError(`reading ${path}`, error);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return 'damaged';
-  }
 }
 
 /** Files of a folder, empty when it does not exist. */

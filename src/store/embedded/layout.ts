@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PromoteError, wrapError } from '../../errors.js';
+import { PromoteError } from '../../errors.js';
+import { readJson } from '../../system/files.js';
 
 /**
  * What lives in the embedded server's home (`.promote/pg`). The marker file is how we know a folder
@@ -51,31 +51,20 @@ export function newMarker(postgresMajor: number): Marker {
 
 export async function readMarker(home: string): Promise<Marker | undefined> {
   const path = join(home, layout.marker);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw wrapError(`reading ${path}`, error);
-  }
-  try {
-    const marker = JSON.parse(text) as Partial<Marker>;
-    if (marker.createdBy !== 'promote' || marker.format !== 1 || typeof marker.password !== 'string' || typeof marker.postgresMajor !== 'number') {
-      throw new Error('fields are missing or have the wrong type');
-    }
-    return marker as Marker;
-  } catch (error) {
-    throw new PromoteError(`${path} is damaged (${(error as Error).message}); refusing to guess the embedded database's settings`, {
-      cause: error,
+  const value = await readJson(path);
+  if (value === undefined) return undefined;
+  const marker = (typeof value === 'object' && value !== null ? value : {}) as Partial<Marker>;
+  if (marker.createdBy !== 'promote' || marker.format !== 1 || typeof marker.password !== 'string' || typeof marker.postgresMajor !== 'number') {
+    const problem = value === 'damaged' ? 'not JSON' : 'fields are missing or have the wrong type';
+    throw new PromoteError(`${path} is damaged (${problem}); refusing to guess the embedded database's settings`, {
       hint: `restore the file from a backup, or move ${home} away to start with an empty state store`,
     });
   }
+  return marker as Marker;
 }
 
+/** Who started the running server; a missing or unreadable file means nobody recorded it. */
 export async function readOwner(home: string): Promise<Owner | undefined> {
-  try {
-    return JSON.parse(await readFile(join(home, layout.owner), 'utf8')) as Owner;
-  } catch {
-    return undefined;
-  }
+  const value = await readJson(join(home, layout.owner)).catch(() => undefined);
+  return typeof value === 'object' && value !== null ? (value as Owner) : undefined;
 }
