@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRollout } from '../../src/engine/start.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
 import { createRelease, upsertApp, verifyEventChain } from '../../src/store/index.js';
-import { createTarget } from '../../src/targets/target.js';
 import { collect, spawnCli } from '../helpers/cli.js';
 import { createStorePool } from '../helpers/database.js';
+import { stopDeployedVersions } from '../helpers/instances.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
@@ -56,9 +56,7 @@ strategies:
     for (const version of ['v1', 'v2', 'v3-bad']) await createRelease(db, { app: 'shop', version, digest: `sha256:${'0'.repeat(63)}${['v1', 'v2', 'v3-bad'].indexOf(version)}`, migrationChecksums: {} });
   });
   afterAll(async () => {
-    const target = createTarget(spec.environments[0]!.target, { app: 'shop', environment: 'staging', stateDir: join(folder, '.promote', 'run'), configDir: folder });
-    for (const version of ['v1', 'v2', 'v3-bad']) await target.teardown(version);
-    await target.close();
+    await stopDeployedVersions(folder, ['v1', 'v2', 'v3-bad']);
   });
 
   const phaseOf = async (id: number) => (await db.query<{ phase: string; reason: string }>('select phase, phase_reason as reason from promote.rollouts where id = $1', [id])).rows[0]!;

@@ -8,8 +8,8 @@ import { createEngine } from '../../src/engine/runtime.js';
 import { startRollout } from '../../src/engine/start.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
 import { createRelease, upsertApp } from '../../src/store/index.js';
-import { createTarget } from '../../src/targets/target.js';
 import { createStorePool } from '../helpers/database.js';
+import { stopDeployedVersions } from '../helpers/instances.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
@@ -51,9 +51,7 @@ strategies:
   });
   afterAll(async () => {
     await engine.close();
-    const target = createTarget(spec.environments[0]!.target, { app: 'shop', environment: 'staging', stateDir: join(folder, '.promote', 'run'), configDir: folder });
-    for (const version of ['v1', 'v2']) await target.teardown(version);
-    await target.close();
+    await stopDeployedVersions(folder, ['v1', 'v2']);
   });
 
   async function settle(id: number) {

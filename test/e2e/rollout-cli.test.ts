@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInProcess } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { stopDeployedVersions } from '../helpers/instances.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
@@ -41,13 +42,7 @@ strategies:
     }
   });
   afterAll(async () => {
-    // stop what the rollouts started: the instances outlive the CLI on purpose
-    const { createTarget } = await import('../../src/targets/target.js');
-    for (const environment of ['staging', 'production']) {
-      const target = createTarget({ type: 'process', command: `node ${app}`, instances: 1, env: {}, readiness: { path: '/healthz', timeout: 10_000, interval: 100 }, drainTimeout: 2_000 } as never, { app: 'shop', environment, stateDir: join(folder, '.promote', 'run'), configDir: folder });
-      for (const version of ['1.0.0', '1.1.0']) await target.teardown(version);
-      await target.close();
-    }
+    await stopDeployedVersions(folder, ['1.0.0', '1.1.0']);
   });
 
   it('deploys and waits: exit 0 on Healthy, with each step printed', async () => {

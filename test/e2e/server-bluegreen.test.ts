@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/system/processes.js';
-import { createTarget } from '../../src/targets/target.js';
 import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { stopDeployedVersions } from '../helpers/instances.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
@@ -59,9 +59,7 @@ strategies:
   afterAll(async () => {
     if (server.exitCode === null) server.kill('SIGTERM');
     await output;
-    const target = createTarget({ type: 'process', command: `node ${app}`, instances: 2, env: {}, readiness: { path: '/healthz', timeout: 10_000, interval: 100 }, drainTimeout: 2_000 } as never, { app: 'shop', environment: 'staging', stateDir: join(folder, '.promote', 'run'), configDir: folder });
-    for (const version of ['blue', 'green']) await target.teardown(version);
-    await target.close();
+    await stopDeployedVersions(folder, ['blue', 'green']);
   });
 
   const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
