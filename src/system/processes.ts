@@ -97,6 +97,39 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
+/**
+ * Live processes whose environment holds `name=value`, group leaders first. This finds a process
+ * whose parent died before it could write the pid down (a controller killed between spawn and
+ * record): the marker was in the environment it was started with. Empty where /proc does not exist
+ * or the processes belong to another user.
+ */
+export function findProcessesByEnv(name: string, value: string): Array<{ pid: number; startTime: string }> {
+  if (!hasProc) return [];
+  const wanted = `${name}=${value}`;
+  const found: Array<{ pid: number; startTime: string; leader: boolean }> = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of names) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!environ.split('\0').includes(wanted)) continue;
+    const pid = Number(entry);
+    const stat = procStat(pid);
+    if (typeof stat !== 'object' || stat.state === 'Z' || stat.state === 'X') continue;
+    found.push({ pid, startTime: stat.startTime, leader: stat.pgrp === pid });
+  }
+  return found.sort((a, b) => Number(b.leader) - Number(a.leader) || a.pid - b.pid).map(({ pid, startTime }) => ({ pid, startTime }));
+}
+
 /** Sends a signal to a whole group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {

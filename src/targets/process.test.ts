@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -191,6 +191,44 @@ describe('process target', () => {
     expect((await getJson<Echo>(`${deployed.urls[0]}/`)).body.env.FROM_REQUEST).toBe('again');
     expect((await getJson<Echo>(`${deployed.urls[1]}/`)).body.env.FROM_REQUEST).toBe('kept');
     await third.teardown('v-adopt');
+  });
+
+  it('finds an instance whose pid was never recorded by the token in its environment: deploy adopts it, teardown stops it', async () => {
+    const first = target(spec({ instances: 1 }));
+    const { urls } = await first.deploy({ app: 'shop', environment: 'staging', version: 'v-token' });
+    const [app] = await appPids(urls);
+    await first.close();
+    const recordPath = join(versionFolder(stateDir, 'staging', 'v-token'), 'instance-0.json');
+    /** what a controller killed between spawn and record leaves: the record written before the spawn */
+    const forgetPid = async () => {
+      const record = JSON.parse(await readFile(recordPath, 'utf8')) as Record<string, unknown>;
+      expect(record.token).toEqual(expect.any(String));
+      delete record.startTime;
+      await writeFile(recordPath, JSON.stringify({ ...record, pid: null }));
+    };
+
+    await forgetPid();
+    const second = target(spec({ instances: 1 }));
+    expect(await second.deploy({ app: 'shop', environment: 'staging', version: 'v-token' })).toEqual({ version: 'v-token', urls });
+    expect(await appPids(urls)).toEqual([app]);
+    expect((JSON.parse(await readFile(recordPath, 'utf8')) as { pid: number | null }).pid).toEqual(expect.any(Number));
+    await second.close();
+
+    await forgetPid();
+    const third = target(spec({ instances: 1 }));
+    await third.teardown('v-token');
+    await until('the unrecorded instance to be stopped', () => !alive(app as number));
+    await expectNothingLeft(third, 'v-token');
+  });
+
+  it('drops a record written before a spawn that never happened', async () => {
+    const folder = versionFolder(stateDir, 'staging', 'v-never');
+    await mkdir(folder, { recursive: true });
+    const pending = { format: 1, app: 'shop', environment: 'staging', version: 'v-never', index: 0, pid: null, token: 'no-such-token', port: 1, url: 'http://127.0.0.1:1', command: 'x', startedAt: new Date().toISOString(), restarts: 0, launch: { env: {} } };
+    await writeFile(join(folder, 'instance-0.json'), JSON.stringify(pending));
+    const t = target(spec({ instances: 1 }));
+    expect(await t.instances('v-never')).toBeUndefined();
+    await expectNothingLeft(t, 'v-never');
   });
 
   it('restarts an instance that crashes, with a new pid, and one that fails its liveness probes', async () => {

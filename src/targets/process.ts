@@ -7,6 +7,7 @@
  * its log. A new controller adopts running instances from these records instead of starting twins.
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { PromoteError, describeCause } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -16,7 +17,7 @@ import { commandEnv, describeExit, fillCommand, spawnLogged, type Exit } from '.
 import { folderName, formatTail, listFolder, logTail, removeFile, versionFolder } from './files.js';
 import { readJson, writeJsonAtomically } from '../system/files.js';
 import { KeyedMutex } from './lock.js';
-import { freeListenPort, isRunning, processStartTime, stopGroup, type StopOutcome } from '../system/processes.js';
+import { findProcessesByEnv, freeListenPort, isRunning, processStartTime, stopGroup, type StopOutcome } from '../system/processes.js';
 import { probeHttp, sleep } from './probe.js';
 import type { DeployRequest, InstanceState, InstanceStatus, Target, TargetOptions, VersionInstances } from './target.js';
 
@@ -53,7 +54,10 @@ interface InstanceRecord {
   environment: string;
   version: string;
   index: number;
-  pid: number;
+  /** null from just before the spawn until the pid is known; `token` finds the process meanwhile */
+  pid: number | null;
+  /** in the instance's environment as PROMOTE_INSTANCE_ID: names it even when its pid was never written */
+  token?: string;
   port: number;
   url: string;
   command: string;
@@ -97,6 +101,10 @@ interface Group {
 }
 
 const recordPattern = /^instance-(\d+)\.json$/;
+const tokenVariable = 'PROMOTE_INSTANCE_ID';
+
+/** A record whose pid is known (pending records are resolved or dropped when read). */
+type RunningRecord = InstanceRecord & { pid: number };
 const portsKey = '\0ports';
 
 export function createProcessTarget(spec: ProcessTargetSpec, options: ProcessTargetOptions): Target {
@@ -191,7 +199,7 @@ class ProcessTarget implements Target {
     }
     // versions still running from an earlier controller that nobody adopted yet
     for (const name of await listFolder(join(this.options.stateDir, folderName(this.options.environment)))) {
-      const records = await this.readRecords(join(this.options.stateDir, folderName(this.options.environment), name));
+      const records = await this.readRecords(join(this.options.stateDir, folderName(this.options.environment), name), false);
       for (const record of records.values()) {
         if (this.groups.has(record.version)) continue;
         let state: InstanceState = 'crashed';
@@ -295,7 +303,7 @@ class ProcessTarget implements Target {
     folder: string,
     index: number,
     port: number,
-    record: InstanceRecord | undefined,
+    record: RunningRecord | undefined,
     launch: Launch,
     signal: AbortSignal,
     started: Instance[],
@@ -351,7 +359,7 @@ class ProcessTarget implements Target {
       this.log.info({ version }, 'removed the records of a version whose instances are all gone');
       return undefined;
     }
-    const first = [...records.values()][0] as InstanceRecord;
+    const first = [...records.values()][0] as RunningRecord;
     const instances = await Promise.all(
       [...records.values()]
         .sort((a, b) => a.index - b.index)
@@ -407,11 +415,12 @@ class ProcessTarget implements Target {
   private async spawnInstance(version: string, folder: string, instance: Instance, launch: Launch): Promise<void> {
     const context = { app: this.options.app, environment: this.options.environment, version };
     const command = fillCommand(this.spec.command, context);
+    const token = randomUUID();
     const env = commandEnv(context, {
       spec: this.spec.env,
       request: launch.env,
       artifact: launch.artifact,
-      own: { PORT: String(instance.port), PROMOTE_INSTANCE: String(instance.index) },
+      own: { PORT: String(instance.port), PROMOTE_INSTANCE: String(instance.index), [tokenVariable]: token },
     });
     const doing = `starting instance ${instance.index} of version ${version}`;
     instance.state = 'starting';
@@ -420,14 +429,38 @@ class ProcessTarget implements Target {
     instance.child = undefined;
     instance.pid = undefined;
     instance.startTime = undefined;
-    const child = await spawnLogged({
+    const recordOf = (pid: number | null): InstanceRecord => ({
+      format: 1,
+      app: this.options.app,
+      environment: this.options.environment,
+      version,
+      index: instance.index,
+      pid,
+      token,
+      port: instance.port,
+      url: instance.url,
       command,
-      cwd: this.options.configDir,
-      env,
-      logPath: this.logPath(folder, instance.index),
-      header: `instance ${instance.index} of version ${version} starting on port ${instance.port}: ${command}`,
-      doing,
+      startedAt: instance.since,
+      ...(instance.startTime === undefined ? {} : { startTime: instance.startTime }),
+      restarts: instance.restarts,
+      launch,
     });
+    // written before the spawn: a controller killed before the pid is written leaves a token to find the process by
+    await writeJsonAtomically(this.recordPath(folder, instance.index), recordOf(null));
+    let child: ChildProcess & { pid: number };
+    try {
+      child = await spawnLogged({
+        command,
+        cwd: this.options.configDir,
+        env,
+        logPath: this.logPath(folder, instance.index),
+        header: `instance ${instance.index} of version ${version} starting on port ${instance.port}: ${command}`,
+        doing,
+      });
+    } catch (error) {
+      await removeFile(this.recordPath(folder, instance.index));
+      throw error;
+    }
     child.unref();
     child.on('error', (error) => this.log.warn({ version, instance: instance.index, error: describeCause(error) }, 'instance process error'));
     child.once('exit', (code, exitSignal) => this.onExit(version, instance, child, { code, signal: exitSignal }));
@@ -435,23 +468,8 @@ class ProcessTarget implements Target {
     instance.pid = child.pid;
     instance.startTime = processStartTime(child.pid);
     instance.startedAt = instance.since;
-    const record: InstanceRecord = {
-      format: 1,
-      app: this.options.app,
-      environment: this.options.environment,
-      version,
-      index: instance.index,
-      pid: child.pid,
-      port: instance.port,
-      url: instance.url,
-      command,
-      startedAt: instance.startedAt,
-      ...(instance.startTime === undefined ? {} : { startTime: instance.startTime }),
-      restarts: instance.restarts,
-      launch,
-    };
     try {
-      await writeJsonAtomically(this.recordPath(folder, instance.index), record);
+      await writeJsonAtomically(this.recordPath(folder, instance.index), recordOf(child.pid));
     } catch (error) {
       // an instance without a record would outlive the controller unseen: stop it now
       await stopGroup(child.pid, instance.startTime, 0);
@@ -525,7 +543,7 @@ class ProcessTarget implements Target {
   }
 
   /** Stops an instance known only from its record (started by an earlier controller). */
-  private async stopRecorded(record: InstanceRecord, graceMs: number): Promise<void> {
+  private async stopRecorded(record: RunningRecord, graceMs: number): Promise<void> {
     const outcome = await stopGroup(record.pid, record.startTime, graceMs);
     this.logStop(record.version, record.index, record.pid, outcome, graceMs);
   }
@@ -644,7 +662,7 @@ class ProcessTarget implements Target {
    * basePort + i for the first version, and the next free block of `instances` ports for each version
    * running beside it (a canary next to its stable); or a free port per instance without basePort.
    */
-  private async portsFor(version: string, records: Map<number, InstanceRecord>): Promise<number[]> {
+  private async portsFor(version: string, records: Map<number, RunningRecord>): Promise<number[]> {
     return this.lock.run(portsKey, async () => {
       const wanted = this.spec.instances;
       const used = new Set(this.reserved);
@@ -698,9 +716,14 @@ class ProcessTarget implements Target {
     return join(folder, `instance-${index}.log`);
   }
 
-  /** The instance records of a version folder; damaged ones are reported and skipped. */
-  private async readRecords(folder: string): Promise<Map<number, InstanceRecord>> {
-    const records = new Map<number, InstanceRecord>();
+  /**
+   * The instance records of a version folder; damaged ones are reported and skipped. A record written
+   * just before a spawn whose pid never followed is resolved by the token in the process's
+   * environment; when no process has it, the spawn never happened and the record is dropped (removed
+   * too when `prune`, that is when the caller holds the version's lock and no spawn can be under way).
+   */
+  private async readRecords(folder: string, prune = true): Promise<Map<number, RunningRecord>> {
+    const records = new Map<number, RunningRecord>();
     for (const name of await listFolder(folder)) {
       if (!recordPattern.test(name)) continue;
       const path = join(folder, name);
@@ -710,9 +733,24 @@ class ProcessTarget implements Target {
         this.log.warn({ path }, 'ignoring a damaged instance record');
         continue;
       }
-      records.set(value.index, value);
+      const record = value.pid === null ? await this.resolvePending(value, path, prune) : (value as RunningRecord);
+      if (record !== undefined) records.set(record.index, record);
     }
     return records;
+  }
+
+  private async resolvePending(record: InstanceRecord, path: string, prune: boolean): Promise<RunningRecord | undefined> {
+    if (record.token === undefined) return undefined;
+    // a child forked but not yet exec'd still shows its parent's environment: look twice
+    const found = findProcessesByEnv(tokenVariable, record.token)[0] ?? (await sleep(100).then(() => findProcessesByEnv(tokenVariable, record.token ?? '')[0]));
+    if (found !== undefined) {
+      this.log.warn({ version: record.version, instance: record.index, pid: found.pid }, 'found an instance whose pid an earlier controller did not record');
+      const resolved: RunningRecord = { ...record, pid: found.pid, startTime: found.startTime };
+      if (prune) await writeJsonAtomically(path, resolved);
+      return resolved;
+    }
+    if (prune) await removeFile(path);
+    return undefined;
   }
 
   private probeTimeout(limit: number): number {
@@ -757,7 +795,7 @@ function newInstance(index: number, port: number, restarts: number): Instance {
   };
 }
 
-function fromRecord(record: InstanceRecord, state: InstanceState): Instance {
+function fromRecord(record: RunningRecord, state: InstanceState): Instance {
   const instance = newInstance(record.index, record.port, record.restarts);
   instance.pid = record.pid;
   instance.startTime = record.startTime;
@@ -806,8 +844,7 @@ function isRecord(value: unknown): value is InstanceRecord {
     record.format === 1 &&
     typeof record.version === 'string' &&
     Number.isInteger(record.index) &&
-    Number.isInteger(record.pid) &&
-    (record.pid ?? 0) > 0 &&
+    ((Number.isInteger(record.pid) && (record.pid ?? 0) > 0) || (record.pid === null && typeof record.token === 'string')) &&
     Number.isInteger(record.port) &&
     typeof record.url === 'string' &&
     typeof record.restarts === 'number' &&

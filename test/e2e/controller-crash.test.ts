@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRollout } from '../../src/engine/start.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
 import { createRelease, upsertApp, verifyEventChain } from '../../src/store/index.js';
+import { findProcessesByEnv } from '../../src/system/processes.js';
 import { collect, spawnCli } from '../helpers/cli.js';
 import { createStorePool } from '../helpers/database.js';
 import { stopDeployedVersions } from '../helpers/instances.js';
@@ -25,6 +27,8 @@ describe('a controller killed at random points', () => {
   let url: string;
   let folder: string;
   let spec: PromoteSpec;
+  /** in every instance's environment: finds instances that outlive their teardown, recorded or not */
+  const mark = randomUUID();
 
   beforeAll(async () => {
     ({ pool: db, url } = await createStorePool());
@@ -34,7 +38,7 @@ app: { name: shop }
 environments:
   - name: staging
     database: postgres://localhost/shop
-    target: { type: process, command: "node ${app}", instances: 2, readiness: { path: /healthz, timeout: 10s, interval: 50ms }, drainTimeout: 1s }
+    target: { type: process, command: "node ${app}", env: { CRASH_TEST_MARK: "${mark}" }, instances: 2, readiness: { path: /healthz, timeout: 10s, interval: 50ms }, drainTimeout: 1s }
     strategy: canary
 strategies:
   canary:
@@ -134,5 +138,8 @@ strategies:
     expect(twice.rows).toEqual([]);
     const steps = await db.query<{ count: string }>(`select count(*) from (select rollout_id, data->>'step' from promote.events where type = 'step.completed' group by 1, 2 having count(*) > 1) repeated`);
     expect(Number(steps.rows[0]!.count)).toBe(0);
+    // no instance escaped its records: tearing down what the records name leaves nothing running
+    await stopDeployedVersions(folder, ['v1', 'v2', 'v3-bad']);
+    expect(findProcessesByEnv('CRASH_TEST_MARK', mark)).toEqual([]);
   }, 240_000);
 });
