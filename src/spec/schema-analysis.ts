@@ -5,7 +5,7 @@ import { durationSchema } from './duration.js';
 import { exactlyOneOf, exactlyOneOfJsonSchema, expectations, httpUrlSchema, nonEmptyString } from './schema-meta.js';
 import { PromoteError } from '../errors.js';
 
-export const builtinMetrics = ['request_rate', 'error_rate', 'latency_p50', 'latency_p90', 'latency_p95', 'latency_p99'] as const;
+export const builtinMetrics = ['request_rate', 'error_rate', 'latency_p50', 'latency_p90', 'latency_p95', 'latency_p99', 'latency'] as const;
 
 const providerTimeout = durationSchema.prefault('10s').describe('Give up on one measurement after this long; it counts as a provider error.');
 
@@ -29,14 +29,21 @@ const providerSchema = z
     z
       .strictObject({
         type: z.literal('builtin').describe("Metrics the router measures per version; no setup needed."),
-        metric: z.enum(builtinMetrics).describe('Which router metric to judge.'),
+        metric: z
+          .enum(builtinMetrics)
+          .describe('Which router metric to judge: a rate or percentile for threshold judges; `latency` (raw samples) or `error_rate` (counts) for compare judges.'),
+        window: durationSchema.prefault('60s').describe('How far back each measurement looks, in whole seconds.'),
       })
       .describe("The router's own per-version metrics."),
     z
       .strictObject({
         type: z.literal('prometheus').describe('Query a Prometheus server.'),
         address: httpUrlSchema.describe('Base URL of the Prometheus server, e.g. http://prometheus:9090.'),
-        query: nonEmptyString.describe('PromQL query returning one number; {{version}} and {{environment}} are filled in.'),
+        query: nonEmptyString.describe('PromQL query returning one number; {{version}}, {{environment}} and {{app}} are filled in.'),
+        range: durationSchema
+          .optional()
+          .describe('Run it as a range query over this long back from now; the values of the series become samples (for compare judges).'),
+        step: durationSchema.prefault('15s').describe('Resolution of a range query.'),
         timeout: providerTimeout,
         auth: prometheusAuthSchema.optional(),
       })
@@ -90,17 +97,34 @@ const judgeSchema = z
       .strictObject({
         type: z.literal('threshold').describe('Compare each measurement with fixed limits.'),
         condition: conditionSchema,
+        minSamples: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('Requests (builtin) or samples needed before the condition is judged; fewer is "no data", never a failure.'),
       })
       .describe('Fixed limits.'),
     z
       .strictObject({
         type: z.literal('compare').describe('Compare the candidate with the stable version statistically.'),
-        test: z.enum(['mannWhitney', 'twoProportion', 'ks']).describe('Statistical test: mannWhitney (latencies), twoProportion (rates), ks (distributions).'),
+        test: z
+          .enum(['mannWhitney', 'twoProportion', 'ks', 'tail'])
+          .describe('Statistical test: mannWhitney (a shift of the typical value), twoProportion (rates), ks (any change of the distribution), tail (more values above the baseline high quantile).'),
         direction: z.enum(['increase', 'decrease', 'either']).default('increase').describe('Which change is bad.'),
-        confidence: z.number().min(0.5).max(0.999).default(0.98).describe('Confidence needed to call a difference real.'),
-        critical: z.boolean().default(false).describe('A failure of this metric fails the whole analysis at once.'),
-        weight: z.number().gt(0).register(expectations, { expected: 'a number greater than 0' }).default(1).describe('Weight of this metric in the overall score.'),
-        minSamples: z.number().int().min(1).default(50).describe('Samples needed per version before the test is run.'),
+        confidence: z.number().min(0.5).max(0.9999).default(0.98).describe('Confidence needed to call a difference real.'),
+        allowedChange: z
+          .number()
+          .min(0)
+          .default(0.1)
+          .describe('Relative change tolerated even when it is real: 0.1 lets the candidate be 10% worse (rate tests: absolute difference of rates).'),
+        criticalChange: z
+          .number()
+          .gt(0)
+          .optional()
+          .describe('A real change at least this large fails the whole analysis at once, whatever the other metrics say.'),
+        quantile: z.number().gt(0.5).lt(1).default(0.99).describe('For the tail test: the baseline quantile the candidate is compared above.'),
+        minSamples: z.number().int().min(1).default(50).describe('Samples needed per version before the test is run; fewer is "no data", never a failure.'),
       })
       .describe('Candidate against stable baseline.'),
   ])
@@ -111,14 +135,27 @@ export const analysisTemplateSchema = z
     provider: providerSchema,
     judge: judgeSchema,
     interval: durationSchema.prefault('30s').describe('Time between measurements.'),
-    count: z.number().int().min(1).default(5).describe('Measurements to take.'),
+    initialDelay: durationSchema.prefault('0s').describe('Wait this long after the analysis starts before the first measurement.'),
+    count: z.number().int().min(1).default(5).describe('Judged measurements to take; "no data" and provider errors do not count.'),
     failureLimit: z.number().int().min(0).default(0).describe('Failed measurements tolerated; one more fails the analysis.'),
     inconclusiveLimit: z.number().int().min(0).default(1).describe('Inconclusive measurements tolerated; one more pauses the rollout for a decision.'),
-    consecutiveErrorLimit: z
+    consecutiveSuccessLimit: z
       .number()
       .int()
-      .min(0)
-      .default(4)
-      .describe('Provider errors in a row tolerated before the run errors; errors are not failures.'),
+      .min(1)
+      .optional()
+      .describe('Succeed early after this many successful measurements in a row.'),
+    errorBudget: durationSchema
+      .prefault('10m')
+      .describe('How long the provider may keep failing (errors in a row) before the analysis fails; until then the rollout holds its weights and retries.'),
+    noDataLimit: z
+      .number()
+      .int()
+      .min(1)
+      .default(20)
+      .describe('Measurements with too little data before the analysis is inconclusive (a person decides); never a failure.'),
+    critical: z.boolean().default(false).describe('A failure of this metric fails the whole analysis at once.'),
+    weight: z.number().gt(0).register(expectations, { expected: 'a number greater than 0' }).default(1).describe('Weight of this metric in the score of an analysis step.'),
+    dryRun: z.boolean().default(false).describe('Measure and record, but never act on the verdict.'),
   })
   .describe('A reusable analysis: a provider, a judge and how often to measure.');

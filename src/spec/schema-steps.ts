@@ -70,7 +70,14 @@ const pauseStepSchema = z
 const analysisStepSchema = z
   .strictObject({
     templates: z.array(nameSchema).min(1).describe('Names of entries in analysis.templates to run.'),
-    background: z.boolean().default(false).describe('Keep running while later steps proceed; a failure still aborts the rollout.'),
+    background: z.boolean().default(false).describe('Keep running while later steps proceed; a failure still rolls the rollout back.'),
+    score: z
+      .strictObject({
+        pass: z.number().min(0).max(100).default(100).describe('Score (0-100) at or above which the analysis passes.'),
+        marginal: z.number().min(0).max(100).default(100).describe('Score below which the analysis fails; between marginal and pass it is inconclusive.'),
+      })
+      .prefault({})
+      .describe('The score is the weighted share of judged metrics that passed.'),
   })
   .describe('Judge the candidate with analysis templates; failure rolls back.');
 
