@@ -1,0 +1,111 @@
+/**
+ * Analysis measurements: the evidence behind every analysis verdict. A measurement is written once
+ * per (rollout, action, template, seq); writing it again (a controller that restarted after measuring
+ * but before it could go on) keeps the first, so the record never holds two versions of one moment.
+ */
+import type { MeasurementVerdict } from '../analysis/types.js';
+import { query, toId, type Queryable } from './queryable.js';
+
+export interface MeasurementInput {
+  rolloutId: number;
+  /** the startAnalysis action the measurement belongs to */
+  actionId: string;
+  template: string;
+  seq: number;
+  verdict: MeasurementVerdict;
+  reason: string;
+  dryRun: boolean;
+  critical: boolean;
+  candidate: unknown;
+  baseline: unknown;
+  statistics: Record<string, unknown>;
+  /** defaults to now */
+  takenAt?: Date;
+}
+
+export interface Measurement extends Omit<MeasurementInput, 'takenAt'> {
+  id: number;
+  takenAt: Date;
+}
+
+interface MeasurementRow {
+  id: string;
+  rollout_id: string;
+  action_id: string;
+  template: string;
+  seq: number;
+  taken_at: Date;
+  verdict: MeasurementVerdict;
+  reason: string;
+  dry_run: boolean;
+  critical: boolean;
+  candidate: unknown;
+  baseline: unknown;
+  statistics: Record<string, unknown>;
+}
+
+/** Records a measurement; returns the stored one (the earlier one when this seq was already written). */
+export async function recordMeasurement(db: Queryable, input: MeasurementInput): Promise<Measurement> {
+  const doing = `recording measurement ${input.seq} of analysis ${input.template} (${input.actionId})`;
+  const inserted = await query<MeasurementRow>(
+    db,
+    doing,
+    `insert into promote.analysis_measurements (rollout_id, action_id, template, seq, taken_at, verdict, reason, dry_run, critical, candidate, baseline, statistics)
+     values ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9, $10, $11, $12)
+     on conflict (rollout_id, action_id, template, seq) do nothing
+     returning *`,
+    [
+      input.rolloutId,
+      input.actionId,
+      input.template,
+      input.seq,
+      input.takenAt ?? null,
+      input.verdict,
+      input.reason,
+      input.dryRun,
+      input.critical,
+      JSON.stringify(input.candidate ?? null),
+      JSON.stringify(input.baseline ?? null),
+      JSON.stringify(input.statistics),
+    ],
+  );
+  if (inserted.rows[0]) return fromRow(inserted.rows[0]);
+  const existing = await query<MeasurementRow>(
+    db,
+    doing,
+    'select * from promote.analysis_measurements where rollout_id = $1 and action_id = $2 and template = $3 and seq = $4',
+    [input.rolloutId, input.actionId, input.template, input.seq],
+  );
+  return fromRow(existing.rows[0]!);
+}
+
+/** Measurements of a rollout, oldest first; of one analysis action, and one template, when given. */
+export async function listMeasurements(db: Queryable, rolloutId: number, filter: { actionId?: string; template?: string } = {}): Promise<Measurement[]> {
+  const result = await query<MeasurementRow>(
+    db,
+    `reading the analysis measurements of rollout ${rolloutId}`,
+    `select * from promote.analysis_measurements
+     where rollout_id = $1 and ($2::text is null or action_id = $2) and ($3::text is null or template = $3)
+     order by taken_at, id`,
+    [rolloutId, filter.actionId ?? null, filter.template ?? null],
+  );
+  return result.rows.map(fromRow);
+}
+
+function fromRow(row: MeasurementRow): Measurement {
+  return {
+    id: toId(row.id),
+    rolloutId: toId(row.rollout_id),
+    actionId: row.action_id,
+    template: row.template,
+    seq: row.seq,
+    takenAt: row.taken_at,
+    verdict: row.verdict,
+    reason: row.reason,
+    dryRun: row.dry_run,
+    critical: row.critical,
+    candidate: row.candidate,
+    baseline: row.baseline,
+    statistics: row.statistics,
+  };
+}
