@@ -171,6 +171,16 @@ describe('decide: people in the loop', () => {
     expect(kinds(run.actions)).not.toContain('setTraffic {"v2":100,"v1":0}');
   });
 
+  it('asks again for a background analysis that has no outcome, so a controller that took over runs it on', () => {
+    const steps: PlannedStep[] = [{ kind: 'setWeight', weight: 20 }, analysis('latency', true), { kind: 'pause', duration: 600_000 }, { kind: 'promote' }];
+    const state = { ...initialState(1, 'v2', 'v1'), phase: 'Paused' as const, step: 2, stepStartedAt: 1_000, weight: 20, background: ['r1.a1.s1.startAnalysis'] };
+    const decision = decide(plan(steps), state, { now: 2_000, commands: [], outcomes: { 'r1.a1.s0.setTraffic': { status: 'succeeded' } }, approvals: {} });
+    expect(decision.actions).toContainEqual({ id: 'r1.a1.s1.startAnalysis', kind: 'startAnalysis', step: 1, templates: ['latency'], background: true });
+    // once it has an outcome it is not asked for again
+    const later = decide(plan(steps), state, { now: 2_000, commands: [], outcomes: { 'r1.a1.s1.startAnalysis': { status: 'succeeded', verdict: 'Successful' } }, approvals: {} });
+    expect(later.actions.filter((action) => action.kind === 'startAnalysis')).toEqual([]);
+  });
+
   it('aborts during a timed pause', () => {
     const run = simulate(canary, initialState(1, 'v2', 'v1'), { commands: (_tick, state) => (state.phase === 'Paused' ? [{ kind: 'abort', actor: 'carol' }] : []) });
     expect(run.state.phase).toBe('Aborted');

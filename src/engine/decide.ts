@@ -97,6 +97,7 @@ class Context {
     if (this.state.rollingBack) return this.continueRollBack();
     if (this.state.phase === 'Pending') this.setPhase('Progressing', `rolling out ${this.state.release}`);
     if (TERMINAL_PHASES.has(this.state.phase)) return;
+    this.keepBackgroundRunning();
     if (this.backgroundFailed()) return this.continueRollBack();
     if (this.state.pausedBy !== null) return;
     const before = this.hooks('preDeploy');
@@ -392,6 +393,19 @@ class Context {
       }
     }
     return false;
+  }
+
+  /**
+   * A background analysis has no outcome until it ends; asking for it again is how a controller that
+   * took over finds it (the controller skips actions already running in its own process).
+   */
+  private keepBackgroundRunning(): void {
+    for (const id of this.state.background) {
+      if (this.outcome(id) !== undefined) continue;
+      const index = this.plan.steps.findIndex((step, at) => step.kind === 'analysis' && this.id(at, 'startAnalysis') === id);
+      const step = this.plan.steps[index];
+      if (step?.kind === 'analysis') this.perform(id, { kind: 'startAnalysis', step: index, templates: step.analysis.templates, background: true });
+    }
   }
 
   private stopBackgroundAnalyses(): void {
