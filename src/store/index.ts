@@ -46,3 +46,4 @@ export {
   type ApprovalInput,
 } from './approvals.js';
 export { getTraffic, setTraffic, TRAFFIC_CHANNEL, type StoredTraffic } from './traffic.js';
+export { FEEDBACK_METRIC, METRIC_NAME_PATTERN, MAX_REPORTS_PER_BATCH, MAX_CONTEXT_BYTES, MAX_SUMMARY_VALUES, checkReportedMetric, recordReportedMetrics, summarizeReportedMetric, type ReportedMetricInput, type ReportedMetricQuery, type ReportedMetricSummary } from './reported-metrics.js';
