@@ -68,12 +68,24 @@ const providerSchema = z
       .strictObject({
         type: z.literal('feedback').describe('User feedback reported through the SDK.'),
         minSamples: z.number().int().min(1).optional().describe('Feedback reports needed before a measurement counts.'),
+        window: durationSchema.prefault('5m').describe('How far back feedback reports count.'),
       })
       .describe('User feedback collected by the SDK.'),
     z
       .strictObject({
         type: z.literal('sdk').describe('A metric the app reports through the Promote SDK.'),
-        metric: nonEmptyString.describe('Metric name the app reports.'),
+        // the same rule as the reported_metrics store (src/store/reported-metrics.ts): a typo fails validation, not the analysis
+        metric: z
+          .string()
+          .regex(/^[a-z][a-z0-9_.:-]{0,99}$/)
+          .register(expectations, { expected: 'a metric name: 1 to 100 of a-z 0-9 _ . : - starting with a letter' })
+          .describe('Metric name the app reports.'),
+        aggregate: z
+          .enum(['sum', 'count', 'mean', 'max'])
+          .default('sum')
+          .describe('How the reports in the window become one value: sum (of counters), count (of reports), mean or max (of observations).'),
+        minSamples: z.number().int().min(1).optional().describe('Reports needed before a measurement counts.'),
+        window: durationSchema.prefault('5m').describe('How far back reports count.'),
       })
       .describe('App-reported metrics.'),
   ])
