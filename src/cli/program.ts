@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, PromoteError, redactSecrets, ReportedFailure, describeCause } from '../errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { registerDb } from './commands/db.js';
+import { registerExplain } from './commands/explain.js';
 import { registerInit } from './commands/init.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
@@ -53,6 +54,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerTraffic(program, context);
   registerRouter(program, context);
   registerRollout(program, context);
+  registerExplain(program, context);
   registerServer(program, context);
   for (const command of program.commands) inheritOverrides(command);
 

@@ -21,6 +21,19 @@ export interface ActionContext {
 export interface Executor {
   perform(action: Action, context: ActionContext): Promise<Outcome>;
   resolve?(action: Action, context: ActionContext): Outcome | undefined;
+  /** The controller is stopping: interrupt long actions (analyses), which then reject with ActionInterrupted. */
+  close?(): void;
+}
+
+/**
+ * Thrown by an action cut short because its controller stops: no outcome is recorded, so the action
+ * stays started and the next controller performs it again (an analysis continues from its records).
+ */
+export class ActionInterrupted extends Error {
+  constructor(what: string) {
+    super(`${what} was interrupted: the controller is stopping`);
+    this.name = 'ActionInterrupted';
+  }
 }
 
 export interface ControllerOptions {
@@ -83,6 +96,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
+    this.options.executor.close?.();
     await Promise.allSettled([...this.chains.values(), ...this.running.values()]);
     await this.client?.end().catch(() => undefined);
   }
@@ -173,8 +187,8 @@ export class Controller {
     const context: ActionContext = { rolloutId: record.id, app: record.app, environment: record.environment, plan, state };
     const run = this.options.executor
       .perform(action, context)
-      .catch((error: unknown): Outcome => ({ status: 'failed', detail: describeCause(error) }))
-      .then((outcome) => recordOutcome(this.options.pool, record, action.id, outcome as unknown as { status: string } & Record<string, unknown>, this.actor))
+      .catch((error: unknown): Outcome | undefined => (error instanceof ActionInterrupted ? undefined : { status: 'failed', detail: describeCause(error) }))
+      .then((outcome) => (outcome === undefined ? undefined : recordOutcome(this.options.pool, record, action.id, outcome as unknown as { status: string } & Record<string, unknown>, this.actor)))
       .catch((error: unknown) => this.options.log?.error({ action: action.id, err: describeCause(error) }, 'could not record an action outcome; it will be performed again'))
       .finally(() => {
         this.running.delete(action.id);
