@@ -102,7 +102,7 @@ describe('assessStep', () => {
   it('dry-run metrics are recorded but never act', () => {
     expect(assessStep(strict, [template('a', done('Successful')), template('shadow', done('Failed', 'bad'), { dryRun: true, critical: true })])).toMatchObject({ done: true, verdict: 'Successful' });
     expect(assessStep(strict, [template('a', done('Successful')), template('shadow', running, { dryRun: true })])).toMatchObject({ done: true, verdict: 'Successful' });
-    expect(assessStep(strict, [template('shadow', done('Failed'), { dryRun: true })])).toMatchObject({ done: true, verdict: 'Successful', reason: 'only dry-run metrics: they are recorded and never act' });
+    expect(assessStep(strict, [template('shadow', done('Failed'), { dryRun: true })])).toMatchObject({ done: true, verdict: 'Successful', reason: 'nothing to act on: every metric is a dry run, or compares with a stable version this first release does not have' });
   });
 
   it('the score never passes a step with more failed weight than the marginal score allows', () => {

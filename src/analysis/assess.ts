@@ -124,7 +124,7 @@ export function assessStep(score: { pass: number; marginal: number }, templates:
   if (acting.some((each) => !each.progress.done)) {
     return { done: false, reason: 'measuring', ...(current !== undefined ? { score: current } : {}) };
   }
-  if (acting.length === 0) return { done: true, verdict: 'Successful', reason: 'only dry-run metrics: they are recorded and never act' };
+  if (acting.length === 0) return { done: true, verdict: 'Successful', reason: 'nothing to act on: every metric is a dry run, or compares with a stable version this first release does not have' };
   if (current === undefined) {
     return { done: true, verdict: 'Inconclusive', reason: `no metric could be judged: ${acting.map(reasonOf).join('; ')}` };
   }

@@ -74,9 +74,15 @@ const analysisStepSchema = z
     score: z
       .strictObject({
         pass: z.number().min(0).max(100).default(100).describe('Score (0-100) at or above which the analysis passes.'),
-        marginal: z.number().min(0).max(100).default(100).describe('Score below which the analysis fails; between marginal and pass it is inconclusive.'),
+        marginal: z
+          .number()
+          .min(0)
+          .max(100)
+          .optional()
+          .describe('Score below which the analysis fails; between marginal and pass it is inconclusive. Default: the pass score.'),
       })
       .prefault({})
+      .transform(({ pass, marginal }) => ({ pass, marginal: marginal ?? pass }))
       .describe('The score is the weighted share of judged metrics that passed.'),
   })
   .describe('Judge the candidate with analysis templates; failure rolls back.');

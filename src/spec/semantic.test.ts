@@ -51,6 +51,25 @@ describe('checkSemantics', () => {
     ]);
   });
 
+  it('reports compare judges whose provider cannot give the data their test needs', () => {
+    const template = (provider: Record<string, unknown>, test: string) => ({ t: { provider, judge: { type: 'compare', test } } });
+    const problemsOf = (provider: Record<string, unknown>, test: string) => checkSemantics(baseSpec({ templates: template(provider, test) })).map((problem) => problem.message);
+    expect(problemsOf({ type: 'builtin', metric: 'latency' }, 'mannWhitney')).toEqual([]);
+    expect(problemsOf({ type: 'builtin', metric: 'error_rate' }, 'twoProportion')).toEqual([]);
+    expect(problemsOf({ type: 'prometheus', query: 'up', range: '5m' }, 'ks')).toEqual([]);
+    expect(problemsOf({ type: 'builtin', metric: 'latency_p99' }, 'tail')).toEqual(['tail compares raw samples: use it with the builtin metric latency (latency_p99 is one number per window)']);
+    expect(problemsOf({ type: 'builtin', metric: 'latency' }, 'twoProportion')).toEqual(['twoProportion compares error counts: use it with the builtin metric error_rate, not latency']);
+    expect(problemsOf({ type: 'prometheus', query: 'up' }, 'mannWhitney')[0]).toMatch(/^mannWhitney compares samples: give the prometheus provider a range/);
+    expect(problemsOf({ type: 'feedback' }, 'twoProportion')[0]).toMatch(/^twoProportion needs event counts/);
+    expect(checkSemantics(baseSpec({ templates: template({ type: 'builtin', metric: 'request_rate' }, 'ks') }))[0]?.path).toEqual(['analysis', 'templates', 't', 'judge', 'test']);
+  });
+
+  it('reports a marginal score above the pass score', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate'], score: { pass: 80, marginal: 90 } } }, { promote: {} }) }))).toEqual([
+      { path: ['strategies', 'canary', 'steps', 0, 'analysis', 'score', 'marginal'], message: 'the marginal score (90) must not be above the pass score (80)' },
+    ]);
+  });
+
   it('does not require setFlag flags to be declared in the file', () => {
     expect(checkSemantics(baseSpec({ strategies: canary({ setFlag: { flag: 'only-in-store', enabled: true } }, { promote: {} }) }))).toEqual([]);
   });

@@ -21,7 +21,34 @@ export function checkSemantics(data: unknown): PathProblem[] {
     ...uniqueNames(asList(spec.flags), 'flags', 'flag'),
     ...strategyReferences(asList(spec.environments), Object.keys(strategies)),
     ...Object.entries(strategies).flatMap(([name, strategy]) => checkStrategy(name, asObject(strategy), templates)),
+    ...Object.entries(asObject(asObject(spec.analysis).templates)).flatMap(([name, template]) => checkTemplate(name, asObject(template))),
   ];
+}
+
+/**
+ * A compare judge needs data its provider can give: raw samples for the distribution tests, event
+ * counts for the proportion test. Caught here, not as "no data" on every measurement of a rollout.
+ */
+function checkTemplate(name: string, template: Json): PathProblem[] {
+  const provider = asObject(template.provider);
+  const judge = asObject(template.judge);
+  if (judge.type !== 'compare' || typeof judge.test !== 'string') return [];
+  const at: (string | number)[] = ['analysis', 'templates', name, 'judge', 'test'];
+  if (provider.type === 'builtin' && typeof provider.metric === 'string') {
+    if (judge.test === 'twoProportion' && provider.metric !== 'error_rate') {
+      return [{ path: at, message: `twoProportion compares error counts: use it with the builtin metric error_rate, not ${provider.metric}` }];
+    }
+    if (judge.test !== 'twoProportion' && provider.metric !== 'latency') {
+      return [{ path: at, message: `${judge.test} compares raw samples: use it with the builtin metric latency (${provider.metric} is one number per window)` }];
+    }
+  }
+  if (provider.type === 'prometheus' && judge.test !== 'twoProportion' && provider.range === undefined) {
+    return [{ path: at, message: `${judge.test} compares samples: give the prometheus provider a range (e.g. range: 5m) so the series' values become samples` }];
+  }
+  if (judge.test === 'twoProportion' && provider.type !== 'builtin' && provider.type !== 'command') {
+    return [{ path: at, message: `twoProportion needs event counts (events and total), which only the builtin error_rate and command providers give; use mannWhitney on samples or a threshold` }];
+  }
+  return [];
 }
 
 function uniqueNames(items: unknown[], listName: string, noun: string): PathProblem[] {
@@ -58,6 +85,10 @@ function checkStrategy(name: string, strategy: Json, templates: string[]): PathP
 
   steps.forEach((step, index) => {
     if (isObject(step.test) && typeof step.test.name === 'string') testNamesSoFar.add(step.test.name);
+    const score = asObject(asObject(step.analysis).score);
+    if (typeof score.pass === 'number' && typeof score.marginal === 'number' && score.marginal > score.pass) {
+      problems.push({ path: at(index, 'analysis', 'score', 'marginal'), message: `the marginal score (${score.marginal}) must not be above the pass score (${score.pass})` });
+    }
 
     asList(asObject(step.analysis).templates).forEach((template, position) => {
       if (typeof template !== 'string' || templates.includes(template)) return;
