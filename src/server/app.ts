@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ExitCode, PromoteError, redactSecrets } from '../errors.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerReleaseRoutes } from './releases.js';
+import { registerReportedRoutes } from './reported.js';
 import { registerRolloutRoutes } from './rollouts.js';
 
 export interface ServerOptions {
@@ -39,6 +40,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, () => ({ ok: true }));
   registerRolloutRoutes(app, options);
   registerReleaseRoutes(app, options);
+  registerReportedRoutes(app, options);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   await app.ready();
   return app;
