@@ -3,28 +3,28 @@ import type { AddressInfo } from 'node:net';
 import { request as send } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRouter, table } from '../../../test/helpers/router.js';
-import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js';
+import { startUpstream } from '../../../test/helpers/upstream.js';
 import { PromoteError } from '../../errors.js';
 import { RouterAdmin } from '../../router/admin.js';
-import type { Router } from '../../router/server.js';
 import { analysisTemplateSchema } from '../../spec/schema-analysis.js';
 import { freePort } from '../../system/processes.js';
 import { ProviderError, type MeasureRequest } from '../types.js';
 import { adminBaseUrl } from './builtin.js';
 import { createProvider } from './index.js';
 
-let router: Router;
-let adminAddress: string;
-let v1: TestUpstream;
+// at the top level, not in beforeAll: vitest drops an afterAll registered inside a hook (the helpers' cleanup)
+const v1 = await startUpstream('v1');
+const v2 = await startUpstream('v2');
+const started = await startRouter(table([['v2', 50, [v2.url]], ['v1', 50, [v1.url]]], { canary: 'v2', override: { header: 'X-Promote-Version', cookie: 'promote_version' } }));
+const router = started.router;
+const admin = new RouterAdmin(router, { host: '127.0.0.1', port: 0 });
+const adminAddress = `127.0.0.1:${(await admin.listen()).port}`;
+afterAll(() => admin.close());
+const silent: Server = createServer(() => undefined);
+await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+afterAll(() => new Promise((resolve) => silent.close(resolve)));
 
 beforeAll(async () => {
-  v1 = await startUpstream('v1');
-  const v2 = await startUpstream('v2');
-  const started = await startRouter(table([['v2', 50, [v2.url]], ['v1', 50, [v1.url]]], { canary: 'v2', override: { header: 'X-Promote-Version', cookie: 'promote_version' } }));
-  router = started.router;
-  const admin = new RouterAdmin(router, { host: '127.0.0.1', port: 0 });
-  adminAddress = `127.0.0.1:${(await admin.listen()).port}`;
-  afterAll(() => admin.close());
 
   // real requests through the router: v1 answers 20 fast and 5 slow, v2 fails 4 with 500 and 2 without an answer
   const through = async (version: string, path: string, times: number) => {
@@ -94,9 +94,6 @@ describe('builtin provider', () => {
   });
 
   it('stops at once when the measurement is aborted', async () => {
-    const silent: Server = createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    afterAll(() => new Promise((resolve) => silent.close(resolve)));
     const abort = new AbortController();
     const started = performance.now();
     const pending = provider('latency', `127.0.0.1:${(silent.address() as AddressInfo).port}`).measure(request('v2', abort.signal));

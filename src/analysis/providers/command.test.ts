@@ -8,9 +8,9 @@ import { ProviderError, type MeasureRequest } from '../types.js';
 import { parseOutput } from './command.js';
 import { createProvider } from './index.js';
 
-let configDir: string;
+// at the top level, not in beforeAll: vitest drops an afterAll registered inside a hook (scratchFolder's cleanup)
+const configDir = await scratchFolder('promote-command-provider-');
 beforeAll(async () => {
-  configDir = await scratchFolder('promote-command-provider-');
   await writeFile(join(configDir, 'measure.sh'), 'echo "checking $PROMOTE_APP/$PROMOTE_ENVIRONMENT/$PROMOTE_VERSION" >&2\necho "{\\"events\\": 3, \\"total\\": 120}"\n', { mode: 0o755 });
 });
 
