@@ -83,7 +83,7 @@ export function registerReportedRoutes(app: FastifyInstance, options: ServerOpti
   const environments = new Set(options.spec.environments.map((environment) => environment.name));
 
   /** A 404 reply when the report is not for this server's app and environments. */
-  const unknown = (body: Where, reply: FastifyReply) => {
+  const notServedHere = (body: Where, reply: FastifyReply) => {
     if (body.app !== appName) return reply.status(404).send({ error: `unknown app "${body.app}": this Promote server runs app "${appName}"` });
     if (!environments.has(body.environment)) return reply.status(404).send({ error: `app "${appName}" has no environment "${body.environment}"; it has ${[...environments].join(', ')}` });
     return undefined;
@@ -114,7 +114,7 @@ export function registerReportedRoutes(app: FastifyInstance, options: ServerOpti
     },
     async (request, reply) => {
       const body = request.body as FeedbackBody;
-      const refused = unknown(body, reply);
+      const refused = notServedHere(body, reply);
       if (refused) return refused;
       const context = { ...(body.user !== undefined ? { user: body.user } : {}), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
       return record([{ app: body.app, environment: body.environment, version: body.version, metric: FEEDBACK_METRIC, value: body.score, context }], reply);
@@ -136,7 +136,7 @@ export function registerReportedRoutes(app: FastifyInstance, options: ServerOpti
     },
     async (request, reply) => {
       const body = request.body as MetricsBody;
-      const refused = unknown(body, reply);
+      const refused = notServedHere(body, reply);
       if (refused) return refused;
       const now = Date.now();
       const reports: ReportedMetricInput[] = [];
