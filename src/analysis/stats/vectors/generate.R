@@ -167,6 +167,18 @@ pnormCases <- vapply(xs, function(x) obj(x = num(x), lower = num(pnorm(x)), uppe
 ps <- c(1e-300, 1e-50, 1e-12, 1e-10, 1e-6, 0.001, 0.005, 0.01, 0.025, 0.05, 0.074, 0.075, 0.076, 0.1, 0.25, 0.5, 0.7, 0.925, 0.95, 0.99, 0.999, 0.9999999)
 qnormCases <- vapply(ps, function(p) obj(p = num(p), lower = num(qnorm(p)), upper = num(qnorm(p, lower.tail = FALSE))), "")
 
+# ---- discrete distributions behind the tail test
+hyper <- function(atLeast, marked, unmarked, draws) obj(atLeast = num(atLeast), marked = num(marked), unmarked = num(unmarked),
+  draws = num(draws), upperTail = num(phyper(atLeast - 1, marked, unmarked, draws, lower.tail = FALSE)))
+binom <- function(atLeast, trials, probability, conf.level) obj(atLeast = num(atLeast), trials = num(trials),
+  probability = num(probability), upperTail = num(pbinom(atLeast - 1, trials, probability, lower.tail = FALSE)),
+  confLevel = num(conf.level),
+  lowerBound = num(binom.test(atLeast, trials, alternative = "greater", conf.level = conf.level)$conf.int[1]))
+hyperCases <- c(hyper(3, 10, 20, 8), hyper(0, 10, 20, 8), hyper(9, 10, 20, 8), hyper(12, 500, 500, 17),
+  hyper(40, 5000, 5000, 45), hyper(1, 1, 1, 1), hyper(30, 60, 2000, 35))
+binomCases <- c(binom(3, 10, 0.2, 0.95), binom(1, 1, 0.5, 0.9), binom(15, 500, 0.01, 0.98), binom(60, 5000, 0.01, 0.99),
+  binom(5000, 5000, 0.999, 0.95), binom(2, 2000, 0.3, 0.95), binom(0, 50, 0.01, 0.95))
+
 section <- function(name, cases) sprintf('"%s": [\n    %s\n  ]', name, paste(cases, collapse = ",\n    "))
 cat("{\n  ")
 cat(paste(c(
@@ -177,6 +189,8 @@ cat(paste(c(
   section("ks", ksCases),
   section("tail", tailCases),
   section("pnorm", pnormCases),
-  section("qnorm", qnormCases)
+  section("qnorm", qnormCases),
+  section("hypergeometric", hyperCases),
+  section("binomial", binomCases)
 ), collapse = ",\n  "))
 cat("\n}\n")

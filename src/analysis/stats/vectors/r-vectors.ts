@@ -73,6 +73,8 @@ export interface RVectors {
   tail: TailVector[];
   pnorm: { x: number; lower: number; upper: number }[];
   qnorm: { p: number; lower: number; upper: number }[];
+  hypergeometric: { atLeast: number; marked: number; unmarked: number; draws: number; upperTail: number }[];
+  binomial: { atLeast: number; trials: number; probability: number; upperTail: number; confLevel: number; lowerBound: number }[];
 }
 
 export const rVectors = JSON.parse(readFileSync(new URL('./r-vectors.json', import.meta.url), 'utf8')) as RVectors;
