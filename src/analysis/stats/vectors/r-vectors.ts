@@ -3,9 +3,11 @@
  * case, so the tests compare with R without R being installed. Also the one comparison rule they all
  * use: |ours - R's| <= 1e-6 * max(1, |R's|), absolute for p-values and other numbers up to 1, relative
  * above (an interval of latencies in the thousands agrees to 6 significant digits).
+ * Test support only (nothing in the product imports it); it asserts with node:assert, so it does not
+ * pull the test runner into the build.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
 import type { Alternative } from '../input.js';
 
 export const agreement = 1e-6;
@@ -102,9 +104,9 @@ export function sampleOf(values: number[] | LehmerSpec): number[] {
 /** Asserts agreement with R within 1e-6 (absolute up to 1, relative above); infinities must match. */
 export function expectCloseToR(ours: number, theirs: number, what: string): void {
   if (!Number.isFinite(theirs)) {
-    expect(ours, what).toBe(theirs);
+    assert.equal(ours, theirs, `${what}: ours ${ours}, R ${theirs}`);
     return;
   }
   const allowed = agreement * Math.max(1, Math.abs(theirs));
-  expect(Math.abs(ours - theirs), `${what}: ours ${ours}, R ${theirs}`).toBeLessThanOrEqual(allowed);
+  assert.ok(Math.abs(ours - theirs) <= allowed, `${what}: ours ${ours}, R ${theirs}, apart by ${Math.abs(ours - theirs)}, allowed ${allowed}`);
 }
