@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { request as send } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRouter, table } from '../../../test/helpers/router.js';
@@ -20,9 +19,18 @@ const router = started.router;
 const admin = new RouterAdmin(router, { host: '127.0.0.1', port: 0 });
 const adminAddress = `127.0.0.1:${(await admin.listen()).port}`;
 afterAll(() => admin.close());
-const silent: Server = createServer(() => undefined);
+// accepts connections and never answers
+const held = new Set<Socket>();
+const silent: Server = createServer((socket) => {
+  held.add(socket);
+  socket.resume();
+  socket.once('close', () => held.delete(socket));
+});
 await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-afterAll(() => new Promise((resolve) => silent.close(resolve)));
+afterAll(async () => {
+  for (const socket of held) socket.destroy();
+  await new Promise((resolve) => silent.close(resolve));
+});
 
 beforeAll(async () => {
 

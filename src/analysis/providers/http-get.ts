@@ -3,7 +3,7 @@
  * ProviderError that says what was being asked (`doing`), with a timeout, the measurement's abort
  * signal, a bounded body, and no secret from the URL in any message.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { describeCause, redactSecrets } from '../../errors.js';
 import { formatDuration } from '../../spec/duration.js';
 import { anySignal } from '../../targets/probe.js';
@@ -44,9 +44,11 @@ export async function httpGet(options: GetOptions): Promise<GetAnswer> {
   const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${formatDuration(timeoutMs)}`)), timeoutMs);
   const combined = anySignal([options.signal, timeout.signal]);
   const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  // a connection per measurement, closed after it (even when aborted): a server restarting between
+  // measurements costs nothing, and no socket outlives the measurement
+  const agent = new Agent({ connections: 1 });
   try {
-    // reset: one connection per measurement, so a server restarting between measurements costs nothing
-    const response = await request(url, { method: 'GET', headers, reset: true, signal: combined.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const response = await request(url, { dispatcher: agent, method: 'GET', headers, reset: true, signal: combined.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -63,6 +65,7 @@ export async function httpGet(options: GetOptions): Promise<GetAnswer> {
   } finally {
     clearTimeout(timer);
     combined.dispose();
+    await agent.destroy().catch(() => undefined);
   }
 }
 
