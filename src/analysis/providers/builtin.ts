@@ -22,7 +22,7 @@ export function createBuiltinProvider(spec: BuiltinProviderSpec, routerAdmin: st
   const base = adminBaseUrl(routerAdmin);
   const seconds = Math.min(Math.max(Math.ceil(spec.window / 1000), 1), maxWindowSeconds);
   return {
-    kind: `builtin:${spec.metric}`,
+    kind: 'builtin',
     async measure(request: MeasureRequest): Promise<MetricData> {
       const path = `/window?version=${encodeURIComponent(request.version)}&seconds=${seconds}`;
       const doing = `builtin ${spec.metric}: reading the router window of version ${request.version} (${seconds}s) from ${base}`;

@@ -34,7 +34,13 @@ const maxTimer = 2 ** 31 - 1;
 export async function httpGet(options: GetOptions): Promise<GetAnswer> {
   const fail = (problem: string, cause?: unknown) => new ProviderError(`${options.doing}: ${problem}`, { cause });
   if (options.signal.aborted) throw fail('aborted', options.signal.reason);
-  const { url, authorization } = splitCredentials(options.url);
+  let url: string;
+  let authorization: string | undefined;
+  try {
+    ({ url, authorization } = splitCredentials(options.url));
+  } catch (error) {
+    throw fail(`invalid URL: ${describeCause(error)}`, error);
+  }
   const headers: Record<string, string> = { 'user-agent': 'promote-analysis', accept: 'application/json' };
   if (authorization !== undefined) headers.authorization = authorization;
   for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;

@@ -99,9 +99,11 @@ describe('http provider', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
-  it('names the URL when nothing listens there', async () => {
+  it('names the URL when nothing listens there, or when it is no URL once filled in', async () => {
     const url = `http://127.0.0.1:${await freePort()}/stats`;
     await expect(provider({ url, jsonPath: '$.value' }).measure(request())).rejects.toThrow(new RegExp(`^http GET ${url}: .*ECONNREFUSED`));
+    // the request's version is "v 2": no host name can hold it
+    await expect(provider({ url: 'http://{{version}}.metrics.internal/stats', jsonPath: '$.value' }).measure(request())).rejects.toThrow(/^http GET http:\/\/v%202\.metrics\.internal\/stats: invalid URL/);
   });
 
   it('refuses a jsonPath that does not parse when the provider is created, with the position', () => {

@@ -32,7 +32,7 @@ export function createPrometheusProvider(spec: PrometheusProviderSpec): Provider
   const shownBase = displayUrl(base);
   const headers = authHeaders(spec.auth);
   return {
-    kind: spec.range === undefined ? 'prometheus' : 'prometheus:range',
+    kind: 'prometheus',
     async measure(request: MeasureRequest): Promise<MetricData> {
       const query = fillPromQL(spec.query, request);
       const now = Date.now();
