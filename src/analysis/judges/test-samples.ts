@@ -1,0 +1,30 @@
+/**
+ * Seeded samples for the judges' tests: latencies from a log-normal distribution and error counts
+ * from a binomial one, reproducible from a seed (mulberry32, a small well-mixed 32-bit generator), so
+ * a failing calibration run can be replayed. Test support only.
+ */
+import { qnorm } from '../stats/index.js';
+
+/** uniform numbers in (0, 1) from a 32-bit seed */
+export function uniformStream(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = state;
+    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    return (((mixed ^ (mixed >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+}
+
+/** n latencies with the given median; sigma is the spread of their logarithm */
+export function logNormal(uniform: () => number, n: number, medianValue: number, sigma: number): number[] {
+  return Array.from({ length: n }, () => medianValue * Math.exp(sigma * qnorm(uniform())));
+}
+
+/** events among `total` independent trials with probability `rate` */
+export function binomialCount(uniform: () => number, total: number, rate: number): number {
+  let events = 0;
+  for (let trial = 0; trial < total; trial++) if (uniform() < rate) events++;
+  return events;
+}
