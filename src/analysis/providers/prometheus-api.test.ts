@@ -31,7 +31,8 @@ const server = createServer((request, response) => {
     return response.end('<html><h1>502 Bad Gateway</h1></html>');
   }
   response.writeHead(200, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ status: 'success', data: answers[query] ?? vector('1') }));
+  const warnings = query === 'warned' ? { warnings: ['results truncated due to limit'] } : {};
+  response.end(JSON.stringify({ status: 'success', data: answers[query] ?? vector('1'), ...warnings }));
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = (server.address() as AddressInfo).port;
@@ -81,13 +82,14 @@ describe('prometheus provider over HTTP', () => {
     expect(params.get('step')).toBe('30');
   });
 
-  it('reads scalars, drops NaN and infinite points of a range, and treats an instant NaN as no data', async () => {
+  it('reads scalars, drops NaN and infinite points of a range, treats an instant NaN as no data, and keeps warnings', async () => {
     expect((await provider({ query: 'scalar' }).measure(request())).value).toBe(3);
     const range = await provider({ query: 'mixed', range: '1m', step: '15s' }).measure(request());
     expect(range).toMatchObject({ samples: [1, 3], value: 2, support: 2, source: { points: 4, dropped: 2 } });
     const nan = await provider({ query: 'nan' }).measure(request());
     expect(nan.value).toBeUndefined();
     expect(nan.source).toMatchObject({ value: 'NaN', series: ['{job="app"}'] });
+    expect((await provider({ query: 'warned' }).measure(request())).source.warnings).toEqual(['results truncated due to limit']);
   });
 
   it('refuses +Inf and results that are not a number', async () => {

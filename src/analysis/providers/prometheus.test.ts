@@ -68,7 +68,7 @@ async function stopPrometheus(): Promise<void> {
 const missing = existsSync(prometheusBin)
   ? undefined
   : `no Prometheus at ${prometheusBin}: these tests need a real one. .ci/run installs it (apt-get install -y prometheus); or set PROMETHEUS_BIN`;
-const test = (name: string, body: () => Promise<void>) =>
+const withPrometheus = (name: string, body: () => Promise<void>) =>
   it(name, async () => {
     if (missing !== undefined) throw new Error(missing);
     await body();
@@ -115,25 +115,25 @@ function provider(fields: Record<string, unknown>) {
 const measureOf = (version: string): MeasureRequest => ({ app: 'shop', environment: 'production', version, signal: new AbortController().signal });
 
 describe('prometheus provider against a real Prometheus', () => {
-  test('an instant query gives the value of its one series: the per-version error ratio', async () => {
+  withPrometheus('an instant query gives the value of its one series: the per-version error ratio', async () => {
     const v2 = await provider({ query: errorRatio }).measure(measureOf('v2'));
     expect(v2.value).toBe(0.25);
     expect(v2.source).toMatchObject({ address, endpoint: '/api/v1/query', query: errorRatio.replaceAll('{{version}}', 'v2'), resultType: 'vector', seriesCount: 1, series: ['{}'], value: '0.25' });
     expect((await provider({ query: errorRatio }).measure(measureOf('v1'))).value).toBe(0);
   });
 
-  test('no series is no data; placeholders are escaped for PromQL strings', async () => {
+  withPrometheus('no series is no data; placeholders are escaped for PromQL strings', async () => {
     const data = await provider({ query: requests }).measure(measureOf('v"9\\'));
     expect(data).toEqual({ support: 0, source: expect.objectContaining({ seriesCount: 0, query: 'sum(promote_router_requests_total{version="v\\"9\\\\"})' }) as unknown });
   });
 
-  test('several series are a ProviderError that lists their labels', async () => {
+  withPrometheus('several series are a ProviderError that lists their labels', async () => {
     await expect(provider({ query: 'promote_router_requests_total{version="{{version}}"}' }).measure(measureOf('v2'))).rejects.toThrow(
       /: the query must return one series, it returned 6 \(differing in class\): \{class="1xx"\}, \{class="2xx"\}, \{class="3xx"\}, …; aggregate them/,
     );
   });
 
-  test("bad PromQL is a ProviderError with the query and Prometheus's own message", async () => {
+  withPrometheus("bad PromQL is a ProviderError with the query and Prometheus's own message", async () => {
     const query = 'sum(rate(promote_router_requests_total[1m])';
     const raw = JSON.parse((await get(`/api/v1/query?query=${encodeURIComponent(query)}`)).body) as { errorType: string; error: string };
     expect(raw.error).toContain('parse error');
@@ -142,7 +142,7 @@ describe('prometheus provider against a real Prometheus', () => {
     expect((failed as Error).message).toBe(`prometheus ${address}: query ${JSON.stringify(query)} failed: ${raw.errorType}: ${raw.error}`);
   });
 
-  test('a range query gives the values of its series as samples, NaN dropped', async () => {
+  withPrometheus('a range query gives the values of its series as samples, NaN dropped', async () => {
     await through('v2', '/', 20);
     expect(await until(async () => (await instant('sum(promote_router_requests_total{version="v2"})')) === '60', 10_000)).toBe(true);
     const data = await provider({ query: requests, range: '30s', step: '1s' }).measure(measureOf('v2'));
@@ -161,7 +161,7 @@ describe('prometheus provider against a real Prometheus', () => {
     expect(empty.source.dropped).toBeGreaterThan(0);
   });
 
-  test('an outage is a ProviderError, and measuring works again once Prometheus is back on the same port and data', async () => {
+  withPrometheus('an outage is a ProviderError, and measuring works again once Prometheus is back on the same port and data', async () => {
     await stopPrometheus();
     const during = await provider({ query: errorRatio }).measure(measureOf('v2')).catch((error: unknown) => error);
     expect(during).toBeInstanceOf(ProviderError);

@@ -8,7 +8,7 @@ import { fillPlaceholders } from '../../spec/placeholders.js';
 import type { ProviderSpec } from '../../spec/schema.js';
 import type { MeasureRequest, MetricData, Provider } from '../types.js';
 import { ProviderError } from '../types.js';
-import { displayUrl, excerpt, httpGet, parseJsonBody } from './http-get.js';
+import { displayUrl, excerpt, httpGet, parseJsonBody, type GetAnswer } from './http-get.js';
 import { mean } from './json-path.js';
 
 export type PrometheusProviderSpec = Extract<ProviderSpec, { type: 'prometheus' }>;
@@ -35,46 +35,58 @@ export function createPrometheusProvider(spec: PrometheusProviderSpec): Provider
     kind: 'prometheus',
     async measure(request: MeasureRequest): Promise<MetricData> {
       const query = fillPromQL(spec.query, request);
-      const now = Date.now();
-      const params = new URLSearchParams({ query });
       const source: Record<string, unknown> = { address: shownBase, query };
-      if (spec.range === undefined) {
-        params.set('time', seconds(now));
-        source.time = new Date(now).toISOString();
-      } else {
-        params.set('start', seconds(now - spec.range));
-        params.set('end', seconds(now));
-        params.set('step', seconds(spec.step));
-        Object.assign(source, { start: new Date(now - spec.range).toISOString(), end: new Date(now).toISOString(), step: spec.step / 1000 });
-      }
-      // Prometheus stops evaluating when we stop waiting
-      params.set('timeout', seconds(spec.timeout));
+      const params = queryParams(spec, query, Date.now(), source);
       const endpoint = spec.range === undefined ? '/api/v1/query' : '/api/v1/query_range';
       source.endpoint = endpoint;
       const doing = `prometheus ${shownBase}: ${spec.range === undefined ? 'query' : `range query over ${spec.range / 1000}s of`} ${JSON.stringify(query)}`;
       const answer = await httpGet({ url: `${base}${endpoint}?${params.toString()}`, headers, timeoutMs: spec.timeout, signal: request.signal, doing });
-
-      let body: ApiAnswer;
-      try {
-        body = parseJsonBody(answer, doing) as ApiAnswer;
-      } catch (error) {
-        if (answer.status >= 200 && answer.status < 300) throw error;
-        throw new ProviderError(`${doing}: answered ${answer.status}: ${excerpt(answer.text)}`, { cause: error });
-      }
-      if (body?.status === 'error') {
-        throw new ProviderError(`${doing} failed: ${body.errorType ? `${body.errorType}: ` : ''}${body.error ?? excerpt(answer.text)}`);
-      }
-      if (answer.status < 200 || answer.status >= 300 || body?.status !== 'success' || typeof body.data !== 'object' || body.data === null) {
-        throw new ProviderError(`${doing}: unexpected answer ${answer.status} (is this the Prometheus API?): ${excerpt(answer.text)}`);
-      }
-      if (body.warnings?.length) source.warnings = body.warnings;
-      source.resultType = body.data.resultType;
-      return spec.range === undefined ? instantData(body.data, source, doing) : rangeData(body.data, source, doing);
+      const data = resultOf(answer, doing);
+      if (data.warnings?.length) source.warnings = data.warnings;
+      source.resultType = data.resultType;
+      return spec.range === undefined ? instantData(data, source, doing) : rangeData(data, source, doing);
     },
   };
 }
 
-function instantData(data: NonNullable<ApiAnswer['data']>, source: Record<string, unknown>, doing: string): MetricData {
+/** The API parameters, and the same in readable form in `source`. */
+function queryParams(spec: PrometheusProviderSpec, query: string, now: number, source: Record<string, unknown>): URLSearchParams {
+  const params = new URLSearchParams({ query });
+  if (spec.range === undefined) {
+    params.set('time', seconds(now));
+    source.time = new Date(now).toISOString();
+  } else {
+    params.set('start', seconds(now - spec.range));
+    params.set('end', seconds(now));
+    params.set('step', seconds(spec.step));
+    Object.assign(source, { start: new Date(now - spec.range).toISOString(), end: new Date(now).toISOString(), step: spec.step / 1000 });
+  }
+  // Prometheus stops evaluating when we stop waiting
+  params.set('timeout', seconds(spec.timeout));
+  return params;
+}
+
+type Result = NonNullable<ApiAnswer['data']> & { warnings?: string[] };
+
+/** The `data` of a successful answer; Prometheus's own error text, or what came back instead, as a ProviderError. */
+function resultOf(answer: GetAnswer, doing: string): Result {
+  let body: ApiAnswer | null;
+  try {
+    body = parseJsonBody(answer, doing) as ApiAnswer | null;
+  } catch (error) {
+    if (answer.status >= 200 && answer.status < 300) throw error;
+    throw new ProviderError(`${doing}: answered ${answer.status}: ${excerpt(answer.text)}`, { cause: error });
+  }
+  if (body?.status === 'error') {
+    throw new ProviderError(`${doing} failed: ${body.errorType ? `${body.errorType}: ` : ''}${body.error ?? excerpt(answer.text)}`);
+  }
+  if (answer.status < 200 || answer.status >= 300 || body?.status !== 'success' || typeof body.data !== 'object' || body.data === null) {
+    throw new ProviderError(`${doing}: unexpected answer ${answer.status} (is this the Prometheus API?): ${excerpt(answer.text)}`);
+  }
+  return { ...body.data, ...(body.warnings ? { warnings: body.warnings } : {}) };
+}
+
+function instantData(data: Result, source: Record<string, unknown>, doing: string): MetricData {
   let sample: Sample | undefined;
   if (data.resultType === 'scalar') {
     sample = data.result as Sample;
@@ -93,7 +105,7 @@ function instantData(data: NonNullable<ApiAnswer['data']>, source: Record<string
   return { value, source };
 }
 
-function rangeData(data: NonNullable<ApiAnswer['data']>, source: Record<string, unknown>, doing: string): MetricData {
+function rangeData(data: Result, source: Record<string, unknown>, doing: string): MetricData {
   if (data.resultType !== 'matrix') throw new ProviderError(`${doing}: the range query returned a ${data.resultType ?? 'result of no type'}; expected a matrix`);
   const series = oneSeries(data.result, source, doing);
   if (series === undefined) return { support: 0, samples: [], source };
