@@ -64,7 +64,7 @@ describe('numbers at a JSON path', () => {
   it('finds the number placed at any path, and the samples of any array of numbers', () => {
     const place = (segments: PathSegment[], leaf: unknown): unknown =>
       segments.reduceRight<unknown>((inner, key) => {
-        if (typeof key === 'string') return { [key]: inner, other: 1 };
+        if (typeof key === 'string') return { other: 1, [key]: inner };
         const size = key < 0 ? -key : key + 1;
         const array: unknown[] = Array.from({ length: size }, () => 'filler');
         array[key < 0 ? 0 : key] = inner;
