@@ -1,3 +1,4 @@
+/** The compare judge, table by table: every test in every direction, allowed and critical changes, no data, constant samples. */
 import { describe, expect, it } from 'vitest';
 import { ProviderError, type MetricData } from '../types.js';
 import { compareJudge } from './compare.js';

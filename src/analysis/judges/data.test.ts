@@ -1,3 +1,4 @@
+/** What the compare judge takes from MetricData: NaN left out, impossible data refused as a provider error. */
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../types.js';
 import { countsOf, samplesOf } from './data.js';

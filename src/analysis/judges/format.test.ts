@@ -1,3 +1,4 @@
+/** How judges write numbers into reasons. */
 import { describe, expect, it } from 'vitest';
 import { finiteOrNull, formatNumber, formatP, limitSign, percent, signed, signedPercent, signedPoints } from './format.js';
 

@@ -16,7 +16,13 @@ import type { CompareJudgeSpec } from './specs.js';
 import type { Finding } from './verdict.js';
 
 function range(values: readonly number[]): number {
-  return Math.max(...values) - Math.min(...values);
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (const value of values) {
+    lowest = Math.min(lowest, value);
+    highest = Math.max(highest, value);
+  }
+  return highest - lowest;
 }
 
 /** the shift relative to the baseline's median; a zero median makes any shift infinite */

@@ -1,3 +1,4 @@
+/** The threshold judge: verdicts and reasons for conditions, and every way to "no data". */
 import { describe, expect, it } from 'vitest';
 import type { MetricData } from '../types.js';
 import { judge } from './index.js';

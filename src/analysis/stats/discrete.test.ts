@@ -1,3 +1,4 @@
+/** Hypergeometric and binomial tails and the Clopper-Pearson bound against R. */
 import { describe, expect, it } from 'vitest';
 import { binomialLowerBound, binomialUpperTail, hypergeometricUpperTail } from './discrete.js';
 import { rVectors } from './vectors/r-vectors.js';

@@ -1,3 +1,4 @@
+/** The input checks: every bad input is a PromoteError that names the sample and the position. */
 import { describe, expect, it } from 'vitest';
 import { PromoteError } from '../../errors.js';
 import { isConstant, requireAlternative, requireFiniteSample, requireLevel, sortedCopy, StatsInputError } from './input.js';

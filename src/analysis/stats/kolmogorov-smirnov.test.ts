@@ -1,3 +1,4 @@
+/** The KS test against R's ks.test vectors (to 1e-6), the Kolmogorov distribution, constant samples. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kolmogorovUpperTail, ksTest } from './kolmogorov-smirnov.js';

@@ -1,3 +1,4 @@
+/** Mann-Whitney against R's wilcox.test vectors (to 1e-6), where R gives up, on 5,000 x 5,000 samples, and its symmetries. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mannWhitney } from './mann-whitney.js';

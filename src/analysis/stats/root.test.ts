@@ -1,3 +1,4 @@
+/** Brent's root finder: smooth functions, step functions (the Mann-Whitney case), infinite values. */
 import { describe, expect, it } from 'vitest';
 import { findRoot } from './root.js';
 

@@ -1,3 +1,4 @@
+/** The type-7 quantile, median and mean, as R computes them. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mean, median, quantile } from './summary.js';

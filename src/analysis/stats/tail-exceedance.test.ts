@@ -1,3 +1,4 @@
+/** The tail exceedance test against R (quantile, phyper, binom.test), its edge cases, and its calibration next to the binomial test's. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { binomialUpperTail } from './discrete.js';

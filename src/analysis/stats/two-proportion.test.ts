@@ -1,3 +1,4 @@
+/** The two-proportion test against R's prop.test vectors (to 1e-6), its correction rule and where R gives NaN. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { twoProportion } from './two-proportion.js';
