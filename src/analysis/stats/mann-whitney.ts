@@ -28,10 +28,9 @@
  * - empty samples, NaN or infinite values: a StatsInputError naming the position (R drops NA).
  * Samples of length 1 work as in R as long as one of the two samples varies.
  */
-import { isConstant, requireAlternative, requireFiniteSample, requireLevel, sortedCopy, type Alternative } from './input.js';
+import { isConstant, requireAlternative, requireFiniteSample, requireLevel, sortedCopy, StatsInputError, type Alternative } from './input.js';
 import { pnorm, qnorm } from './normal.js';
 import { findRoot } from './root.js';
-import { StatsInputError } from './input.js';
 
 export interface MannWhitneyOptions {
   alternative?: Alternative;
