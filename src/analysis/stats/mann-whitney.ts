@@ -131,7 +131,7 @@ function continuityCorrection(correction: Alternative | 'none', centred: number)
   }
 }
 
-export function pValueOfZ(z: number, alternative: Alternative): number {
+function pValueOfZ(z: number, alternative: Alternative): number {
   switch (alternative) {
     case 'less':
       return pnorm(z);
