@@ -44,18 +44,22 @@ export function explainRollout(input: ExplainInput): string[] {
 
 function describeEvent(event: PromoteEvent): string | undefined {
   const data = event.data;
+  const text = (key: string): string => {
+    const value = data[key];
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : value === undefined || value === null ? '' : JSON.stringify(value);
+  };
   switch (event.type) {
     case 'rollout.created':
       return `rollout created by ${event.actor}`;
     case 'rollout.phase':
-      return `${String(data.from)} -> ${String(data.to)}: ${String(data.reason ?? '')}`;
+      return `${text('from')} -> ${text('to')}: ${text('reason')}`;
     case 'rollout.failing':
     case 'rollout.aborting':
-      return `${event.type === 'rollout.failing' ? 'rolling back' : 'aborting'} at step ${Number(data.step) + 1}: ${String(data.reason ?? '')}`;
+      return `${event.type === 'rollout.failing' ? 'rolling back' : 'aborting'} at step ${Number(data.step) + 1}: ${text('reason')}`;
     case 'rollout.promoted-fully':
-      return `promoted fully by ${String(data.by)}, skipping ${(data.skipped as string[] | undefined)?.join(', ') ?? 'nothing'}`;
+      return `promoted fully by ${text('by')}, skipping ${(data.skipped as string[] | undefined)?.join(', ') ?? 'nothing'}`;
     case 'step.completed':
-      return `step ${Number(data.step) + 1} (${String(data.label)}) done: ${String(data.summary ?? '')}`;
+      return `step ${Number(data.step) + 1} (${text('label')}) done: ${text('summary')}`;
     case 'action.succeeded':
     case 'action.failed': {
       const outcome = (data.outcome ?? {}) as { verdict?: string; detail?: string };
@@ -65,7 +69,7 @@ function describeEvent(event: PromoteEvent): string | undefined {
       return undefined;
     }
     case 'rollout.switched':
-      return `all traffic on ${String(data.release)}${data.previous ? ` (was ${String(data.previous)})` : ""}`;
+      return `all traffic on ${text('release')}${data.previous ? ` (was ${text('previous')})` : ''}`;
     default:
       return undefined;
   }

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
-import type { EnvironmentSpec } from '../spec/index.js';
+import { createAnalysisService } from '../analysis/service.js';
+import type { AnalysisTemplateSpec, EnvironmentSpec } from '../spec/index.js';
 import { getTraffic, setTraffic } from '../store/traffic.js';
 import type { Target } from '../targets/target.js';
 import type { ActionContext, Executor } from './controller.js';
@@ -18,6 +19,8 @@ export interface ExecutorOptions {
   /** folder of promote.yaml: tests run there, migrations are found relative to it */
   configDir: string;
   migrationsDir: string;
+  /** promote.yaml's analysis templates by name */
+  analysisTemplates?: Readonly<Record<string, AnalysisTemplateSpec>>;
   actor?: string;
   log?: Logger;
 }
@@ -25,11 +28,18 @@ export interface ExecutorOptions {
 /**
  * Performs the engine's actions with the real parts: the target starts and stops versions, the
  * routing table moves traffic, tests run against a version's own instances. Each is safe to repeat.
- * Steps whose parts are not built yet (analysis, flags, integrity checks, migrations with files) fail
- * with a message saying so, rather than pretending to pass.
+ * Steps whose parts are not built yet (flags, integrity checks, migrations with files) fail with a
+ * message saying so, rather than pretending to pass.
  */
 export function createExecutor(options: ExecutorOptions): Executor {
   const actor = options.actor ?? 'controller';
+  const analyses = createAnalysisService({
+    pool: options.pool,
+    environment: options.environment,
+    templates: options.analysisTemplates ?? {},
+    configDir: options.configDir,
+    ...(options.log ? { log: options.log } : {}),
+  });
   return {
     async perform(action: Action, context: ActionContext): Promise<Outcome> {
       switch (action.kind) {
@@ -73,9 +83,20 @@ export function createExecutor(options: ExecutorOptions): Executor {
         case 'requestApproval':
           return { status: 'succeeded', detail: `waiting for ${action.count} approval(s)` };
         case 'stopAnalysis':
+          analyses.stop(action.analysis);
           return { status: 'succeeded' };
-        case 'startAnalysis':
-          return { status: 'failed', detail: 'this Promote cannot run analyses yet' };
+        case 'startAnalysis': {
+          const step = context.plan.steps[action.step];
+          return analyses.run({
+            app: context.app,
+            rolloutId: context.rolloutId,
+            actionId: action.id,
+            templates: action.templates,
+            score: step?.kind === 'analysis' ? step.analysis.score : { pass: 100, marginal: 100 },
+            candidate: context.state.release,
+            baseline: context.state.stable,
+          });
+        }
         case 'setFlag':
           return { status: 'failed', detail: 'this Promote has no flag store yet' };
         case 'verify':
@@ -93,6 +114,9 @@ export function createExecutor(options: ExecutorOptions): Executor {
           return { status: passed ? 'succeeded' : 'failed', ...(passed ? {} : { detail: `${why}: ${lastLine(result.outputTail)}` }), evidence: result };
         }
       }
+    },
+    close() {
+      analyses.close();
     },
     /** A hook that is not idempotent and was running when the controller stopped is not run again. */
     resolve(action: Action): Outcome | undefined {

@@ -35,6 +35,7 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
       environment,
       configDir: options.configDir,
       migrationsDir: resolve(options.configDir, spec.migrations.dir),
+      analysisTemplates: spec.analysis?.templates ?? {},
       ...(options.log ? { log: options.log } : {}),
     });
     executors.set(environmentName, executor);
@@ -46,6 +47,9 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
     executor: {
       perform: (action, context) => executorFor(context.environment).perform(action, context),
       resolve: (action, context) => executorFor(context.environment).resolve?.(action, context),
+      close: () => {
+        for (const executor of executors.values()) executor.close?.();
+      },
     },
     ...(options.log ? { log: options.log } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),

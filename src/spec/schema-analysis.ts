@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { parseCondition } from './condition.js';
 import { durationSchema } from './duration.js';
-import { exactlyOneOf, exactlyOneOfJsonSchema, expectations, httpUrlSchema, nonEmptyString } from './schema-meta.js';
+import { exactlyOneOf, exactlyOneOfJsonSchema, expectations, httpUrlSchema, jsonPathSchema, nonEmptyString } from './schema-meta.js';
 import { PromoteError } from '../errors.js';
 
 export const builtinMetrics = ['request_rate', 'error_rate', 'latency_p50', 'latency_p90', 'latency_p95', 'latency_p99', 'latency'] as const;
@@ -52,7 +52,7 @@ const providerSchema = z
       .strictObject({
         type: z.literal('http').describe('Fetch a number from an HTTP endpoint.'),
         url: httpUrlSchema.describe('URL to GET.'),
-        jsonPath: nonEmptyString.describe('JSONPath of the number in the response body, e.g. $.data.errorRate.'),
+        jsonPath: jsonPathSchema.describe('Path of the number (or array of numbers) in the JSON response body, e.g. $.data.errorRate.'),
         headers: z.record(z.string(), z.string()).optional().describe('Request headers.'),
         timeout: providerTimeout,
       })
@@ -128,8 +128,17 @@ const judgeSchema = z
         allowedChange: z
           .number()
           .min(0)
-          .default(0.1)
-          .describe('Relative change tolerated even when it is real: 0.1 lets the candidate be 10% worse (rate tests: absolute difference of rates).'),
+          .optional()
+          .describe(
+            'Change tolerated even when it is real. mannWhitney and ks: relative, default 0.1 (10% worse); twoProportion: absolute difference of rates, default 0.01; tail: relative increase of the candidate\'s quantile over the baseline\'s, default 0.5.',
+          ),
+        minimumChange: z
+          .number()
+          .gt(0)
+          .optional()
+          .describe(
+            "A change smaller than this, in the metric's own units (ms for builtin latency), never fails, however real: a 3 ms service whose p99 moves 4 ms has not got worse for anyone. For mannWhitney (the shift) and tail (the quantile's move).",
+          ),
         criticalChange: z
           .number()
           .gt(0)

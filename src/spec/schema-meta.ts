@@ -3,6 +3,7 @@
  * field expects (used by the error messages), and field types that recur across sections.
  */
 import { z } from 'zod';
+import { JsonPathError, parseJsonPath } from '../system/json-path.js';
 import { placeholderProblems } from './placeholders.js';
 
 export interface Expectation {
@@ -82,3 +83,13 @@ export function exactlyOneOf<T extends object>(keys: readonly (keyof T & string)
 export function exactlyOneOfJsonSchema(keys: readonly string[]): { oneOf: { required: string[] }[] } {
   return { oneOf: keys.map((key) => ({ required: [key] })) };
 }
+
+/** A path in the small JSON path language of src/system/json-path.ts, checked when the file loads. */
+export const jsonPathSchema = z.string().superRefine((path, ctx) => {
+  try {
+    parseJsonPath(path);
+  } catch (error) {
+    if (!(error instanceof JsonPathError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+  }
+});

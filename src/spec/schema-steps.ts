@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
-import { exactlyOneOf, exactlyOneOfJsonSchema, expectations, nameSchema, nonEmptyString } from './schema-meta.js';
+import { exactlyOneOf, exactlyOneOfJsonSchema, expectations, jsonPathSchema, nameSchema, nonEmptyString } from './schema-meta.js';
 import { didYouMean } from './suggest.js';
 
 export const stepKinds = ['migrate', 'test', 'setWeight', 'pause', 'analysis', 'setFlag', 'approval', 'verify', 'promote'] as const;
@@ -34,7 +34,7 @@ const httpCheckSchema = z
     body: z.string().optional().describe('Request body to send.'),
     headers: z.record(z.string(), z.string()).optional().describe('Request headers to send.'),
     expectBody: z.string().optional().describe('Text the response body must contain.'),
-    expectJson: z.record(z.string(), z.unknown()).optional().describe('JSON paths (like $.status or items[0].id) and the values they must equal.'),
+    expectJson: z.record(jsonPathSchema, z.unknown()).optional().describe('JSON paths (like $.status or items[0].id) and the values they must equal.'),
   })
   .describe('An HTTP request sent to each instance of the candidate version directly (not through the router).');
 

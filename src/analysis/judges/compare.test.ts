@@ -44,10 +44,10 @@ describe('compare judge: every direction for every test', () => {
     ['ks', wider, 'increase', 'Failed', 'a real increase beyond the allowed D 0.1'],
     ['ks', wider, 'either', 'Failed', 'a real change beyond the allowed D 0.1'],
     ['ks', same, 'either', 'Successful', 'no real change'],
-    ['tail', slowTail, 'increase', 'Failed', 'a real increase beyond the allowed +10% over the expected share'],
+    ['tail', slowTail, 'increase', 'Failed', 'a real increase beyond the allowed +10% at the p99'],
     ['tail', slowTail, 'decrease', 'Successful', 'no real decrease'],
-    ['tail', slowTail, 'either', 'Failed', 'a real increase beyond the allowed +10% over the expected share'],
-    ['tail', faster, 'decrease', 'Failed', 'a real decrease beyond the allowed +10% over the expected share'],
+    ['tail', slowTail, 'either', 'Failed', 'a real increase beyond the allowed +10% at the p99'],
+    ['tail', faster, 'decrease', 'Failed', 'a real decrease beyond the allowed -10% at the p1'],
     ['tail', same, 'increase', 'Successful', 'no real increase'],
   ] as const)('%s, candidate %#, direction %s: %s', (test, candidate, direction, verdict, conclusion) => {
     const judgement = compareJudge(spec(test, { direction }), samples(candidate), samples(baseline));
@@ -89,6 +89,16 @@ describe('compare judge: allowed and critical changes', () => {
     const judgement = compareJudge(spec('mannWhitney', { confidence: 0.9 }), samples(slightlySlower), samples(baseline));
     expect(judgement.statistics.size).toBeLessThan(0.1);
     expect(judgement.verdict).toBe('Successful');
+  });
+
+  it('a change under minimumChange, in the metric\'s own units, never fails: neither the shift nor the tail', () => {
+    // slower is ~+50 (ms) at the median; slowTail moves the p99 by about +200
+    expect(compareJudge(spec('mannWhitney', { minimumChange: 80 }), samples(slower), samples(baseline))).toMatchObject({ verdict: 'Successful', reason: expect.stringMatching(/under the minimum change of 80 that counts$/) });
+    expect(compareJudge(spec('mannWhitney', { minimumChange: 20 }), samples(slower), samples(baseline)).verdict).toBe('Failed');
+    const tail = compareJudge(spec('tail', { minimumChange: 20 }), samples(slowTail), samples(baseline));
+    expect(tail.verdict).toBe('Failed');
+    expect(compareJudge(spec('tail', { minimumChange: 1_000 }), samples(slowTail), samples(baseline)).verdict).toBe('Successful');
+    expect(tail.statistics.minimumChange).toBe(20);
   });
 
   it('critical rates: 20% against 1% errors reaches a critical change of 15 points', () => {

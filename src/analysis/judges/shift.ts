@@ -40,6 +40,7 @@ export function shiftFinding(spec: CompareJudgeSpec, candidate: number[], baseli
   return {
     real: lower > 0 ? 'increase' : upper < 0 ? 'decrease' : 'none',
     size: Math.abs(effect),
+    absoluteSize: Math.abs(result.estimate),
     description:
       `Mann-Whitney: candidate ${signed(result.estimate)} (${signedPercent(effect)}) against the baseline median ${formatNumber(baselineMedian)} ` +
       `(interval ${signed(lower)}..${signed(upper)} at ${percent(spec.confidence)}, p ${formatP(result.pValue)})`,

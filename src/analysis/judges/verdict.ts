@@ -14,6 +14,7 @@
  * The size is the test's point estimate (relative shift, difference of rates, D, excess share), as
  * Kayenta compares its effect size; the interval only decides whether the change is real.
  */
+import { formatNumber } from './format.js';
 import type { CompareJudgeSpec } from './specs.js';
 import type { Judgement } from '../types.js';
 
@@ -24,6 +25,8 @@ export interface Finding {
   real: RealChange;
   /** the size of the change in the test's units, at least 0, compared with allowedChange and criticalChange */
   size: number;
+  /** the size in the metric's own units (ms for latencies), for tests that have one: compared with minimumChange */
+  absoluteSize?: number;
   /** the numbers behind it, one line: "Mann-Whitney: candidate +212 (+21.2%) against the baseline median 1000, ..." */
   description: string;
   /** a limit written in the test's units for the judge's direction: "+10%", "±10 points", "D 0.1" */
@@ -40,12 +43,20 @@ function isBad(real: RealChange, direction: CompareJudgeSpec['direction']): bool
   return direction === 'either' || real === direction;
 }
 
+/**
+ * What a test tolerates when promote.yaml does not say: rates are absolute (one more failed request
+ * in a hundred), shifts and KS distances relative (10%), the tail's high quantile relative (50%).
+ */
+export const DEFAULT_ALLOWED_CHANGE: Record<CompareJudgeSpec['test'], number> = { twoProportion: 0.01, mannWhitney: 0.1, ks: 0.1, tail: 0.5 };
+
 export function decide(spec: CompareJudgeSpec, finding: Finding): Judgement {
+  const allowedChange = spec.allowedChange ?? DEFAULT_ALLOWED_CHANGE[spec.test];
   const statistics = {
     judge: 'compare',
     direction: spec.direction,
     confidence: spec.confidence,
-    allowedChange: spec.allowedChange,
+    allowedChange,
+    ...(spec.minimumChange !== undefined ? { minimumChange: spec.minimumChange } : {}),
     ...(spec.criticalChange !== undefined ? { criticalChange: spec.criticalChange } : {}),
     real: finding.real,
     size: Number.isFinite(finding.size) ? finding.size : null,
@@ -63,8 +74,12 @@ export function decide(spec: CompareJudgeSpec, finding: Finding): Judgement {
   const what = finding.real === 'change' ? 'a real change' : `a real ${finding.real}`;
   if (!isBad(finding.real, spec.direction)) return says('Successful', `${what}, and only ${spec.direction === 'increase' ? 'an increase' : 'a decrease'} counts against the candidate`);
 
+  // a change too small to matter in the metric's own units, however real and however large relatively
+  if (spec.minimumChange !== undefined && finding.absoluteSize !== undefined && finding.absoluteSize < spec.minimumChange) {
+    return says('Successful', `${what}, but of ${formatNumber(finding.absoluteSize)}, under the minimum change of ${formatNumber(spec.minimumChange)} that counts`);
+  }
   const critical = spec.criticalChange !== undefined && finding.size >= spec.criticalChange;
   if (critical) return says('Failed', `${what} of at least the critical ${finding.limit(spec.criticalChange!)}`, true);
-  if (finding.size > spec.allowedChange) return says('Failed', `${what} beyond the allowed ${finding.limit(spec.allowedChange)}`);
-  return says('Successful', `${what} within the allowed ${finding.limit(spec.allowedChange)}`);
+  if (finding.size > allowedChange) return says('Failed', `${what} beyond the allowed ${finding.limit(allowedChange)}`);
+  return says('Successful', `${what} within the allowed ${finding.limit(allowedChange)}`);
 }

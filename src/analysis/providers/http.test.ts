@@ -106,8 +106,13 @@ describe('http provider', () => {
     await expect(provider({ url: 'http://{{version}}.metrics.internal/stats', jsonPath: '$.value' }).measure(request())).rejects.toThrow(/^http GET http:\/\/v%202\.metrics\.internal\/stats: invalid URL/);
   });
 
-  it('refuses a jsonPath that does not parse when the provider is created, with the position', () => {
-    expect(() => provider({ url: `${base}/stats/x`, jsonPath: '$.data[x]' })).toThrow(PromoteError);
-    expect(() => provider({ url: `${base}/stats/x`, jsonPath: '$.data[x]' })).toThrow(/invalid JSON path "\$\.data\[x\]": expected \[number\] or \['key'\] at character 7/);
+  it('refuses a jsonPath that does not parse when promote.yaml loads, and when the provider is created, with the position', () => {
+    const message = /invalid JSON path "\$\.data\[x\]": expected \[number\] or \['key'\] at character 7/;
+    const loaded = analysisTemplateSchema.shape.provider.safeParse({ type: 'http', url: `${base}/stats/x`, jsonPath: '$.data[x]' });
+    expect(loaded.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([['jsonPath', expect.stringMatching(message)]]);
+    // a spec built without the schema still meets the provider's own check
+    const unchecked = { type: 'http' as const, url: `${base}/stats/x`, jsonPath: '$.data[x]', timeout: 1_000 };
+    expect(() => createProvider(unchecked, { configDir: '/' })).toThrow(PromoteError);
+    expect(() => createProvider(unchecked, { configDir: '/' })).toThrow(message);
   });
 });

@@ -4,7 +4,7 @@
  * `.name`, `['name']`, `[index]`, `[-1]`), so users learn one; this file adds what a measurement
  * needs: the value found becomes a number or samples, and anything else is explained.
  */
-import { JsonPathError, lookupJson, parseJsonPath, type PathSegment } from '../../engine/tests/json-path.js';
+import { JsonPathError, lookupJson, parseJsonPath, type PathSegment } from '../../system/json-path.js';
 
 export { JsonPathError, parseJsonPath, type PathSegment };
 

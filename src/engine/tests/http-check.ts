@@ -5,7 +5,7 @@
 import { Agent, request } from 'undici';
 import { describeCause, redactSecrets } from '../../errors.js';
 import { formatDuration } from '../../spec/duration.js';
-import { jsonEqual, JsonPathError, lookupJson, parseJsonPath } from './json-path.js';
+import { jsonEqual, JsonPathError, lookupJson, parseJsonPath } from '../../system/json-path.js';
 
 export interface HttpCheckSpec {
   path: string;

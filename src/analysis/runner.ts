@@ -1,0 +1,179 @@
+/**
+ * Runs the analysis of one step: measures each template on its schedule, judges the candidate (and
+ * the baseline for compare judges), records every measurement with its evidence, and stops when the
+ * assessment (assess.ts) has a verdict. Everything it knows is in the measurement rows, so a
+ * controller that took over after a crash continues with the measurements already taken.
+ */
+import { describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AnalysisTemplateSpec, JudgeSpec } from '../spec/index.js';
+import { listMeasurements, recordMeasurement, type Measurement } from '../store/analysis.js';
+import type { Queryable } from '../store/queryable.js';
+import { assessRun, assessStep, type RunProgress, type RunRules, type Taken, type TemplateProgress } from './assess.js';
+import { summarizeData } from './evidence.js';
+import type { Judgement, MetricData, Provider, RunVerdict } from './types.js';
+
+export type Judge = (spec: JudgeSpec, candidate: MetricData, baseline: MetricData | undefined) => Judgement;
+
+export interface AnalysisRunOptions {
+  db: Queryable;
+  rolloutId: number;
+  /** the startAnalysis action: measurements are recorded under it */
+  actionId: string;
+  app: string;
+  environment: string;
+  candidate: string;
+  /** the stable version compare judges measure against; null for an app's first release */
+  baseline: string | null;
+  templates: ReadonlyArray<{ name: string; spec: AnalysisTemplateSpec }>;
+  score: { pass: number; marginal: number };
+  provider: (name: string, spec: AnalysisTemplateSpec) => Provider;
+  judge: Judge;
+  /** aborted: stop measuring and resolve with no verdict */
+  signal: AbortSignal;
+  now?: () => number;
+  log?: Logger;
+}
+
+export interface TemplateResult {
+  template: string;
+  verdict?: RunVerdict;
+  reason: string;
+  measurements: number;
+  dryRun: boolean;
+  /** ids of this template's measurement rows, first and last: the evidence behind the verdict */
+  evidence?: { first: number; last: number };
+}
+
+export interface AnalysisResult {
+  /** undefined when the run was stopped before it had a verdict */
+  verdict?: RunVerdict;
+  reason: string;
+  score?: number;
+  templates: TemplateResult[];
+}
+
+export async function runAnalysis(options: AnalysisRunOptions): Promise<AnalysisResult> {
+  const now = options.now ?? Date.now;
+  const earlier = await listMeasurements(options.db, options.rolloutId, { actionId: options.actionId });
+  const recorded = new Map<string, Measurement[]>(options.templates.map(({ name }) => [name, earlier.filter((each) => each.template === name)]));
+  const startedAt = earlier.length > 0 ? Math.min(...earlier.map((each) => each.takenAt.getTime())) : now();
+  const providers = new Map(options.templates.map(({ name, spec }) => [name, options.provider(name, spec)]));
+  if (earlier.length > 0) options.log?.info({ action: options.actionId, measurements: earlier.length }, 'analysis continues from the measurements already taken');
+
+  // an app's first release has nothing to be compared with: its compare metrics sit out, said so
+  const sittingOut = (spec: AnalysisTemplateSpec) => spec.judge.type === 'compare' && options.baseline === null;
+  for (;;) {
+    const progress = options.templates.map(({ name, spec }): TemplateProgress => ({
+      template: name,
+      weight: spec.weight,
+      critical: spec.critical,
+      dryRun: spec.dryRun || sittingOut(spec),
+      progress: sittingOut(spec)
+        ? { done: true, verdict: 'Inconclusive', reason: 'not judged: the first release of the app has no stable version to compare with' }
+        : assessRun(rulesOf(spec), (recorded.get(name) ?? []).map(toTaken), startedAt),
+    }));
+    const step = assessStep(options.score, progress);
+    if (step.done) return result(step.verdict, step.reason, step.score, progress, recorded);
+    if (options.signal.aborted) return result(undefined, 'stopped before a verdict', step.score, progress, recorded);
+
+    const due = progress.filter((each) => !each.progress.done && each.progress.nextAt <= now());
+    if (due.length === 0) {
+      const next = Math.min(...progress.map((each) => (each.progress.done ? Infinity : each.progress.nextAt)));
+      await sleep(Math.max(0, next - now()), options.signal);
+      continue;
+    }
+    await Promise.all(
+      due.map(async ({ template }) => {
+        const spec = options.templates.find((each) => each.name === template)!.spec;
+        const taken = recorded.get(template)!;
+        const measurement = await measure(options, template, spec, providers.get(template)!, taken.length + 1);
+        if (measurement) taken.push(measurement);
+      }),
+    );
+  }
+}
+
+/** One measurement of one template, recorded; undefined when the run was stopped meanwhile. */
+async function measure(options: AnalysisRunOptions, template: string, spec: AnalysisTemplateSpec, provider: Provider, seq: number): Promise<Measurement | undefined> {
+  const request = { app: options.app, environment: options.environment, signal: options.signal };
+  let candidate: MetricData | undefined;
+  let baseline: MetricData | undefined;
+  let judgement: Judgement | { verdict: 'Error'; reason: string; statistics: Record<string, unknown>; critical?: boolean };
+  try {
+    const baselineVersion = spec.judge.type === 'compare' ? options.baseline : null;
+    [candidate, baseline] = await Promise.all([
+      provider.measure({ ...request, version: options.candidate }),
+      baselineVersion === null ? Promise.resolve(undefined) : provider.measure({ ...request, version: baselineVersion }),
+    ]);
+    judgement = options.judge(spec.judge, candidate, baseline);
+  } catch (error) {
+    if (options.signal.aborted) return undefined;
+    judgement = { verdict: 'Error', reason: describeCause(error), statistics: {} };
+  }
+  const stored = await recordMeasurement(options.db, {
+    rolloutId: options.rolloutId,
+    actionId: options.actionId,
+    template,
+    seq,
+    verdict: judgement.verdict,
+    reason: judgement.reason,
+    dryRun: spec.dryRun,
+    critical: judgement.critical === true,
+    candidate: candidate === undefined ? null : { version: options.candidate, ...summarizeData(candidate) },
+    baseline: baseline === undefined ? null : { version: options.baseline, ...summarizeData(baseline) },
+    statistics: judgement.statistics,
+  });
+  options.log?.info({ action: options.actionId, template, seq, verdict: stored.verdict, reason: stored.reason }, 'analysis measurement');
+  return stored;
+}
+
+function rulesOf(spec: AnalysisTemplateSpec): RunRules {
+  return {
+    interval: spec.interval,
+    initialDelay: spec.initialDelay,
+    count: spec.count,
+    failureLimit: spec.failureLimit,
+    inconclusiveLimit: spec.inconclusiveLimit,
+    consecutiveSuccessLimit: spec.consecutiveSuccessLimit,
+    errorBudget: spec.errorBudget,
+    noDataLimit: spec.noDataLimit,
+  };
+}
+
+function toTaken(measurement: Measurement): Taken {
+  return { verdict: measurement.verdict, takenAt: measurement.takenAt.getTime(), reason: measurement.reason, critical: measurement.critical };
+}
+
+function result(verdict: RunVerdict | undefined, reason: string, score: number | undefined, progress: TemplateProgress[], recorded: Map<string, Measurement[]>): AnalysisResult {
+  return {
+    ...(verdict !== undefined ? { verdict } : {}),
+    reason,
+    ...(score !== undefined ? { score } : {}),
+    templates: progress.map(({ template, dryRun, progress: each }) => templateResult(template, dryRun, each, recorded.get(template) ?? [])),
+  };
+}
+
+function templateResult(template: string, dryRun: boolean, progress: RunProgress, measurements: Measurement[]): TemplateResult {
+  return {
+    template,
+    ...(progress.done ? { verdict: progress.verdict } : {}),
+    reason: progress.done ? progress.reason : `still measuring (${measurements.length} measurement(s))`,
+    measurements: measurements.length,
+    dryRun,
+    ...(measurements.length > 0 ? { evidence: { first: measurements[0]!.id, last: measurements.at(-1)!.id } } : {}),
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
