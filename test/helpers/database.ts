@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
+import { afterFile } from './cleanup.js';
 import { migrateStore } from '../../src/store/migrate.js';
 
 export interface TestDatabase {
@@ -24,7 +25,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  afterAll(async () => {
+  afterFile(async () => {
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();
     try {
@@ -40,7 +41,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export async function createStorePool(options: { max?: number } = {}): Promise<{ pool: pg.Pool; url: string }> {
   const { url } = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 12 });
-  afterAll(async () => pool.end());
+  afterFile(async () => pool.end());
   await migrateStore(pool);
   return { pool, url };
 }

@@ -1,4 +1,4 @@
-import { afterAll } from 'vitest';
+import { afterFile } from './cleanup.js';
 import { Router, type RouterOptions } from '../../src/router/server.js';
 import type { TrafficConfig } from '../../src/router/traffic.js';
 
@@ -7,7 +7,7 @@ export async function startRouter(config: TrafficConfig | undefined, options: Pa
   const router = new Router({ host: '127.0.0.1', port: 0, timeouts: { connect: 1_000, request: 10_000, idle: 65_000 }, ...options });
   if (config) router.apply(config);
   const address = await router.listen();
-  afterAll(async () => router.close(1_000));
+  afterFile(async () => router.close(1_000));
   return { router, url: `http://127.0.0.1:${address.port}`, port: address.port };
 }
 

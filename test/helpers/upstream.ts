@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterAll } from 'vitest';
+import { afterFile } from './cleanup.js';
 
 export interface UpstreamRecord {
   method: string;
@@ -103,7 +103,7 @@ export async function startUpstream(version: string, options: { port?: number; c
     },
   };
   if (options.closeAfterTest !== false) {
-    afterAll(async () => {
+    afterFile(async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     });
