@@ -107,10 +107,10 @@ describe('decide: failures return traffic to stable by themselves', () => {
     expect(run.state.reason).toContain('v1 was already torn down');
   });
 
-  it('only stops the instances of an app\'s first release that fails before taking traffic', () => {
+  it('only stops the instances of an app\'s first release that fails: there is nothing to return to', () => {
     const run = simulate(canary, initialState(1, 'v1', null), { outcome: (action) => (action.kind === 'runTest' ? { status: 'failed' } : undefined) });
     expect(run.state.phase).toBe('RolledBack');
-    expect(run.state.reason).toContain('v1 never took traffic');
+    expect(run.state.reason).toContain('there is no earlier version to return to: v1, the app\'s first release, is stopped');
     expect(kinds(run.actions)).toEqual(['migrate', 'deploy', 'runTest', 'teardown']);
   });
 

@@ -355,7 +355,7 @@ class Context {
       return;
     }
     const trafficId = `${this.prefix()}.rollback.setTraffic`;
-    // an app's first release that never took traffic: nothing to return, only its instances to stop
+    // an app's first release: no earlier version to return traffic to, only its instances to stop
     const traffic: Outcome | undefined = target === null ? { status: 'succeeded' } : this.outcome(trafficId);
     if (traffic === undefined) {
       this.perform(trafficId, { kind: 'setTraffic', weights: { [target!]: 100, [release]: 0 }, stable: target! });
@@ -379,7 +379,8 @@ class Context {
     // the on-rollback hooks run once traffic is safe; their failures are told, they change nothing
     if (this.hooks('onRollback') === 'waiting') return;
     this.state = { ...this.state, rollingBack: null, weight: 0 };
-    const where = target === null ? `${release} never took traffic` : `traffic is back on ${target}`;
+    // a lone version carries all traffic in the router, so a first release did serve: say what is left
+    const where = target === null ? `there is no earlier version to return to: ${release}, the app's first release, is stopped` : `traffic is back on ${target}`;
     this.setPhase(back.to, `${back.reason}; ${where}${teardown.status === 'failed' ? ` (stopping ${release} failed: ${teardown.detail ?? 'unknown'})` : ''}`);
   }
 
