@@ -28,6 +28,14 @@ describe('assessRun', () => {
     expect(assessRun({ ...rules, ...overrides }, taken, start)).toEqual(expected);
   });
 
+  it('a continuous run never ends by count, no data or inconclusive measurements; only failures and the error budget end it', () => {
+    const continuous = { ...rules, continuous: true };
+    expect(assessRun(continuous, series('Successful', 'Successful', 'Successful', 'Successful'), start)).toEqual({ done: false, nextAt: start + 45_000 });
+    expect(assessRun(continuous, series('NoData', 'NoData', 'NoData', 'NoData', 'Inconclusive', 'Inconclusive'), start)).toMatchObject({ done: false });
+    expect(assessRun(continuous, series('Successful', 'Failed', 'Successful', 'Failed'), start)).toMatchObject({ done: true, verdict: 'Failed' });
+    expect(assessRun(continuous, series(...Array<MeasurementVerdict>(8).fill('Error')), start)).toMatchObject({ done: true, verdict: 'Failed' });
+  });
+
   it('fails on one measurement with a critical change, whatever the failure limit', () => {
     const taken = [{ verdict: 'Failed' as const, takenAt: start, reason: 'p99 +300%', critical: true }];
     expect(assessRun({ ...rules, failureLimit: 5 }, taken, start)).toEqual({ done: true, verdict: 'Failed', reason: 'a critical change: p99 +300%', critical: true });

@@ -17,6 +17,8 @@ export interface RunRules {
   consecutiveSuccessLimit?: number | undefined;
   errorBudget: number;
   noDataLimit: number;
+  /** measure until stopped: only failures and the error budget end the run */
+  continuous?: boolean;
 }
 
 export interface Taken {
@@ -55,6 +57,7 @@ export function assessRun(rules: RunRules, taken: readonly Taken[], startedAt: n
       return { done: true, verdict: 'Failed', reason: `the provider kept failing for ${formatDuration(lasting)} (error budget ${formatDuration(rules.errorBudget)}); last: ${errors.at(-1)!.reason}` };
     }
   }
+  if (rules.continuous) return { done: false, nextAt: last === undefined ? startedAt + rules.initialDelay : last.takenAt + rules.interval };
   if (inconclusive > rules.inconclusiveLimit) {
     return { done: true, verdict: 'Inconclusive', reason: `${inconclusive} inconclusive measurement(s), ${rules.inconclusiveLimit} tolerated; last: ${lastOf('Inconclusive')}` };
   }

@@ -154,6 +154,29 @@ describe('runAnalysis', () => {
     expect(shadow).toMatchObject({ verdict: 'Failed', dryRun: true });
   });
 
+  it('a continuous run keeps measuring past count until stopped, spending the confidence of compare looks, and fails when the candidate turns bad', async () => {
+    const compare = (file: string) =>
+      analysisTemplateSchema.parse({
+        provider: { type: 'command', run: `case "$PROMOTE_VERSION" in v2) cat ${file};; *) echo "[10,11,12,13,14,15,16,17,18,19]";; esac`, timeout: '5s' },
+        judge: { type: 'compare', test: 'mannWhitney', minSamples: 5, confidence: 0.98 },
+        interval: '50ms',
+        count: 2,
+      });
+    await value('same', '[10,11,12,13,14,15,16,17,18,19]');
+    const abort = new AbortController();
+    const run = options([['latency', compare('same')]], { continuous: true, signal: abort.signal });
+    setTimeout(() => abort.abort(), 700);
+    const good = await runAnalysis(run);
+    expect(good.verdict).toBeUndefined();
+    const looks = await listMeasurements(db, rolloutId, { actionId: run.actionId });
+    expect(looks.length).toBeGreaterThan(4);
+    expect(looks.map((each) => each.statistics.confidence).slice(0, 3)).toEqual([0.99, 1 - 0.02 / 6, 1 - 0.02 / 12]);
+
+    await value('worse', '[30,31,32,33,34,35,36,37,38,39]');
+    const bad = await runAnalysis(options([['latency', compare('worse')]], { continuous: true }));
+    expect(bad.verdict).toBe('Failed');
+  });
+
   it('judges the candidate against the baseline for compare metrics, measuring both versions', async () => {
     const spec = analysisTemplateSchema.parse({
       provider: { type: 'command', run: 'case "$PROMOTE_VERSION" in v2) echo "[30,31,32,33,34,35,36,37,38,39]";; *) echo "[10,11,12,13,14,15,16,17,18,19]";; esac', timeout: '5s' },

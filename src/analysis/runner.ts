@@ -27,6 +27,8 @@ export interface AnalysisRunOptions {
   baseline: string | null;
   templates: ReadonlyArray<{ name: string; spec: AnalysisTemplateSpec }>;
   score: { pass: number; marginal: number };
+  /** measure until stopped, spending the compare judges' confidence over the looks (see sequentialConfidence) */
+  continuous?: boolean;
   provider: (name: string, spec: AnalysisTemplateSpec) => Provider;
   judge: Judge;
   /** aborted: stop measuring and resolve with no verdict */
@@ -71,7 +73,7 @@ export async function runAnalysis(options: AnalysisRunOptions): Promise<Analysis
       dryRun: spec.dryRun || sittingOut(spec),
       progress: sittingOut(spec)
         ? { done: true, verdict: 'Inconclusive', reason: 'not judged: the first release of the app has no stable version to compare with' }
-        : assessRun(rulesOf(spec), (recorded.get(name) ?? []).map(toTaken), startedAt),
+        : assessRun({ ...rulesOf(spec), continuous: options.continuous === true }, (recorded.get(name) ?? []).map(toTaken), startedAt),
     }));
     const step = assessStep(options.score, progress);
     if (step.done) return result(step.verdict, step.reason, step.score, progress, recorded);
@@ -87,7 +89,9 @@ export async function runAnalysis(options: AnalysisRunOptions): Promise<Analysis
       due.map(async ({ template }) => {
         const spec = options.templates.find((each) => each.name === template)!.spec;
         const taken = recorded.get(template)!;
-        const measurement = await measure(options, template, spec, providers.get(template)!, taken.length + 1);
+        const looks = taken.filter((each) => each.verdict === 'Successful' || each.verdict === 'Failed' || each.verdict === 'Inconclusive').length + 1;
+        const judged = options.continuous && spec.judge.type === 'compare' ? { ...spec, judge: { ...spec.judge, confidence: sequentialConfidence(spec.judge.confidence, looks) } } : spec;
+        const measurement = await measure(options, template, judged, providers.get(template)!, taken.length + 1);
         if (measurement) taken.push(measurement);
       }),
     );
@@ -126,6 +130,16 @@ async function measure(options: AnalysisRunOptions, template: string, spec: Anal
   });
   options.log?.info({ action: options.actionId, template, seq, verdict: stored.verdict, reason: stored.reason }, 'analysis measurement');
   return stored;
+}
+
+/**
+ * The confidence of the k-th look of a continuous analysis: 1 - alpha / (k (k + 1)), alpha being
+ * 1 - confidence. The alphas of all looks add up to alpha (1/2 + 1/6 + 1/12 + ... = 1), so by the
+ * union bound a candidate identical to stable fails any of them at most alpha of the time, however
+ * long the analysis runs; early looks, when a bad canary is clearest, spend the most.
+ */
+export function sequentialConfidence(confidence: number, look: number): number {
+  return 1 - (1 - confidence) / (look * (look + 1));
 }
 
 function rulesOf(spec: AnalysisTemplateSpec): RunRules {

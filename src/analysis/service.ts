@@ -27,6 +27,7 @@ export interface AnalysisRequest {
   actionId: string;
   templates: readonly string[];
   score: { pass: number; marginal: number };
+  continuous?: boolean;
   candidate: string;
   baseline: string | null;
 }
@@ -61,6 +62,7 @@ export function createAnalysisService(options: AnalysisServiceOptions): Analysis
           baseline: request.baseline,
           templates: request.templates.map((name) => ({ name, spec: options.templates[name]! })),
           score: request.score,
+          continuous: request.continuous === true,
           provider: (_name, spec) => createProviderFor(spec.provider, { app: request.app, pool: options.pool, configDir: options.configDir, ...(options.environment.router ? { routerAdmin: options.environment.router.admin } : {}) }),
           judge,
           signal: abort.signal,

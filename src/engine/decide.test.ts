@@ -6,7 +6,7 @@ import { simulate } from './simulate.js';
 import { initialState, PHASES, TERMINAL_PHASES, type Action } from './state.js';
 
 const test = (name: string): PlannedStep => ({ kind: 'test', test: { name, run: 'true', timeout: 60_000 } });
-const analysis = (template = 'error-rate', background = false): PlannedStep => ({ kind: 'analysis', analysis: { templates: [template], background, score: { pass: 100, marginal: 100 } } });
+const analysis = (template = 'error-rate', background = false): PlannedStep => ({ kind: 'analysis', analysis: { templates: [template], background, continuous: false, score: { pass: 100, marginal: 100 } } });
 
 function plan(steps: PlannedStep[], extra: Partial<RolloutPlan> = {}): RolloutPlan {
   return { app: 'shop', environment: 'production', strategy: 'canary', type: 'canary', steps, scaleDownDelay: 0, hooks: { preDeploy: [], postPromote: [], onRollback: [] }, ...extra };

@@ -93,6 +93,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
             actionId: action.id,
             templates: action.templates,
             score: step?.kind === 'analysis' ? step.analysis.score : { pass: 100, marginal: 100 },
+            continuous: step?.kind === 'analysis' && step.analysis.continuous,
             candidate: context.state.release,
             baseline: context.state.stable,
           });

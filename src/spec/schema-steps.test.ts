@@ -69,7 +69,7 @@ describe('steps', () => {
       { pause: {} },
       { pause: { duration: 300_000 } },
       { pause: {} },
-      { analysis: { templates: ['error-rate'], background: false, score: { pass: 100, marginal: 100 } } },
+      { analysis: { templates: ['error-rate'], background: false, continuous: false, score: { pass: 100, marginal: 100 } } },
       { setFlag: { flag: 'new-checkout', rollout: 25 } },
       { approval: { count: 1, after: ['smoke'], expires: 3_600_000 } },
       { verify: { checks: ['orders-totals'] } },

@@ -71,6 +71,12 @@ const analysisStepSchema = z
   .strictObject({
     templates: z.array(nameSchema).min(1).describe('Names of entries in analysis.templates to run.'),
     background: z.boolean().default(false).describe('Keep running while later steps proceed; a failure still rolls the rollout back.'),
+    continuous: z
+      .boolean()
+      .default(false)
+      .describe(
+        'With background: keep measuring until the rollout ends instead of stopping after `count` (only failures and the error budget end it). Each look at a compare metric spends part of the confidence, (1 - confidence) / (k (k + 1)) at the k-th, so however many looks, a candidate identical to stable is rolled back at most 1 - confidence of the time.',
+      ),
     score: z
       .strictObject({
         pass: z.number().min(0).max(100).default(100).describe('Score (0-100) at or above which the analysis passes.'),

@@ -64,6 +64,13 @@ describe('checkSemantics', () => {
     expect(checkSemantics(baseSpec({ templates: template({ type: 'builtin', metric: 'request_rate' }, 'ks') }))[0]?.path).toEqual(['analysis', 'templates', 't', 'judge', 'test']);
   });
 
+  it('reports a continuous analysis that is not in the background', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate'], continuous: true } }, { promote: {} }) }))).toEqual([
+      { path: ['strategies', 'canary', 'steps', 0, 'analysis', 'continuous'], message: 'a continuous analysis runs beside the later steps: add `background: true`' },
+    ]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate'], continuous: true, background: true } }, { promote: {} }) }))).toEqual([]);
+  });
+
   it('reports a marginal score above the pass score', () => {
     expect(checkSemantics(baseSpec({ strategies: canary({ analysis: { templates: ['error-rate'], score: { pass: 80, marginal: 90 } } }, { promote: {} }) }))).toEqual([
       { path: ['strategies', 'canary', 'steps', 0, 'analysis', 'score', 'marginal'], message: 'the marginal score (90) must not be above the pass score (80)' },

@@ -85,6 +85,9 @@ function checkStrategy(name: string, strategy: Json, templates: string[]): PathP
 
   steps.forEach((step, index) => {
     if (isObject(step.test) && typeof step.test.name === 'string') testNamesSoFar.add(step.test.name);
+    if (asObject(step.analysis).continuous === true && asObject(step.analysis).background !== true) {
+      problems.push({ path: at(index, 'analysis', 'continuous'), message: 'a continuous analysis runs beside the later steps: add `background: true`' });
+    }
     const score = asObject(asObject(step.analysis).score);
     if (typeof score.pass === 'number' && typeof score.marginal === 'number' && score.marginal > score.pass) {
       problems.push({ path: at(index, 'analysis', 'score', 'marginal'), message: `the marginal score (${score.marginal}) must not be above the pass score (${score.pass})` });
