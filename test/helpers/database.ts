@@ -25,7 +25,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  afterFile(async () => {
+  afterFile(`dropping database ${name}`, async () => {
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();
     try {
@@ -41,7 +41,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export async function createStorePool(options: { max?: number } = {}): Promise<{ pool: pg.Pool; url: string }> {
   const { url } = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 12 });
-  afterFile(async () => pool.end());
+  afterFile('closing the store pool', async () => pool.end());
   await migrateStore(pool);
   return { pool, url };
 }

@@ -7,7 +7,7 @@ export async function startRouter(config: TrafficConfig | undefined, options: Pa
   const router = new Router({ host: '127.0.0.1', port: 0, timeouts: { connect: 1_000, request: 10_000, idle: 65_000 }, ...options });
   if (config) router.apply(config);
   const address = await router.listen();
-  afterFile(async () => router.close(1_000));
+  afterFile('closing the test router', async () => router.close(1_000));
   return { router, url: `http://127.0.0.1:${address.port}`, port: address.port };
 }
 

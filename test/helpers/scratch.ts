@@ -7,7 +7,7 @@ import { afterFile } from './cleanup.js';
 export async function scratchFolder(prefix = 'promote-'): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), prefix));
   await chmod(folder, 0o755);
-  afterFile(async () => {
+  afterFile(`removing ${folder}`, async () => {
     await rm(folder, { recursive: true, force: true });
   });
   return folder;

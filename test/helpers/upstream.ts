@@ -58,6 +58,8 @@ export async function startUpstream(version: string, options: { port?: number; c
         return;
       }
       const send = () => {
+        // the file's tests may be over and the server closed while a delayed answer waited
+        if (response.destroyed || server.address() === null) return;
         const status = Number(url.searchParams.get('status') ?? '200');
         const text = JSON.stringify({ version, port: (server.address() as AddressInfo).port, method: request.method, url: request.url, headers: request.headers, body });
         response.writeHead(status, { 'content-type': 'application/json', 'x-version': version, 'set-cookie': 'upstream=1; Path=/' });
@@ -103,8 +105,10 @@ export async function startUpstream(version: string, options: { port?: number; c
     },
   };
   if (options.closeAfterTest !== false) {
-    afterFile(async () => {
+    afterFile(`closing upstream ${version}`, async () => {
       server.closeAllConnections();
+      // upgraded connections left the server's books: they hold it open until destroyed
+      for (const socket of upgraded) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     });
   }
