@@ -330,13 +330,14 @@ describe('process target', () => {
   });
 
   it('readiness that never comes fails the deploy naming the timeout, and stops the instances', async () => {
-    const t = target(spec({ readiness: { path: '/healthz', timeout: '800ms', interval: '50ms' }, env: { TARGET_APP_READY_DELAY_MS: '60000', TARGET_APP_PIDS: pidsFile } }));
+    // 3 s: long enough for node to start and answer 503 even on a loaded machine, far below the app's 60 s
+    const t = target(spec({ readiness: { path: '/healthz', timeout: '3s', interval: '50ms' }, env: { TARGET_APP_READY_DELAY_MS: '60000', TARGET_APP_PIDS: pidsFile } }));
     const before = await pidsIn(pidsFile);
     const started = Date.now();
     const error = await t.deploy({ app: 'shop', environment: 'staging', version: 'v-slow' }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(Date.now() - started).toBeLessThan(8_000);
     const message = (error as Error).message;
-    expect(message).toMatch(/instance [01] .* was not ready within the readiness timeout of 800ms \(GET http:\/\/127\.0\.0\.1:\d+\/healthz: answered 503\)/);
+    expect(message).toMatch(/instance [01] .* was not ready within the readiness timeout of 3s \(GET http:\/\/127\.0\.0\.1:\d+\/healthz: answered 503\)/);
     expect(message).toMatch(/listening on \d+/);
     expect((error as PromoteError).hint).toContain('readiness.timeout');
     const startedPids = (await pidsIn(pidsFile)).slice(before.length);
