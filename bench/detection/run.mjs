@@ -11,6 +11,8 @@
 //   --scenarios LIST         errors,errors5,tail,same (default: all four; same is the control); none: skip part 1
 //   --clients N              concurrent clients of the steady load, each in a closed loop (default 12)
 //   --weight P               the canary's share of traffic at its analysis step, in % (default 20)
+//   --pair-weight P          the candidate's share within each identical pair, in % (default: --weight); 50 gives
+//                            both processes of a pair the same load
 //   --pairs N                identical (baseline, candidate) pairs for the false-rollback part (default 5)
 //   --identical-seconds S    seconds of steady load recorded for the false-rollback part (default 175)
 //   --no-identical           skip the false-rollback part
@@ -34,7 +36,7 @@
 //
 // Part 2, false rollbacks. A second environment of the same server (`identical`, its own router) gets
 // N pairs of identical canary-app processes through `promote traffic set`, each pair weighted like the
-// scenarios (baseline 100-P : candidate P, the pairs sharing the traffic). The router's per-second
+// scenarios (baseline 100-P : candidate P, the pairs sharing the traffic; --pair-weight 50 for equal load). The router's per-second
 // windows (`/window?seconds=1` on the admin port, polled 5 times a second) are recorded for every
 // version; then simulated analyses run in this process over consecutive, non-overlapping stretches
 // of those seconds: each measurement of each template gets the window the builtin provider would
@@ -74,6 +76,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string', default: 'errors,errors5,tail,same' },
     clients: { type: 'string', default: '12' },
     weight: { type: 'string', default: '20' },
+    'pair-weight': { type: 'string' },
     pairs: { type: 'string', default: '5' },
     'identical-seconds': { type: 'string', default: '175' },
     'no-identical': { type: 'boolean', default: false },
@@ -85,6 +88,7 @@ const { values: args } = parseArgs({
 const reps = Number(args.reps);
 const clients = Number(args.clients);
 const weight = Number(args.weight);
+const pairWeight = Number(args['pair-weight'] ?? args.weight);
 const pairs = Number(args.pairs);
 const identicalSeconds = Number(args['identical-seconds']);
 const SCENARIOS = {
@@ -105,8 +109,8 @@ for (const [name, value] of [['--reps', reps], ['--clients', clients], ['--pairs
     process.exit(2);
   }
 }
-if (!(weight > 0 && weight < 100)) {
-  console.error('--weight must be between 0 and 100');
+if (!(weight > 0 && weight < 100) || !(pairWeight > 0 && pairWeight < 100)) {
+  console.error('--weight and --pair-weight must be between 0 and 100');
   process.exit(2);
 }
 
@@ -662,7 +666,7 @@ try {
       }
     }
   }
-  cpu.scenarios = busyCores(cpuBefore, cpuSnapshot());
+  if (runs.length > 0) cpu.scenarios = busyCores(cpuBefore, cpuSnapshot());
   await load.stop();
 
   // the analyses' measurements and the rollouts' events, as `promote explain --json --all` gives them
@@ -715,7 +719,7 @@ async function runIdentical() {
   const share = 100 / pairs;
   const weights = {};
   for (const { baseline, candidate } of names) {
-    weights[candidate] = round((share * weight) / 100, 3);
+    weights[candidate] = round((share * pairWeight) / 100, 3);
     weights[baseline] = round(share - weights[candidate], 3);
   }
   const drift = 100 - Object.values(weights).reduce((sum, value) => sum + value, 0);
@@ -876,8 +880,22 @@ function simulateAnalysis(pair, buckets, variant, firstAt, lastAt, tally) {
         tally[name][judgement.verdict]++;
         // the test's own finding, before allowedChange and minimumChange: a real change in the bad direction
         if (judgement.statistics?.real === 'increase' || judgement.statistics?.real === 'change') tally[name].realIncrease++;
+        // where in the window the candidate's slow requests were: one stalled second, or spread out
+        let spread = '';
+        if (judgement.verdict === 'Failed' && typeof judgement.statistics?.threshold === 'number') {
+          const above = [];
+          for (let second = t - width; second < t; second++) {
+            const values = buckets.get(pair.candidate).get(second).samples;
+            above.push(`${values.filter((value) => value / 1000 > judgement.statistics.threshold).length}/${values.length}`);
+          }
+          const counts = above.map((each) => Number(each.split('/')[0]));
+          const total = counts.reduce((sum, value) => sum + value, 0);
+          tally[name].failedConcentration ??= [];
+          tally[name].failedConcentration.push(total > 0 ? Math.max(...counts) / total : 0);
+          spread = ` [candidate samples above the baseline p${Math.round((each.judge.quantile ?? 0.99) * 100)}, second by second: ${above.join(', ')}]`;
+        }
         const examples = tally[name].examples[judgement.verdict];
-        if (examples && examples.length < 3) examples.push(`${pair.candidate} at ${new Date(t * 1000).toISOString().slice(11, 19)}: ${judgement.reason}`);
+        if (examples && examples.length < 3) examples.push(`${pair.candidate} at ${new Date(t * 1000).toISOString().slice(11, 19)}: ${judgement.reason}${spread}`);
       }
       taken.get(name).push({ verdict: judgement.verdict, takenAt: t * 1000, reason: judgement.reason, critical: judgement.critical === true });
     }
@@ -1120,6 +1138,10 @@ if (identical) {
       `  ${name}: ${counts.Successful} successful, ${counts.Failed} failed (${pct(judged > 0 ? counts.Failed / judged : null, 2)} of judged), ${counts.Inconclusive} inconclusive, ${counts.NoData} no data, ${counts.Error} errors` +
         `${TEMPLATES[name].judge.type === 'compare' ? `; the test found a real increase in ${counts.realIncrease} (${pct(judged > 0 ? counts.realIncrease / judged : null, 2)}, 1 - confidence = ${pct(1 - (TEMPLATES[name].judge.confidence ?? 0.98), 0)})` : ''}`,
     );
+    if (counts.failedConcentration?.length > 0) {
+      const inOne = counts.failedConcentration.filter((share) => share >= 0.5).length;
+      console.log(`    in ${inOne} of its ${counts.failedConcentration.length} failed measurements, half or more of the candidate's slow requests fell in one second of the window`);
+    }
     for (const [verdict, examples] of Object.entries(counts.examples)) for (const example of examples.slice(0, 2)) console.log(`    ${verdict}, e.g. ${example}`);
   }
 }
@@ -1135,7 +1157,7 @@ writeFileSync(
       command: `node ${relative(root, fileURLToPath(import.meta.url))} ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
       cpuBusyCores: cpu,
-      options: { reps, scenarios, clients, weight, pairs, identicalSeconds },
+      options: { reps, scenarios, clients, weight, pairWeight, pairs, identicalSeconds },
       analysis: { templates: TEMPLATES, run: RUN, score },
       definitions: {
         t0: 'end of the first response carrying the canary in x-promote-version',
