@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sendCommand } from '../engine/commands.js';
 import { startRollout } from '../engine/start.js';
+import { listMeasurements } from '../store/analysis.js';
 import { getRollout, listEvents, listRollouts } from '../store/index.js';
 import type { ServerOptions } from './app.js';
 
@@ -37,6 +38,25 @@ const event = {
   required: ['seq', 'type', 'actor', 'data', 'createdAt', 'hash'],
 } as const;
 
+const measurement = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    actionId: { type: 'string' },
+    template: { type: 'string' },
+    seq: { type: 'integer' },
+    takenAt: { type: 'string', format: 'date-time' },
+    verdict: { type: 'string', enum: ['Successful', 'Failed', 'Inconclusive', 'NoData', 'Error'] },
+    reason: { type: 'string' },
+    dryRun: { type: 'boolean' },
+    critical: { type: 'boolean' },
+    candidate: { type: ['object', 'null'], additionalProperties: true },
+    baseline: { type: ['object', 'null'], additionalProperties: true },
+    statistics: { type: 'object', additionalProperties: true },
+  },
+  required: ['id', 'actionId', 'template', 'seq', 'takenAt', 'verdict', 'reason', 'statistics'],
+} as const;
+
 const error = { type: 'object', properties: { error: { type: 'string' }, hint: { type: 'string' } }, required: ['error'] } as const;
 const environmentName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } as const;
@@ -59,6 +79,17 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
     async (request) => {
       const query = request.query as { environment?: string; limit: number };
       return listRollouts(options.pool, { app: appName, limit: query.limit, ...(query.environment ? { environment: query.environment } : {}) });
+    },
+  );
+
+  app.get(
+    '/api/rollouts/:id/measurements',
+    { schema: { summary: 'The analysis measurements of a rollout, oldest first: inputs, statistics and verdicts', params: idParams, response: { 200: { type: 'array', items: measurement }, 404: error } } },
+    async (request, reply) => {
+      const id = (request.params as { id: number }).id;
+      const found = await getRollout(options.pool, id);
+      if (!found || found.app !== appName) return reply.status(404).send({ error: `no rollout #${id}` });
+      return listMeasurements(options.pool, id);
     },
   );
 

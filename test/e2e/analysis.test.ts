@@ -152,6 +152,11 @@ analysis:
     const text = await explain(bad.id);
     expect(text).toMatch(/#1 \d\d:\d\d:\d\d Failed: value 0\.[12]\d* is not < 0\.05/);
     expect(text).toContain('candidate v3-errors');
+    // the same evidence over the API, for the dashboard
+    const measurements = (await (await request(`http://127.0.0.1:${apiPort}/api/rollouts/${bad.id}/measurements`)).body.json()) as Array<{ template: string; verdict: string; candidate: { version: string; value?: number } | null }>;
+    const failed = measurements.find((each) => each.template === 'errors' && each.verdict === 'Failed');
+    expect(failed?.candidate?.version).toBe('v3-errors');
+    expect(failed?.candidate?.value).toBeGreaterThan(0.05);
     // traffic is back on stable: the load reaches v3-errors no more, and nothing failed on the way but its own 500s
     const served = () => [...seen].filter(([key]) => key.startsWith('v3-errors')).reduce((sum, [, count]) => sum + count, 0);
     const before = served();

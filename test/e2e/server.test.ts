@@ -47,7 +47,7 @@ describe('the HTTP API', () => {
     const { status, body } = await call('GET', '/openapi.json');
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
-    expect(Object.keys(body.paths as object)).toEqual(expect.arrayContaining(['/api/deploy', '/api/rollouts', '/api/rollouts/{id}', '/api/rollouts/{id}/events', '/api/environments/{environment}/abort', '/api/releases']));
+    expect(Object.keys(body.paths as object)).toEqual(expect.arrayContaining(['/api/deploy', '/api/rollouts', '/api/rollouts/{id}', '/api/rollouts/{id}/events', '/api/rollouts/{id}/measurements', '/api/environments/{environment}/abort', '/api/releases']));
   });
 
   it('rejects a malformed request naming the field', async () => {
