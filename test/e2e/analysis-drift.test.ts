@@ -41,19 +41,33 @@ describe('canary analysis of a slow drift', () => {
   let load: Promise<void> = Promise.resolve();
 
   // cleanup at the top level of the describe (vitest drops an afterAll registered inside a hook); it
-  // runs whatever failed, and the exit handler kills what a dying worker would otherwise leave behind
-  const killOnExit = () => {
+  // runs whatever failed. Should it not finish (a hook timeout), these kill what would be left behind
+  // when the worker ends: vitest ends its workers with SIGTERM, which skips 'exit' unless handled
+  const killLeftovers = () => {
     server?.kill('SIGKILL');
-    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) process.kill(pid, 'SIGKILL');
+    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
   };
-  process.once('exit', killOnExit);
+  const onSignal = (signal: NodeJS.Signals) => {
+    killLeftovers();
+    process.off('exit', killLeftovers);
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', killLeftovers);
+  process.once('SIGTERM', onSignal);
   afterAll(async () => {
     loading = false;
     await load;
     if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
     await output;
     if (folder !== undefined) await stopDeployedVersions(folder, versions);
-    process.off('exit', killOnExit);
+    process.off('exit', killLeftovers);
+    process.off('SIGTERM', onSignal);
   });
 
   beforeAll(async () => {

@@ -64,13 +64,26 @@ describe('canary analysis through a Prometheus outage', () => {
   const served = new Map<string, number>();
 
   // cleanup at the top level of the describe (vitest drops an afterAll registered inside a hook); it
-  // runs whatever failed, and the exit handler kills what a dying worker would otherwise leave behind
-  const killOnExit = () => {
+  // runs whatever failed. Should it not finish (a hook timeout), these kill what would be left behind
+  // when the worker ends: vitest ends its workers with SIGTERM, which skips 'exit' unless handled
+  const killLeftovers = () => {
     prometheus?.kill('SIGKILL');
     server?.kill('SIGKILL');
-    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) process.kill(pid, 'SIGKILL');
+    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
   };
-  process.once('exit', killOnExit);
+  const onSignal = (signal: NodeJS.Signals) => {
+    killLeftovers();
+    process.off('exit', killLeftovers);
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', killLeftovers);
+  process.once('SIGTERM', onSignal);
   afterAll(async () => {
     loading = false;
     await load;
@@ -78,7 +91,8 @@ describe('canary analysis through a Prometheus outage', () => {
     await output;
     await stopPrometheus();
     if (folder !== undefined) await stopDeployedVersions(folder, versions);
-    process.off('exit', killOnExit);
+    process.off('exit', killLeftovers);
+    process.off('SIGTERM', onSignal);
   });
 
   beforeAll(async () => {
