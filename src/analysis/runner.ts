@@ -91,7 +91,7 @@ export async function runAnalysis(options: AnalysisRunOptions): Promise<Analysis
         const taken = recorded.get(template)!;
         const looks = taken.filter((each) => each.verdict === 'Successful' || each.verdict === 'Failed' || each.verdict === 'Inconclusive').length + 1;
         const judged = options.continuous && spec.judge.type === 'compare' ? { ...spec, judge: { ...spec.judge, confidence: sequentialConfidence(spec.judge.confidence, looks) } } : spec;
-        const measurement = await measure(options, template, judged, providers.get(template)!, taken.length + 1);
+        const measurement = await measure(options, template, judged, providers.get(template)!, { seq: taken.length + 1, since: startedAt });
         if (measurement) taken.push(measurement);
       }),
     );
@@ -99,8 +99,8 @@ export async function runAnalysis(options: AnalysisRunOptions): Promise<Analysis
 }
 
 /** One measurement of one template, recorded; undefined when the run was stopped meanwhile. */
-async function measure(options: AnalysisRunOptions, template: string, spec: AnalysisTemplateSpec, provider: Provider, seq: number): Promise<Measurement | undefined> {
-  const request = { app: options.app, environment: options.environment, signal: options.signal };
+async function measure(options: AnalysisRunOptions, template: string, spec: AnalysisTemplateSpec, provider: Provider, { seq, since }: { seq: number; since: number }): Promise<Measurement | undefined> {
+  const request = { app: options.app, environment: options.environment, signal: options.signal, since };
   let candidate: MetricData | undefined;
   let baseline: MetricData | undefined;
   let judgement: Judgement | { verdict: 'Error'; reason: string; statistics: Record<string, unknown>; critical?: boolean };
@@ -127,6 +127,8 @@ async function measure(options: AnalysisRunOptions, template: string, spec: Anal
     candidate: candidate === undefined ? null : { version: options.candidate, ...summarizeData(candidate) },
     baseline: baseline === undefined ? null : { version: options.baseline, ...summarizeData(baseline) },
     statistics: judgement.statistics,
+    // the controller's clock, the one the schedule is kept by (not the database's)
+    takenAt: new Date((options.now ?? Date.now)()),
   });
   options.log?.info({ action: options.actionId, template, seq, verdict: stored.verdict, reason: stored.reason }, 'analysis measurement');
   return stored;

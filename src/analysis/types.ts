@@ -27,6 +27,12 @@ export interface MeasureRequest {
   environment: string;
   version: string;
   signal: AbortSignal;
+  /**
+   * ms since the epoch when the analysis started: providers that look back over a window do not look
+   * further back than this, so a canary's first measurement is not diluted by the time before it took
+   * traffic (and the baseline's by the time it served everything)
+   */
+  since?: number;
 }
 
 /**

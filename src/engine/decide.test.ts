@@ -75,7 +75,7 @@ describe('decide: failures return traffic to stable by themselves', () => {
   it('rolls back when the analysis fails and stops nothing twice', () => {
     const run = simulate(canary, initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'startAnalysis' ? { status: 'succeeded', verdict: 'Failed', detail: 'error_rate 0.08 >= 0.01' } : undefined) });
     expect(run.state.phase).toBe('RolledBack');
-    expect(run.state.reason).toMatch(/^analysis error-rate failed: error_rate 0.08 >= 0.01; traffic is back on v1$/);
+    expect(run.state.reason).toMatch(/^analysis failed: error_rate 0.08 >= 0.01; traffic is back on v1$/);
     expect(run.actions.filter((action) => action.kind === 'stopAnalysis')).toHaveLength(0);
   });
 

@@ -213,7 +213,8 @@ class Context {
       return 'done';
     }
     if (outcome.verdict === 'Failed') {
-      this.rollBack('RolledBack', `analysis ${templates.join(', ')} failed${outcome.detail ? `: ${outcome.detail}` : ''}`);
+      // the detail names the templates that failed and why; without it, name the step's templates
+      this.rollBack('RolledBack', outcome.detail ? `analysis failed: ${outcome.detail}` : `analysis ${templates.join(', ')} failed`);
       return 'failed';
     }
     // no verdict (inconclusive, or the analysis could not run) is not a failure: a person decides

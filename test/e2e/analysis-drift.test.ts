@@ -168,7 +168,7 @@ analysis:
     const drift = await rollOut('v3-drift');
     const text = await explain(drift.id);
     expect(drift.phase, text).toBe('RolledBack');
-    expect(drift.reason, text).toMatch(/^analysis latency failed: .*2 failed measurement\(s\), 1 tolerated; last: Mann-Whitney: candidate \+/);
+    expect(drift.reason, text).toMatch(/^analysis failed: latency failed: .*2 failed measurement\(s\), 1 tolerated; last: Mann-Whitney: candidate \+/);
 
     const judged = (await measurements(drift.id)).filter((each) => each.verdict !== 'NoData');
     const verdicts = judged.map((each) => each.verdict);

@@ -285,7 +285,7 @@ describe('canary analysis through a Prometheus outage', () => {
     const text = await explain(id);
     expect(done, text).toMatchObject({ phase: 'RolledBack', weights: { v1: 100 } });
     expect(done.phaseReason).toMatch(
-      new RegExp(`^analysis errors-production failed: errors-production failed: the provider kept failing for 3s(\\d+ms)? \\(error budget 3s\\); last: prometheus http://127\\.0\\.0\\.1:${prometheusPort}: query .*: connect ECONNREFUSED`),
+      new RegExp(`^analysis failed: errors-production failed: the provider kept failing for 3s(\\d+ms)? \\(error budget 3s\\); last: prometheus http://127\\.0\\.0\\.1:${prometheusPort}: query .*: connect ECONNREFUSED`),
     );
     // the errors alone did it, once they had lasted 3 s: no measurement failed, and the first errors only held the run
     expect(rolledBackAfter).toBeGreaterThanOrEqual(3_000);

@@ -58,6 +58,13 @@ describe('builtin provider', () => {
     expect((await provider('error_rate').measure(request('v1'))).value).toBe(0);
   });
 
+  it('looks back no further than the analysis started, in whole seconds, at least one', async () => {
+    const since = (ago: number) => ({ ...request('v1'), since: Date.now() - ago });
+    expect((await provider('request_rate').measure(since(3_500))).source).toMatchObject({ seconds: 3 });
+    expect((await provider('request_rate').measure(since(200))).source).toMatchObject({ seconds: 1 });
+    expect((await provider('request_rate').measure(since(3_600_000))).source).toMatchObject({ seconds: 60 });
+  });
+
   it('request_rate: requests per second over the window', async () => {
     expect(await provider('request_rate').measure(request('v1'))).toMatchObject({ value: 25 / 60, support: 25 });
   });

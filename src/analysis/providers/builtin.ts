@@ -20,10 +20,13 @@ const timeoutMs = 5_000;
 /** `routerAdmin` is the environment's `router.admin` (host:port) or a base URL. */
 export function createBuiltinProvider(spec: BuiltinProviderSpec, routerAdmin: string): Provider {
   const base = adminBaseUrl(routerAdmin);
-  const seconds = Math.min(Math.max(Math.ceil(spec.window / 1000), 1), maxWindowSeconds);
+  const configured = Math.min(Math.max(Math.ceil(spec.window / 1000), 1), maxWindowSeconds);
+  // whole seconds since the analysis started, at least one, at most the configured window
+  const lookBack = (since: number | undefined) => (since === undefined ? configured : Math.min(configured, Math.max(1, Math.floor((Date.now() - since) / 1000))));
   return {
     kind: 'builtin',
     async measure(request: MeasureRequest): Promise<MetricData> {
+      const seconds = lookBack(request.since);
       const path = `/window?version=${encodeURIComponent(request.version)}&seconds=${seconds}`;
       const doing = `builtin ${spec.metric}: reading the router window of version ${request.version} (${seconds}s) from ${base}`;
       const answer = await httpGet({ url: `${base}${path}`, timeoutMs, signal: request.signal, doing, maxBytes: 256 * 1024 * 1024 });
