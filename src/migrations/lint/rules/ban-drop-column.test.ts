@@ -1,0 +1,28 @@
+/** ban-drop-column: dropping a column of an existing table breaks clients. */
+import { describe, expect, it } from 'vitest';
+import { findings } from '../testing.js';
+import type { LintOptions } from '../types.js';
+
+const RULE = 'ban-drop-column';
+
+const FLAGGED: Array<[string, LintOptions, number]> = [
+  ['alter table t drop column c;', {}, 1],
+  ['alter table t drop column if exists c cascade;', {}, 1],
+];
+
+const ALLOWED: Array<[string, LintOptions]> = [
+  ['create table t (a int, c int); alter table t drop column c;', {}],
+  ['alter table t add column c int;', {}],
+];
+
+describe(RULE, () => {
+  it.each(FLAGGED)('flags %s', async (sql, options, expected) => {
+    const found = await findings(RULE, sql, options);
+    expect(found.map((each) => each.rule)).toEqual(Array(expected).fill(RULE));
+    expect(found[0]?.help).toBeTruthy();
+  });
+
+  it.each(ALLOWED)('allows %s', async (sql, options) => {
+    expect(await findings(RULE, sql, options)).toEqual([]);
+  });
+});
