@@ -469,8 +469,8 @@ const machine = {
   undici: JSON.parse(readFileSync(join(root, 'node_modules', 'undici', 'package.json'), 'utf8')).version,
   commit: (() => {
     try {
-      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-      const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
       return dirty ? `${head} (src/ has uncommitted changes)` : head;
     } catch {
       return null;
@@ -586,7 +586,7 @@ const plan = { scenarios: scenarios.length * reps, identicalSeconds: args['no-id
 console.log(`machine: ${machine.nproc} cores, ${machine.cpu}, ${machine.memoryGB} GB, node ${machine.node}, commit ${machine.commit}`);
 console.log(
   `plan: ${plan.scenarios} bad canaries (${scenarios.join(', ')} x ${reps}) at ${weight}% under ${clients} clients` +
-    `${args['no-identical'] ? '' : `; then ${pairs} identical pairs for ${identicalSeconds} s`}; about ${Math.ceil((40 + plan.scenarios * 9 + plan.identicalSeconds + 20) / 60)} min`,
+    `${args['no-identical'] ? '' : `; then ${pairs} identical pairs for ${identicalSeconds} s`}; about ${Math.ceil((30 + plan.scenarios * 5 + (plan.identicalSeconds > 0 ? plan.identicalSeconds + 15 : 0) + 10) / 60)} min`,
 );
 console.log(`analysis: ${templates.map(({ name, spec: each }) => `${name} (${each.judge.type}${each.judge.test ? ` ${each.judge.test}` : ''}, window ${each.provider.window / 1000}s)`).join(', ')}; interval ${RUN.interval}, count ${RUN.count}, initialDelay ${RUN.initialDelay}, failureLimit ${RUN.failureLimit}\n`);
 
