@@ -2,6 +2,7 @@ import core from './001-core.js';
 import traffic from './002-traffic.js';
 import rolloutEngine from './003-rollout-engine.js';
 import analysis from './004-analysis.js';
+import migrationHistory from './005-migrations.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -10,4 +11,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory];
