@@ -5,6 +5,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js'
 import { registerDb } from './commands/db.js';
 import { registerExplain } from './commands/explain.js';
 import { registerInit } from './commands/init.js';
+import { registerMigrateLint } from './commands/migrate-lint.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
@@ -56,6 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerRollout(program, context);
   registerExplain(program, context);
   registerServer(program, context);
+  registerMigrateLint(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {
