@@ -1,7 +1,13 @@
 /**
- * Parses a SQL file with the real PostgreSQL parser (libpg-query: Postgres 18's own grammar compiled
- * to WebAssembly, so `npm ci` needs no compiler and parsing needs no server and no network) and
- * splits it into statements with their positions and the comments before each one.
+ * Parses a SQL file with the real PostgreSQL parser and splits it into statements with their
+ * positions and the comments before each one.
+ *
+ * The parser is the `libpg-query` package (18.x): Postgres 18's own grammar compiled to WebAssembly,
+ * so `npm ci` needs no compiler or install script and parsing needs no server and no network, with
+ * the AST typed by `@pgsql/types`. `pgsql-parser` wraps the same parser with a deparser we do not
+ * need; the older native builds need a C toolchain. Its quirks, handled here: AST locations count
+ * UTF-8 bytes, error positions count characters, text stops at a NUL, and lone surrogates corrupt
+ * the encoding.
  *
  * Parsing never throws: a syntax error, a NUL character or a failure inside the parser comes back as
  * a `ParseFailure` with the index where Postgres stopped, which the engine reports as `syntax-error`.
