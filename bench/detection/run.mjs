@@ -8,6 +8,8 @@
 //
 // Options (all optional):
 //   --reps N                 repetitions of each bad-canary scenario (default 3)
+//   --control-reps N         repetitions of the identical control, `same` (default 6): a fresh canary
+//                            process is judged at its first look, which the replay of warm pairs cannot show
 //   --scenarios LIST         errors,errors5,tail,same (default: all four; same is the control); none: skip part 1
 //   --clients N              concurrent clients of the steady load, each in a closed loop (default 12)
 //   --weight P               the canary's share of traffic at its analysis step, in % (default 20)
@@ -73,6 +75,7 @@ const fixture = join(root, 'test', 'fixtures', 'canary-app.mjs');
 const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
+    'control-reps': { type: 'string', default: '6' },
     scenarios: { type: 'string', default: 'errors,errors5,tail,same' },
     clients: { type: 'string', default: '12' },
     weight: { type: 'string', default: '20' },
@@ -86,6 +89,8 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
+const controlReps = Number(args['control-reps']);
+const repsOf = (name) => (SCENARIOS[name].good ? controlReps : reps);
 const clients = Number(args.clients);
 const weight = Number(args.weight);
 const pairWeight = Number(args['pair-weight'] ?? args.weight);
@@ -103,7 +108,7 @@ const scenarios = (args.scenarios === 'none' ? [] : args.scenarios.split(',')).f
   console.error(`unknown scenario ${name}: expected ${Object.keys(SCENARIOS).join(', ')}`);
   process.exit(2);
 });
-for (const [name, value] of [['--reps', reps], ['--clients', clients], ['--pairs', pairs], ['--identical-seconds', identicalSeconds]]) {
+for (const [name, value] of [['--reps', reps], ['--control-reps', controlReps], ['--clients', clients], ['--pairs', pairs], ['--identical-seconds', identicalSeconds]]) {
   if (!Number.isInteger(value) || value < 1) {
     console.error(`${name} must be a whole number >= 1`);
     process.exit(2);
@@ -277,7 +282,10 @@ function clopperPearson(successes, trials, confidence = 0.95) {
 // Processes: everything started here is tracked and stopped at the end
 
 const children = new Set();
-function start(label, command, commandArgs, { keepStdout = false, ...options } = {}) {
+/** set once the cleanup begins: nothing new is started after it (but the cleanup's own `db stop`) */
+let refuseNew = false;
+function start(label, command, commandArgs, { keepStdout = false, duringCleanup = false, ...options } = {}) {
+  if (refuseNew && !duringCleanup) throw new Error(`not starting ${label}: the benchmark is stopping`);
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   children.add(child);
   child.label = label;
@@ -309,8 +317,8 @@ delete childEnv.DATABASE_URL;
 delete childEnv.PROMOTE_HOME;
 
 /** runs the built CLI in the scratch folder; rejects with its output when it fails */
-async function promote(cliArgs, { json = false } = {}) {
-  const child = start(`promote ${cliArgs[0]}`, process.execPath, [cli, ...cliArgs], { cwd: scratch, env: childEnv, keepStdout: json });
+async function promote(cliArgs, { json = false, duringCleanup = false } = {}) {
+  const child = start(`promote ${cliArgs[0]}`, process.execPath, [cli, ...cliArgs], { cwd: scratch, env: childEnv, keepStdout: json, duringCleanup });
   const { code } = await child.exited;
   if (code !== 0) throw new Error(`promote ${cliArgs.join(' ')} exited ${code}:\n${child.output}`);
   return json ? JSON.parse(child.stdoutText) : child.output;
@@ -486,7 +494,8 @@ let server;
 let dbStarted = false;
 const deployed = new Set();
 const pairProcesses = [];
-let cleaned = false;
+/** the one cleanup, shared: a Ctrl-C during the run and the run's own end wait for the same work */
+let cleaning;
 
 /** pids of the instances the process target recorded under .promote/run */
 function recordedInstancePids() {
@@ -524,9 +533,12 @@ const alive = (pid) => {
   }
 };
 
-async function cleanup() {
-  if (cleaned) return [];
-  cleaned = true;
+function cleanup() {
+  cleaning ??= stopEverything();
+  return cleaning;
+}
+async function stopEverything() {
+  refuseNew = true;
   const problems = [];
   const seenPids = new Set([...recordedInstancePids(), ...pairProcesses.map((child) => child.pid)]);
   if (server) await stop(server).catch((error) => problems.push(`server: ${error.message}`));
@@ -558,7 +570,7 @@ async function cleanup() {
     }
   }
   if (dbStarted) {
-    await promote(['db', 'stop']).catch((error) => problems.push(`db stop: ${error.message}`));
+    await promote(['db', 'stop'], { duringCleanup: true }).catch((error) => problems.push(`db stop: ${error.message}`));
   }
   for (const child of [...children]) await stop(child, 'SIGTERM', 3_000);
   if (!args.keep) rmSync(scratch, { recursive: true, force: true });
@@ -582,15 +594,17 @@ const templates = Object.keys(TEMPLATES).map((name) => ({ name, spec: spec.analy
 const analysisStep = spec.strategies.canary.steps.find((step) => step.analysis !== undefined);
 const score = analysisStep.analysis.score;
 
-const plan = { scenarios: scenarios.length * reps, identicalSeconds: args['no-identical'] ? 0 : identicalSeconds };
+const plan = { scenarios: scenarios.reduce((sum, name) => sum + repsOf(name), 0), identicalSeconds: args['no-identical'] ? 0 : identicalSeconds };
+const planSeconds = 30 + scenarios.reduce((sum, name) => sum + repsOf(name) * (SCENARIOS[name].good ? 8 : 4), 0) + (plan.identicalSeconds > 0 ? plan.identicalSeconds + 15 : 0) + 10;
 console.log(`machine: ${machine.nproc} cores, ${machine.cpu}, ${machine.memoryGB} GB, node ${machine.node}, commit ${machine.commit}`);
 console.log(
-  `plan: ${plan.scenarios} bad canaries (${scenarios.join(', ')} x ${reps}) at ${weight}% under ${clients} clients` +
-    `${args['no-identical'] ? '' : `; then ${pairs} identical pairs for ${identicalSeconds} s`}; about ${Math.ceil((30 + plan.scenarios * 5 + (plan.identicalSeconds > 0 ? plan.identicalSeconds + 15 : 0) + 10) / 60)} min`,
+  `plan: ${plan.scenarios} canaries (${scenarios.map((name) => `${name} x ${repsOf(name)}`).join(', ')}) at ${weight}% under ${clients} clients` +
+    `${args['no-identical'] ? '' : `; then ${pairs} identical pairs for ${identicalSeconds} s`}; about ${Math.ceil(planSeconds / 60)} min`,
 );
 console.log(`analysis: ${templates.map(({ name, spec: each }) => `${name} (${each.judge.type}${each.judge.test ? ` ${each.judge.test}` : ''}, window ${each.provider.window / 1000}s)`).join(', ')}; interval ${RUN.interval}, count ${RUN.count}, initialDelay ${RUN.initialDelay}, failureLimit ${RUN.failureLimit}\n`);
 
 const runs = [];
+const serverLog = [];
 const log = createLog();
 let identical = null;
 let failure = null;
@@ -600,7 +614,8 @@ try {
   await promote(['db', 'start']);
   dbStarted = true;
   const versions = ['v1'];
-  for (let rep = 1; rep <= reps; rep++) for (const name of scenarios) versions.push(`c${rep}-${SCENARIOS[name].suffix}`);
+  const maxReps = Math.max(0, ...scenarios.map(repsOf));
+  for (let rep = 1; rep <= maxReps; rep++) for (const name of scenarios) if (rep <= repsOf(name)) versions.push(`c${rep}-${SCENARIOS[name].suffix}`);
   const createRelease = async (version) => {
     writeFileSync(join(scratch, `${version}.tgz`), version);
     await promote(['release', 'create', version, '--artifact', `${version}.tgz`]);
@@ -608,6 +623,22 @@ try {
   for (let index = 0; index < versions.length; index += 4) await Promise.all(versions.slice(index, index + 4).map(createRelease));
 
   server = start('promote server', process.execPath, [cli, 'server', '--listen', `${HOST}:${ports.api}`], { cwd: scratch, env: childEnv });
+  // the server's warnings and errors (PROMOTE_LOG_LEVEL=warn), kept with their time for the JSON
+  let partial = '';
+  const keepLog = (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line);
+        if (entry.level >= 40) serverLog.push({ at: new Date(entry.time).toISOString(), level: entry.level, msg: entry.msg, ...(entry.err ? { err: entry.err } : {}), ...(entry.version ? { version: entry.version } : {}) });
+      } catch {
+        // not a log line
+      }
+    }
+  };
+  server.stdout.on('data', keepLog);
+  server.stderr.on('data', keepLog);
   await waitForHttp(`${api}/healthz`);
 
   const deploy = async (version) => {
@@ -635,8 +666,9 @@ try {
 
   let recovery = 0;
   const cpuBefore = cpuSnapshot();
-  for (let rep = 1; rep <= reps; rep++) {
+  for (let rep = 1; rep <= maxReps; rep++) {
     for (const name of scenarios) {
+      if (rep > repsOf(name)) continue;
       const version = `c${rep}-${SCENARIOS[name].suffix}`;
       const deployAt = now();
       const id = await deploy(version);
@@ -1033,6 +1065,7 @@ const summary = scenarios.map((name) => {
     requests: stat('requests'),
     slowedOver150ms: stat('slowedOver150ms'),
     otherFailures: pick('otherFailures').reduce((sum, value) => sum + value, 0),
+    ...(SCENARIOS[name].good ? { falseRollbackInterval95: clopperPearson(caught.length, mine.length) } : {}),
   };
 });
 
@@ -1107,6 +1140,11 @@ console.log(
     ['requests', (row) => `${row.requests.median ?? '-'}`],
   ]),
 );
+for (const row of summary.filter((each) => each.falseRollbackInterval95)) {
+  const [lower, upper] = row.falseRollbackInterval95;
+  console.log(`\n${row.scenario} (real rollouts of a canary identical to stable): ${row.rolledBack} of ${row.runs} rolled back (95% interval ${pct(lower, 1)}..${pct(upper, 1)})`);
+  for (const run of runs.filter((each) => each.scenario === row.scenario && each.phase !== 'Healthy')) console.log(`  ${run.version}: ${run.detectedBy ?? run.reason}`);
+}
 console.log('\nPeers, computed from their documented formulas (not measured): time from a failing canary to rollback, and how many times our median MTTD+MTTR\n');
 console.log(
   table(peers, [
@@ -1145,6 +1183,11 @@ if (identical) {
     for (const [verdict, examples] of Object.entries(counts.examples)) for (const example of examples.slice(0, 2)) console.log(`    ${verdict}, e.g. ${example}`);
   }
 }
+if (serverLog.length > 0) {
+  const byMessage = new Map();
+  for (const entry of serverLog) byMessage.set(entry.msg, (byMessage.get(entry.msg) ?? 0) + 1);
+  console.log(`\nthe server logged ${serverLog.length} warning(s) and error(s): ${[...byMessage].map(([msg, count]) => `${count} x "${msg}"`).join('; ')} (all in the JSON, serverLog)`);
+}
 const cpuText = (each) => (each ? `${each.machine} of ${cores} cores busy, ${each.ours} ours, ${each.other} others'` : '-');
 console.log(`\nCPU during the scenarios: ${cpuText(cpu.scenarios)}; during the identical recording: ${cpuText(cpu.identical)}${(cpu.scenarios?.other ?? 0) > 0.3 || (cpu.identical?.other ?? 0) > 0.3 ? ' (the machine was shared: other processes took CPU, figures are noisier)' : ''}`);
 
@@ -1157,7 +1200,7 @@ writeFileSync(
       command: `node ${relative(root, fileURLToPath(import.meta.url))} ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
       cpuBusyCores: cpu,
-      options: { reps, scenarios, clients, weight, pairWeight, pairs, identicalSeconds },
+      options: { reps, controlReps, scenarios, clients, weight, pairWeight, pairs, identicalSeconds },
       analysis: { templates: TEMPLATES, run: RUN, score },
       definitions: {
         t0: 'end of the first response carrying the canary in x-promote-version',
@@ -1173,6 +1216,7 @@ writeFileSync(
       summary,
       peers: { computedNotMeasured: true, sources: PEER_SOURCES, rows: peers },
       identical,
+      serverLog,
       cleanup: { problems, survivors },
     },
     null,
