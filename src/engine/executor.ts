@@ -58,7 +58,9 @@ export function createExecutor(options: ExecutorOptions): Executor {
             let next = table;
             for (const [version, weight] of Object.entries(action.weights)) next = upsertVersion(next, version, undefined, weight);
             const switched = next.preview !== undefined && action.weights[next.preview.version] === 100;
-            const { preview, ...rest } = { ...next, stable: action.stable, ...(action.canary ? { canary: action.canary } : {}) };
+            // a traffic change without a canary (the full switch, a rollback) ends the canary's role
+            const { preview, canary: _previousCanary, ...kept } = next;
+            const rest = { ...kept, stable: action.stable, ...(action.canary ? { canary: action.canary } : {}) };
             return switched || preview === undefined ? rest : { ...rest, preview };
           });
           return { status: 'succeeded' };
@@ -155,11 +157,17 @@ function upsertVersion(table: Omit<TrafficConfig, 'revision'>, name: string, ups
   return { ...table, versions: existing ? table.versions.map((version) => (version.name === name ? updated : version)) : [...table.versions, updated] };
 }
 
-/** The release first (it owns the lowest sticky buckets), and a lone version always carries all traffic. */
+/**
+ * The release first (it owns the lowest sticky buckets), and a lone version always carries all
+ * traffic. A canary that left the table (torn down after a rollback) is no canary any more: the
+ * router refuses a table whose canary is not one of its versions.
+ */
 function normalise(table: Omit<TrafficConfig, 'revision'>, release: string): Omit<TrafficConfig, 'revision'> {
   let versions = [...table.versions].sort((a, b) => (a.name === release ? -1 : b.name === release ? 1 : 0));
   if (versions.length === 1) versions = [{ ...versions[0]!, weight: 100 }];
-  return { ...table, versions, stable: versions.some((version) => version.name === table.stable) ? table.stable : versions[0]?.name ?? table.stable };
+  const listed = (name: string | undefined) => name !== undefined && versions.some((version) => version.name === name);
+  const { canary, ...rest } = table;
+  return { ...rest, versions, stable: listed(table.stable) ? table.stable : versions[0]?.name ?? table.stable, ...(listed(canary) ? { canary } : {}) };
 }
 
 function lastLine(text: string): string {

@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../src/engine/controller.js';
+import { compileTraffic } from '../../src/router/pick.js';
+import type { TrafficConfig } from '../../src/router/traffic.js';
 import { createExecutor } from '../../src/engine/executor.js';
 import { startRollout } from '../../src/engine/start.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
@@ -100,6 +102,11 @@ describe('the controller runs rollouts with real processes', () => {
     expect(settled.phase).toBe('RolledBack');
     expect(settled.phase_reason).toMatch(/^test smoke failed: .*traffic is back on v2$/);
     expect(await weights()).toEqual({ v2: 100 });
+    // the table no longer names the torn-down release anywhere, so every router accepts it
+    const table = (await getTraffic(db, 'shop', 'staging'))!.config as { canary?: string; stable: string };
+    expect(table.canary).toBeUndefined();
+    expect(table.stable).toBe('v2');
+    expect(() => compileTraffic({ ...(table as object), revision: 1 } as TrafficConfig)).not.toThrow();
     expect(await target.instances('v3-bad')).toBeUndefined();
     // the test's whole result is kept with its outcome, as the evidence behind the rollback
     const evidence = await db.query<{ outcome: { evidence: { name: string; passed: boolean; command: { exitCode: number; outputTail: string } } } }>("select outcome from promote.rollout_actions where rollout_id = $1 and id like '%runTest'", [rollout.id]);
