@@ -165,6 +165,22 @@ describe('schema problems, each with its position and what is expected', () => {
       'migrations/07_test.yaml:9:10: operations[2].sql: "down" and "onComplete" cannot be used together',
     ]);
   });
+
+  it('names the type that rules a field out, and the value a field must keep', () => {
+    const text = [
+      'operations:',
+      '  - create_constraint: {name: c, table: t, type: check, check: "a > 0", up: {a: a}, down: {a: a}, references: {table: u, columns: [id]}}',
+      '  - create_table:',
+      '      name: t',
+      '      columns: [{name: a, type: int}]',
+      '      constraints: [{name: x, type: exclude, exclude: {index_method: gist}, columns: [a]}]',
+      '',
+    ].join('\n');
+    expect(problemsOf(text)).toEqual([
+      'migrations/07_test.yaml:2:111: operations[0].create_constraint.references: not allowed when type is "check"',
+      'migrations/07_test.yaml:6:86: operations[1].create_table.constraints[0].columns: must be an empty list when type is "exclude", got a list',
+    ]);
+  });
 });
 
 describe("Promote's checks that pgroll leaves to runtime", () => {

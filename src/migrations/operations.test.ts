@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import pgrollSchema from './pgroll-schema.json' with { type: 'json' };
+import { pgrollOperations, withPgrollConformance } from '../../test/helpers/conformance.js';
 import { fromEntry, isOperationName, OPERATION_NAMES, toEntry, type Operation, type OperationBodies, type OperationName } from './operations.js';
-import { operationDefinitions } from './schema-validate.js';
 
 type Presence<T> = { [F in keyof T]-?: undefined extends T[F] ? 'optional' : 'required' };
 
 /**
  * Each operation's fields as the TypeScript types declare them. The compiler checks this table
  * against the interfaces (a field missing, extra, or optional where the type requires it is a type
- * error); the test checks it against pgroll-schema.json. Together: the types mirror the schema.
+ * error); the test checks it against pgroll's schema.json, read from ../shared/conformance/pgroll.
+ * Together: the types mirror pgroll's schema. (format.ts is tied to the same types by the compiler.)
  */
 const declared: { [K in OperationName]: Presence<OperationBodies[K]> } = {
   add_column: { table: 'required', column: 'required', up: 'optional' },
@@ -59,18 +59,26 @@ const declared: { [K in OperationName]: Presence<OperationBodies[K]> } = {
   },
 };
 
-describe('the operation types mirror pgroll-schema.json', () => {
-  it('has the same operations, in the same order', () => {
-    expect([...operationDefinitions.keys()]).toEqual([...OPERATION_NAMES]);
-    expect(Object.keys(declared).sort()).toEqual([...OPERATION_NAMES].sort());
-  });
+describe("the operation types mirror pgroll's schema.json", () => {
+  withPgrollConformance(({ schema }) => {
+    const operations = pgrollOperations(schema);
 
-  it.each(OPERATION_NAMES)('%s has the same fields, required where the schema requires them', (name) => {
-    const definition = (pgrollSchema.$defs as unknown as Record<string, { properties: Record<string, unknown>; required: string[] }>)[operationDefinitions.get(name)!]!;
-    const fromSchema = Object.fromEntries(Object.keys(definition.properties).map((field) => [field, definition.required.includes(field) ? 'required' : 'optional']));
-    expect(declared[name]).toEqual(fromSchema);
-  });
+    it('has the same operations, in the same order', () => {
+      expect([...operations.keys()]).toEqual([...OPERATION_NAMES]);
+      expect(Object.keys(declared).sort()).toEqual([...OPERATION_NAMES].sort());
+    });
 
+    it.each(OPERATION_NAMES)('%s has the same fields, required where the schema requires them', (name) => {
+      const definition = operations.get(name);
+      expect(definition, `pgroll's schema defines ${name}`).toBeDefined();
+      const required = definition?.required ?? [];
+      const fromSchema = Object.fromEntries(Object.keys(definition?.properties ?? {}).map((field) => [field, required.includes(field) ? 'required' : 'optional']));
+      expect(declared[name]).toEqual(fromSchema);
+    });
+  });
+});
+
+describe('operations', () => {
   it('converts between the file form and the tagged form', () => {
     const operation: Operation = { kind: 'drop_column', table: 'fruits', column: 'price', down: '0' };
     expect(toEntry(operation)).toEqual({ drop_column: { table: 'fruits', column: 'price', down: '0' } });

@@ -1,8 +1,9 @@
 /**
- * The operations of a pgroll migration as TypeScript types, mirroring pgroll-schema.json field for
- * field, so the code that runs them is checked by the compiler. The JSON Schema stays the authority
- * on what a file may contain (file.ts validates against it); operations.test.ts checks that these
- * names and fields match it.
+ * The operations of a pgroll migration as TypeScript types, field for field, so the code that runs
+ * them is checked by the compiler. format.ts defines what a file may contain in terms of these types
+ * (the compiler rejects a field missing, extra, or required in one and optional in the other), and
+ * operations.test.ts checks these names and fields against pgroll's own schema, read from
+ * ../shared/conformance at test time.
  */
 
 export interface CheckConstraint {
@@ -47,10 +48,19 @@ export interface Column {
   comment?: string;
   check?: CheckConstraint;
   references?: ForeignKeyReference;
-  generated?: {
-    expression?: string;
-    identity?: { sequence_options?: string; user_specified_values?: 'ALWAYS' | 'BY DEFAULT' };
-  };
+  generated?: GeneratedColumn;
+}
+
+/** A generated column: computed from an expression, or an identity column fed by a sequence. */
+export interface GeneratedColumn {
+  expression?: string;
+  identity?: IdentityColumn;
+}
+
+export interface IdentityColumn {
+  /** as in CREATE SEQUENCE */
+  sequence_options?: string;
+  user_specified_values?: 'ALWAYS' | 'BY DEFAULT';
 }
 
 export interface IndexParameters {
@@ -70,8 +80,14 @@ export interface Constraint {
   nulls_not_distinct?: boolean;
   no_inherit?: boolean;
   references?: TableForeignKeyReference;
-  exclude?: { index_method?: string; elements?: string; predicate?: string };
+  exclude?: ExcludeConstraint;
   index_parameters?: IndexParameters;
+}
+
+export interface ExcludeConstraint {
+  index_method?: string;
+  elements?: string;
+  predicate?: string;
 }
 
 export interface IndexField {
@@ -79,7 +95,12 @@ export interface IndexField {
   collate?: string;
   sort?: 'ASC' | 'DESC';
   nulls?: 'FIRST' | 'LAST';
-  opclass?: { name?: string; params?: string[] };
+  opclass?: OperatorClass;
+}
+
+export interface OperatorClass {
+  name?: string;
+  params?: string[];
 }
 
 /** Column name -> SQL expression, for the multi-column operations. */
@@ -110,9 +131,13 @@ export interface AlterColumn {
   default?: string | null;
   /** null removes the comment */
   comment?: string | null;
-  unique?: { name: string };
+  unique?: UniqueConstraint;
   check?: CheckConstraint;
   references?: ForeignKeyReference;
+}
+
+export interface UniqueConstraint {
+  name: string;
 }
 
 export interface RenameColumn {
@@ -186,7 +211,12 @@ export interface RenameConstraint {
 
 export interface SetReplicaIdentity {
   table: string;
-  identity: { type: string; index: string };
+  identity: ReplicaIdentity;
+}
+
+export interface ReplicaIdentity {
+  type: string;
+  index: string;
 }
 
 export interface RawSql {
@@ -217,7 +247,7 @@ export interface OperationBodies {
 
 export type OperationName = keyof OperationBodies;
 
-/** The operation names in the schema's order. */
+/** The operation names, in the order pgroll's schema lists them (and messages name them). */
 export const OPERATION_NAMES = [
   'add_column',
   'alter_column',

@@ -1,40 +1,28 @@
 /**
- * Checks parsed migration data against pgroll's own JSON Schema (pgroll-schema.json) and says what is
- * wrong in plain words, each problem with the path of the offending node. The schema decides what is
- * valid; this file only decides how to explain it. Operations are checked one by one against their
- * own definition, because the schema's "one of 15 operations" (anyOf) would otherwise answer a typo
- * in one field with fifteen complaints.
+ * Checks parsed migration data against Promote's definition of the migration format (format.ts) and
+ * says what is wrong in plain words, each problem with the path of the offending node. The
+ * definition decides what is valid; this file only decides how to explain it. Operations are checked
+ * one by one against their own definition, so a typo in one field of one operation is one complaint
+ * about that field, not a refusal of the whole list.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { describeValue, type PathProblem, type PathSegment } from '../spec/problems.js';
 import { closestMatch, didYouMean } from '../spec/suggest.js';
-import pgrollSchema from './pgroll-schema.json' with { type: 'json' };
+import { migrationShape, operationShapes } from './format.js';
+import { OPERATION_NAMES } from './operations.js';
 
 interface SchemaObject {
   [keyword: string]: unknown;
 }
 
-// strict mode lints the schema's authoring (it flags patterns pgroll's schema uses on purpose, and
-// its `goJSONSchema` code-generator hints); the schema is pgroll's, used as published
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
-ajv.addSchema(pgrollSchema);
-const wholeMigration = compiled('PgRollMigration');
+// strict: the definition is ours, so a keyword it misuses is a bug to hear about at once; except
+// that format.ts's rules ("at least one of", "when type is") name fields declared beside them, not
+// inside, which strict mode's type and required checks would flag
+const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
+const wholeMigration = ajv.compile(migrationShape.json);
+const operationValidators: ReadonlyMap<string, ValidateFunction> = new Map(OPERATION_NAMES.map((name) => [name, ajv.compile(operationShapes[name].json)]));
 
-/** Operation name -> the `$defs` entry that defines its fields, read from the schema itself. */
-export const operationDefinitions: ReadonlyMap<string, string> = new Map(
-  (pgrollSchema.$defs.PgRollOperation.anyOf as SchemaObject[]).flatMap((branch) =>
-    Object.entries(branch.properties as Record<string, { $ref: string }>).map(([name, property]) => [name, property.$ref.replace('#/$defs/', '')] as const),
-  ),
-);
-const operationValidators = new Map([...operationDefinitions].map(([name, definition]) => [name, compiled(definition)]));
-
-function compiled(definition: string): ValidateFunction {
-  const validate = ajv.getSchema(`${pgrollSchema.$id}#/$defs/${definition}`);
-  if (validate === undefined) throw new Error(`pgroll-schema.json has no definition ${definition}`);
-  return validate;
-}
-
-/** True when pgroll's schema accepts the whole migration: the final word on validity. */
+/** True when the format accepts the whole migration: the final word on validity. */
 export function isValidMigration(data: unknown): boolean {
   return wholeMigration(data) === true;
 }
@@ -65,13 +53,13 @@ export function schemaProblems(data: unknown): { problems: PathProblem[]; validO
   }
   if (problems.length === 0) {
     // the explanation missed something the schema saw: never let it pass silently
-    problems.push({ path: [], message: `does not match pgroll's schema: ${ajv.errorsText(wholeMigration.errors)}` });
+    problems.push({ path: [], message: `does not match the migration format: ${ajv.errorsText(wholeMigration.errors)}` });
   }
   return { problems, validOperations };
 }
 
 function operationProblems(operation: unknown, path: PathSegment[]): PathProblem[] {
-  const known = [...operationDefinitions.keys()];
+  const known = OPERATION_NAMES;
   if (operation === null || typeof operation !== 'object' || Array.isArray(operation)) {
     return [{ path, message: `expected an operation (a mapping with one key, the operation's name, one of ${known.join(', ')}), got ${describeValue(operation, path)}` }];
   }
@@ -93,13 +81,13 @@ function operationProblems(operation: unknown, path: PathSegment[]): PathProblem
 /** Turns ajv's errors about `data` (found at `base`) into one plain message per problem. */
 function explain(errors: readonly ErrorObject[], data: unknown, base: PathSegment[]): PathProblem[] {
   const problems: PathProblem[] = [];
-  const collapsed = errors.filter((error) => (error.keyword === 'anyOf' || error.keyword === 'oneOf') && alternativesMessage(error) !== undefined);
+  const collapsed = errors.filter((error) => alternativesMessage(error) !== undefined);
   const conditions = errors.filter((error) => error.keyword === 'if');
   const insideCollapsed = (error: ErrorObject) =>
     collapsed.some((parent) => parent !== error && error.schemaPath.startsWith(`${parent.schemaPath}/`) && within(error.instancePath, parent.instancePath));
   for (const error of errors) {
     if (error.keyword === 'if' || insideCollapsed(error)) continue;
-    if ((error.keyword === 'anyOf' || error.keyword === 'oneOf') && !collapsed.includes(error)) continue;
+    if (error.keyword === 'anyOf' && !collapsed.includes(error)) continue;
     const path = [...base, ...pointerToPath(error.instancePath, data)];
     // the innermost if/then whose `then` raised this error
     const condition = conditions
@@ -160,34 +148,32 @@ function describe(error: ErrorObject, path: PathSegment[], when: string): PathPr
     case 'const':
       return { path, message: `${constText(params.allowedValue)}${when}, got ${describeValue(error.data, path)}` };
     case 'anyOf':
-    case 'oneOf':
       return { path, message: alternativesMessage(error) ?? error.message ?? 'does not match the schema' };
+    case 'not': {
+      const together = (error.schema as SchemaObject).required;
+      if (Array.isArray(together) && together.length > 1 && Object.keys(error.schema as SchemaObject).length === 1) {
+        return { path, message: `${together.map((field) => `"${String(field)}"`).join(' and ')} cannot be used together${when}` };
+      }
+      return { path, message: `${error.message ?? 'does not match the schema'}${when}` };
+    }
+    case 'false schema':
+      return { path, message: when === '' ? 'not allowed here' : `not allowed${when}` };
     default:
       return { path, message: `${error.message ?? 'does not match the schema'}${when}` };
   }
 }
 
-/**
- * anyOf/oneOf whose branches each just require one field, as pgroll uses them: alter_column needs
- * at least one change; sql takes `down` or `onComplete`, not both.
- */
+/** An anyOf whose branches each just require one field, as format.ts writes "at least one of". */
 function alternativesMessage(error: ErrorObject): string | undefined {
   const branches = error.schema as SchemaObject[];
-  if (!Array.isArray(branches)) return undefined;
+  if (error.keyword !== 'anyOf' || !Array.isArray(branches)) return undefined;
   const requiredOf = (branch: SchemaObject): string | undefined => {
     const required = branch.required;
     return Object.keys(branch).length === 1 && Array.isArray(required) && required.length === 1 ? String(required[0]) : undefined;
   };
-  if (error.keyword === 'anyOf') {
-    const fields = branches.map(requiredOf);
-    if (fields.some((field) => field === undefined)) return undefined;
-    return `needs at least one of ${fields.map((field) => `"${field}"`).join(', ')}`;
-  }
-  const passing = (error.params as { passingSchemas?: number[] | null }).passingSchemas;
-  if (!Array.isArray(passing)) return undefined;
-  const fields = passing.map((index) => (branches[index] === undefined ? undefined : requiredOf(branches[index])));
+  const fields = branches.map(requiredOf);
   if (fields.some((field) => field === undefined)) return undefined;
-  return `${fields.map((field) => `"${field}"`).join(' and ')} cannot be used together`;
+  return `needs at least one of ${fields.map((field) => `"${field}"`).join(', ')}`;
 }
 
 /** ` when type is "check"`, from the `if` of an if/then. */
