@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { withPgrollConformance } from '../../test/helpers/conformance.js';
 import { PromoteError } from '../errors.js';
 import { canonicalMigrationContent, chainHash, checkChain, GENESIS_CHAIN_HASH, migrationChecksum, type ChainLink } from './checksum.js';
 import { parseMigration, type Migration } from './file.js';
@@ -57,11 +57,11 @@ describe('migration checksum', () => {
     expect(migrationChecksum(built)).toBe(migrationChecksum(load(block)));
   });
 
-  it('differs between every pgroll example', () => {
-    const examples = new URL('../../test/fixtures/pgroll-examples/', import.meta.url);
-    const names = readFileSync(new URL('.ledger', examples), 'utf8').split('\n').filter(Boolean);
-    const checksums = names.map((name) => migrationChecksum(load(readFileSync(new URL(name, examples), 'utf8'), name)));
-    expect(new Set(checksums).size).toBe(names.length);
+  withPgrollConformance(({ names, texts }) => {
+    it('differs between every pgroll example (read from ../shared/conformance/pgroll)', () => {
+      const checksums = names.map((name) => migrationChecksum(load(texts.get(name)!, name)));
+      expect(new Set(checksums).size).toBe(names.length);
+    });
   });
 });
 

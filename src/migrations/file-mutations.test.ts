@@ -1,20 +1,14 @@
 /**
  * Bad input, generated: random edits of pgroll's examples (as text, and as data written back as YAML
  * or JSON) never crash the loader, every rejection points inside the file, and the loader never
- * accepts what pgroll's schema refuses.
+ * accepts what pgroll's schema refuses. The examples and the schema are read from
+ * ../shared/conformance/pgroll.
  */
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { pgrollValidators, withPgrollConformance } from '../../test/helpers/conformance.js';
 import { parseMigration, type MigrationLoad } from './file.js';
-import { isValidMigration } from './schema-validate.js';
-
-const EXAMPLES = new URL('../../test/fixtures/pgroll-examples/', import.meta.url);
-const examples = readFileSync(new URL('.ledger', EXAMPLES), 'utf8')
-  .split('\n')
-  .filter((name) => name.trim() !== '')
-  .map((name) => readFileSync(new URL(name, EXAMPLES), 'utf8'));
 
 /** Every problem of a rejection sits on a line of the text, at most one column past its end. */
 function expectPositionsInside(result: MigrationLoad, text: string): void {
@@ -30,7 +24,6 @@ function expectPositionsInside(result: MigrationLoad, text: string): void {
   }
 }
 
-const example = fc.constantFrom(...examples);
 const yamlishText = fc.string({ unit: fc.constantFrom(...'ab_1 :-{}[]"\'#&*!|>,\n\t?%@`'.split(''), 'true', 'null', '\u00e9', '\ud83d\ude00'), maxLength: 12 });
 
 const textEdit = fc.oneof(
@@ -97,30 +90,35 @@ function applyData(data: unknown, edit: DataEdit): unknown {
 }
 
 describe('random edits of the pgroll examples', () => {
-  it('as text, never crash the loader, and every rejection points inside the file', () => {
-    fc.assert(
-      fc.property(example, fc.array(textEdit, { minLength: 1, maxLength: 4 }), fc.constantFrom('.yaml', '.json'), (original, edits, extension) => {
-        const source = extension === '.json' ? JSON.stringify(parse(original), null, 2) : original;
-        const text = edits.reduce(applyText, source);
-        const result = parseMigration(text, `migrations/01_x${extension}`);
-        expectPositionsInside(result, text);
-      }),
-      { numRuns: 600 },
-    );
-  });
+  withPgrollConformance(({ names, texts, schema }) => {
+    const example = fc.constantFrom(...names.map((name) => texts.get(name)!));
+    const pgroll = pgrollValidators(schema);
 
-  it('as data written back as YAML or JSON, are accepted only when pgroll\'s schema accepts them', () => {
-    fc.assert(
-      fc.property(example, fc.array(dataEdit, { minLength: 1, maxLength: 3 }), fc.boolean(), (original, edits, asJson) => {
-        const data = edits.reduce(applyData, parse(original) as unknown);
-        // written as YAML 1.1, text that 1.1 would read as a boolean is quoted, so the data survives
-        const text = asJson ? JSON.stringify(data, null, 2) : stringify(data, { version: '1.1' });
-        const result = parseMigration(text, `migrations/01_x${asJson ? '.json' : '.yaml'}`);
-        expectPositionsInside(result, text);
-        if (!isValidMigration(data)) expect(result.ok).toBe(false);
-        if (result.ok) expect(isValidMigration(data)).toBe(true);
-      }),
-      { numRuns: 600 },
-    );
+    it('as text, never crash the loader, and every rejection points inside the file', () => {
+      fc.assert(
+        fc.property(example, fc.array(textEdit, { minLength: 1, maxLength: 4 }), fc.constantFrom('.yaml', '.json'), (original, edits, extension) => {
+          const source = extension === '.json' ? JSON.stringify(parse(original), null, 2) : original;
+          const text = edits.reduce(applyText, source);
+          const result = parseMigration(text, `migrations/01_x${extension}`);
+          expectPositionsInside(result, text);
+        }),
+        { numRuns: 600 },
+      );
+    });
+
+    it('as data written back as YAML or JSON, are accepted only when pgroll\'s schema accepts them', () => {
+      fc.assert(
+        fc.property(example, fc.array(dataEdit, { minLength: 1, maxLength: 3 }), fc.boolean(), (original, edits, asJson) => {
+          const data = edits.reduce(applyData, parse(original) as unknown);
+          // written as YAML 1.1, text that 1.1 would read as a boolean is quoted, so the data survives
+          const text = asJson ? JSON.stringify(data, null, 2) : stringify(data, { version: '1.1' });
+          const result = parseMigration(text, `migrations/01_x${asJson ? '.json' : '.yaml'}`);
+          expectPositionsInside(result, text);
+          if (pgroll.migration(data) !== true) expect(result.ok).toBe(false);
+          if (result.ok) expect(pgroll.migration(data)).toBe(true);
+        }),
+        { numRuns: 600 },
+      );
+    });
   });
 });

@@ -1,18 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { withPgrollConformance } from '../../test/helpers/conformance.js';
 import { PromoteError } from '../errors.js';
 import { formatMigrationProblem, loadMigrationFile, loadMigrationFileOrThrow, MigrationFileError, migrationNameOf, parseMigration, type MigrationLoad, type MigrationProblem } from './file.js';
-
-/** pgroll's examples, copied into the repository so a clean clone has them (see NOTICE there). */
-const EXAMPLES = new URL('../../test/fixtures/pgroll-examples/', import.meta.url);
-const exampleNames = (): string[] =>
-  readFileSync(new URL('.ledger', EXAMPLES), 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
 
 function messages(result: MigrationLoad): string[] {
   return (result.ok ? result.warnings : result.problems).map(formatMigrationProblem);
@@ -24,35 +16,28 @@ function problemsOf(text: string, file = 'migrations/07_test.yaml'): string[] {
   return messages(result);
 }
 
-describe('pgroll conformance: the 56 examples', () => {
-  const names = exampleNames();
+describe('pgroll conformance: the 56 examples, read from ../shared/conformance/pgroll', () => {
+  withPgrollConformance(({ names, texts }) => {
+    const text = (name: string): string => texts.get(name)!;
 
-  it('lists 56 examples in its .ledger', () => {
-    expect(names).toHaveLength(56);
-  });
+    it('lists 56 examples in its .ledger', () => {
+      expect(names).toHaveLength(56);
+    });
 
-  it.each(names)('%s validates, with no problem and no warning', (name) => {
-    const file = join('examples', name);
-    const result = parseMigration(readFileSync(new URL(name, EXAMPLES), 'utf8'), file);
-    expect(messages(result)).toEqual([]);
-    expect(result.ok && result.migration.name).toBe(name.replace(/\.yaml$/, ''));
-    expect(result.ok && result.migration.operations.length).toBeGreaterThan(0);
-  });
+    it.each(names)('%s validates, with no problem and no warning', (name) => {
+      const result = parseMigration(text(name), join('examples', name));
+      expect(messages(result)).toEqual([]);
+      expect(result.ok && result.migration.name).toBe(name.replace(/\.yaml$/, ''));
+      expect(result.ok && result.migration.operations.length).toBeGreaterThan(0);
+    });
 
-  it('keeps version_schema and the operations, tagged with their kind', () => {
-    const result = parseMigration(readFileSync(new URL('56_with_version_schema.yaml', EXAMPLES), 'utf8'), '56_with_version_schema.yaml');
-    expect(result.ok && result.migration).toMatchObject({ name: '56_with_version_schema', versionSchema: 'with_version_schema', operations: [{ kind: 'create_table', name: 'products' }] });
-    const plain = parseMigration(readFileSync(new URL('03_add_column.yaml', EXAMPLES), 'utf8'), '03_add_column.yaml');
-    expect(plain.ok && plain.migration.versionSchema).toBeUndefined();
-    expect(plain.ok && plain.migration.operations.map((operation) => operation.kind)).toEqual(['add_column', 'add_column', 'add_column']);
-  });
-
-  it('uses the same files as ../shared/conformance when that folder is there', () => {
-    const shared = new URL('../../../shared/conformance/pgroll/', import.meta.url);
-    if (!existsSync(shared)) return;
-    expect(readFileSync(new URL('examples/.ledger', shared), 'utf8')).toBe(readFileSync(new URL('.ledger', EXAMPLES), 'utf8'));
-    for (const name of names) expect(readFileSync(new URL(`examples/${name}`, shared), 'utf8'), name).toBe(readFileSync(new URL(name, EXAMPLES), 'utf8'));
-    expect(readFileSync(new URL('schema.json', shared), 'utf8')).toBe(readFileSync(new URL('pgroll-schema.json', import.meta.url), 'utf8'));
+    it('keeps version_schema and the operations, tagged with their kind', () => {
+      const result = parseMigration(text('56_with_version_schema.yaml'), '56_with_version_schema.yaml');
+      expect(result.ok && result.migration).toMatchObject({ name: '56_with_version_schema', versionSchema: 'with_version_schema', operations: [{ kind: 'create_table', name: 'products' }] });
+      const plain = parseMigration(text('03_add_column.yaml'), '03_add_column.yaml');
+      expect(plain.ok && plain.migration.versionSchema).toBeUndefined();
+      expect(plain.ok && plain.migration.operations.map((operation) => operation.kind)).toEqual(['add_column', 'add_column', 'add_column']);
+    });
   });
 });
 

@@ -2,13 +2,12 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { withPgrollConformance } from '../../test/helpers/conformance.js';
 import { PromoteError } from '../errors.js';
 import { formatMigrationProblem, MigrationFileError } from './file.js';
 import { compareNames, loadMigrationFolder, loadMigrationFolderOrThrow, orderMigrationFiles } from './folder.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../test/fixtures/pgroll-examples/', import.meta.url));
 const root = mkdtemp(join(tmpdir(), 'promote-migration-folder-'));
 afterAll(async () => rm(await root, { recursive: true, force: true }));
 
@@ -23,14 +22,17 @@ async function folderWith(files: Record<string, string>): Promise<string> {
 const dropTable = (name: string) => `operations:\n  - drop_table: {name: ${name}}\n`;
 
 describe('loading a migrations folder', () => {
-  it('loads the 56 pgroll examples in the order of their .ledger', async () => {
-    const folder = await loadMigrationFolder(EXAMPLES);
-    expect(folder.problems.map(formatMigrationProblem)).toEqual([]);
-    expect(folder).toMatchObject({ ok: true, ledger: true });
-    expect(folder.migrations).toHaveLength(56);
-    expect(folder.migrations[0]!.name).toBe('01_create_tables');
-    expect(folder.migrations.at(-1)!.name).toBe('56_with_version_schema');
-    expect(folder.files).toEqual(readdirSync(EXAMPLES).filter((name) => name.endsWith('.yaml')).sort());
+  withPgrollConformance(({ examplesDir, names }) => {
+    it('loads the 56 pgroll examples (in ../shared/conformance/pgroll) in the order of their .ledger', async () => {
+      const folder = await loadMigrationFolder(examplesDir);
+      expect(folder.problems.map(formatMigrationProblem)).toEqual([]);
+      expect(folder).toMatchObject({ ok: true, ledger: true });
+      expect(folder.migrations).toHaveLength(56);
+      expect(folder.migrations.map((migration) => `${migration.name}.yaml`)).toEqual(names);
+      expect(folder.migrations[0]!.name).toBe('01_create_tables');
+      expect(folder.migrations.at(-1)!.name).toBe('56_with_version_schema');
+      expect(folder.files).toEqual(readdirSync(examplesDir).filter((name) => name.endsWith('.yaml')).sort());
+    });
   });
 
   it('orders by file name when there is no ledger, and ignores other files and folders', async () => {
