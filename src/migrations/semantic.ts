@@ -1,8 +1,8 @@
 /**
- * Checks that pgroll's schema cannot express and pgroll itself only makes when a migration starts:
- * here they run on the file, so a migration that would fail on the production database is refused
- * before anything touches it. Problems that only might be wrong are warnings: a file pgroll runs
- * must still load.
+ * Checks that the file format (format.ts, like pgroll's schema) cannot express and pgroll itself only
+ * makes when a migration starts: here they run on the file, so a migration that would fail on the
+ * production database is refused before anything touches it. Problems that only might be wrong are
+ * warnings: a file pgroll runs must still load.
  */
 import type { PathProblem, PathSegment } from '../spec/problems.js';
 import type { Operation } from './operations.js';
@@ -17,7 +17,7 @@ export interface SemanticProblem extends PathProblem {
 const IMPLICIT_DEFAULT_TYPES = new Set(['smallserial', 'serial', 'bigserial', 'serial2', 'serial4', 'serial8']);
 
 /**
- * The problems of a migration whose operations at `operations[index]` passed the schema. `total` is
+ * The problems of a migration whose operations at `operations[index]` passed the format. `total` is
  * the length of the operations list (invalid operations included): an empty list is a problem, and
  * an isolated operation cannot share the migration with any other.
  */
