@@ -2,14 +2,12 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findProcessesByEnv, freePort } from '../../src/system/processes.js';
-import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../../src/system/processes.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { stopDeployedVersions } from '../helpers/instances.js';
+import { apiClient, createReleases, explain, killLeftoversOnExit, rollOut, startPromoteServer, steadyLoad, type Api } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/canary-app.mjs', import.meta.url));
@@ -36,38 +34,18 @@ describe('canary analysis of a slow drift', () => {
   let apiPort: number;
   let routerPort: number;
   let server: ChildProcess | undefined;
-  let output: ReturnType<typeof collect> | undefined;
-  let loading = true;
-  let load: Promise<void> = Promise.resolve();
+  let output: Promise<unknown> | undefined;
+  let api: Api;
+  let load: { stop(): Promise<void> } | undefined;
 
-  // cleanup at the top level of the describe (vitest drops an afterAll registered inside a hook); it
-  // runs whatever failed. Should it not finish (a hook timeout), these kill what would be left behind
-  // when the worker ends: vitest ends its workers with SIGTERM, which skips 'exit' unless handled
-  const killLeftovers = () => {
-    server?.kill('SIGKILL');
-    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    killLeftovers();
-    process.off('exit', killLeftovers);
-    process.kill(process.pid, signal);
-  };
-  process.once('exit', killLeftovers);
-  process.once('SIGTERM', onSignal);
+  // cleanup at the top level of the describe (vitest drops an afterAll registered inside a hook)
+  const disarm = killLeftoversOnExit(marker, () => [server]);
   afterAll(async () => {
-    loading = false;
-    await load;
+    await load?.stop();
     if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
     await output;
     if (folder !== undefined) await stopDeployedVersions(folder, versions);
-    process.off('exit', killLeftovers);
-    process.off('SIGTERM', onSignal);
+    disarm();
   });
 
   beforeAll(async () => {
@@ -105,58 +83,23 @@ analysis:
       initialDelay: 1s
 `,
     );
-    for (const version of versions) {
-      await writeFile(join(folder, `${version}.tgz`), version);
-      expect((await runInProcess(['release', 'create', version, '--artifact', `${version}.tgz`], { cwd: folder, env })).code).toBe(0);
-    }
-    server = spawnCli(['server', '--listen', `127.0.0.1:${apiPort}`], { cwd: folder, env: { ...env, PROMOTE_LOG_LEVEL: 'warn' } });
-    output = collect(server);
-    let up = false;
-    for (let waited = 0; waited < 15_000 && !up; waited += 100) {
-      up = await request(`http://127.0.0.1:${apiPort}/healthz`).then(async (response) => (await response.body.dump(), true), () => false);
-      if (!up) await sleep(100);
-    }
-    if (!up) throw new Error(`promote server did not answer on ${apiPort}: ${JSON.stringify(await (server.kill('SIGTERM'), output))}`);
-    // steady load through the router from the start: 8 clients in a loop
-    load = Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (loading) {
-          try {
-            await (await request(`http://127.0.0.1:${routerPort}/`)).body.dump();
-          } catch {
-            await sleep(20);
-          }
-        }
-      }),
-    ).then(() => undefined);
+    await createReleases(folder, env, versions);
+    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
+    api = apiClient(apiPort);
+    // steady load through the router from the start
+    load = steadyLoad(`http://127.0.0.1:${routerPort}/`, 8);
   }, 40_000);
 
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const response = await request(`http://127.0.0.1:${apiPort}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
-    return (await response.body.json()) as Record<string, unknown>;
-  };
-  async function rollOut(version: string): Promise<{ id: number; phase: string; reason: string }> {
-    const started = await api('POST', '/api/deploy', { environment: 'staging', version });
-    expect(started.id, JSON.stringify(started)).toEqual(expect.any(Number));
-    for (let waited = 0; waited < 40_000; waited += 200) {
-      const rollout = await api('GET', `/api/rollouts/${String(started.id)}`);
-      if (['Healthy', 'RolledBack', 'Degraded', 'Aborted', 'Paused'].includes(String(rollout.phase))) {
-        return { id: started.id as number, phase: String(rollout.phase), reason: typeof rollout.phaseReason === 'string' ? rollout.phaseReason : '' };
-      }
-      await sleep(200);
-    }
-    throw new Error(`rollout of ${version} did not end: ${JSON.stringify(await api('GET', `/api/rollouts/${String(started.id)}`))}`);
-  }
-  const explain = async (id: number) => (await runInProcess(['explain', String(id), '--all'], { cwd: folder!, env })).stdout;
+  const explainText = (id: number) => explain(folder!, env, id, '--all');
   const measurements = async (id: number) => {
-    const text = (await runInProcess(['explain', String(id), '--json'], { cwd: folder!, env })).stdout;
+    const text = await explain(folder!, env, id, '--json');
     return (JSON.parse(text) as { measurements: Measured[] }).measurements.filter((each) => each.template === 'latency').sort((a, b) => a.seq - b.seq);
   };
 
   it('promotes the first release and then a canary identical to stable with the same analysis', async () => {
-    expect(await rollOut('v1')).toMatchObject({ phase: 'Healthy' });
-    const identical = await rollOut('v2');
-    const text = await explain(identical.id);
+    expect(await rollOut(api, 'v1')).toMatchObject({ phase: 'Healthy' });
+    const identical = await rollOut(api, 'v2');
+    const text = await explainText(identical.id);
     expect(identical.phase, text).toBe('Healthy');
     const taken = await measurements(identical.id);
     // all eight judged, none failed
@@ -165,8 +108,8 @@ analysis:
   }, 50_000);
 
   it('rolls back a canary whose latency drifts up: early measurements pass, later ones fail', async () => {
-    const drift = await rollOut('v3-drift');
-    const text = await explain(drift.id);
+    const drift = await rollOut(api, 'v3-drift');
+    const text = await explainText(drift.id);
     expect(drift.phase, text).toBe('RolledBack');
     expect(drift.reason, text).toMatch(/^analysis failed: latency failed: .*2 failed measurement\(s\), 1 tolerated; last: Mann-Whitney: candidate \+/);
 

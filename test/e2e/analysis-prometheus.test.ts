@@ -16,10 +16,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findProcessesByEnv, freePort } from '../../src/system/processes.js';
-import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../../src/system/processes.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { stopDeployedVersions } from '../helpers/instances.js';
+import { apiClient, createReleases, explain, killLeftoversOnExit, startPromoteServer, steadyLoad, type Api } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const prometheusBin = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -57,42 +57,23 @@ describe('canary analysis through a Prometheus outage', () => {
   let prometheus: ChildProcess | undefined;
   let prometheusExited: Promise<void> = Promise.resolve();
   let server: ChildProcess | undefined;
-  let output: ReturnType<typeof collect> | undefined;
-  let loading = true;
-  let load: Promise<void> = Promise.resolve();
+  let output: Promise<unknown> | undefined;
+  let api: Api;
+  let loads: Array<{ stop(): Promise<void> }> = [];
   /** responses the load saw, by environment and version */
   const served = new Map<string, number>();
 
   // cleanup at the top level of the describe (vitest drops an afterAll registered inside a hook); it
   // runs whatever failed. Should it not finish (a hook timeout), these kill what would be left behind
   // when the worker ends: vitest ends its workers with SIGTERM, which skips 'exit' unless handled
-  const killLeftovers = () => {
-    prometheus?.kill('SIGKILL');
-    server?.kill('SIGKILL');
-    for (const { pid } of findProcessesByEnv('PROMOTE_TEST_MARKER', marker)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    killLeftovers();
-    process.off('exit', killLeftovers);
-    process.kill(process.pid, signal);
-  };
-  process.once('exit', killLeftovers);
-  process.once('SIGTERM', onSignal);
+  const disarm = killLeftoversOnExit(marker, () => [prometheus, server]);
   afterAll(async () => {
-    loading = false;
-    await load;
+    await Promise.all(loads.map((load) => load.stop()));
     if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
     await output;
     await stopPrometheus();
     if (folder !== undefined) await stopDeployedVersions(folder, versions);
-    process.off('exit', killLeftovers);
-    process.off('SIGTERM', onSignal);
+    disarm();
   });
 
   beforeAll(async () => {
@@ -132,10 +113,7 @@ describe('canary analysis through a Prometheus outage', () => {
         `strategies:\n${strategy('staging')}${strategy('production')}` +
         `analysis:\n  templates:\n${template('staging', '60s')}${template('production', '3s')}`,
     );
-    for (const version of versions) {
-      await writeFile(join(folder, `${version}.tgz`), version);
-      expect((await runInProcess(['release', 'create', version, '--artifact', `${version}.tgz`], { cwd: folder, env })).code).toBe(0);
-    }
+    await createReleases(folder, env, versions);
 
     // Prometheus scrapes both routers' admin ports every second, each labelled with its environment
     const config = join(folder, 'prometheus.yml');
@@ -147,29 +125,16 @@ describe('canary analysis through a Prometheus outage', () => {
     prometheusArgs = ['--config.file', config, '--storage.tsdb.path', join(folder, 'prometheus-data'), '--web.listen-address', `127.0.0.1:${prometheusPort}`, '--log.level', 'warn'];
     await startPrometheus();
 
-    server = spawnCli(['server', '--listen', `127.0.0.1:${apiPort}`], { cwd: folder, env: { ...env, PROMOTE_LOG_LEVEL: 'warn' } });
-    output = collect(server);
-    if (!(await until(async () => (await request(`http://127.0.0.1:${apiPort}/healthz`)).body.dump().then(() => true), 15_000))) {
-      server.kill('SIGTERM');
-      throw new Error(`promote server did not answer on ${apiPort}: ${JSON.stringify(await output)}`);
-    }
+    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
+    api = apiClient(apiPort);
     // steady load through both routers from the start: 4 clients each
-    load = Promise.all(
-      environments.flatMap((name) =>
-        Array.from({ length: 4 }, async () => {
-          while (loading) {
-            try {
-              const response = await request(`http://127.0.0.1:${ports[name].router}/`);
-              await response.body.dump();
-              const key = `${name} ${String(response.headers['x-promote-version'] ?? '-')}`;
-              served.set(key, (served.get(key) ?? 0) + 1);
-            } catch {
-              await sleep(20);
-            }
-          }
-        }),
-      ),
-    ).then(() => undefined);
+    loads = environments.map((name) =>
+      steadyLoad(`http://127.0.0.1:${ports[name].router}/`, 4, (response) => {
+        if (response === undefined) return;
+        const key = `${name} ${String(response.headers['x-promote-version'] ?? '-')}`;
+        served.set(key, (served.get(key) ?? 0) + 1);
+      }),
+    );
 
     // v1 is the first release in both (production does not wait for staging here: the gate is skipped)
     const first = await Promise.all(environments.map(async (name) => finish(await deploy(name, 'v1'))));
@@ -205,10 +170,6 @@ describe('canary analysis through a Prometheus outage', () => {
     return false;
   }
 
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const response = await request(`http://127.0.0.1:${apiPort}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
-    return (await response.body.json()) as Record<string, unknown>;
-  };
   const rollout = async (id: number) => (await api('GET', `/api/rollouts/${id}`)) as unknown as RolloutView;
   async function deploy(environment: Environment, version: string): Promise<number> {
     const gate = environment === 'production' ? { skipEnvironmentGate: 'each outage case starts from its own environment' } : {};
@@ -224,9 +185,9 @@ describe('canary analysis through a Prometheus outage', () => {
     }
     throw new Error(`rollout #${id} did not end: ${JSON.stringify(await rollout(id))}`);
   }
-  const explain = async (id: number) => (await runInProcess(['explain', String(id), '--all'], { cwd: folder!, env })).stdout;
+  const explainText = (id: number) => explain(folder!, env, id, '--all');
   const measurements = async (id: number): Promise<Measured[]> => {
-    const text = (await runInProcess(['explain', String(id), '--json'], { cwd: folder!, env })).stdout;
+    const text = await explain(folder!, env, id, '--json');
     return (JSON.parse(text) as { measurements: Measured[] }).measurements.sort((a, b) => a.seq - b.seq);
   };
   const verdicts = async (id: number) => (await measurements(id)).map((each) => each.verdict);
@@ -235,7 +196,7 @@ describe('canary analysis through a Prometheus outage', () => {
 
   it('holds the rollout at its weights while Prometheus is down, and finishes it once Prometheus is back', async () => {
     const id = await deploy('staging', 'v2');
-    expect(await until(async () => (await successes(id)) >= 2, 20_000), await explain(id)).toBe(true);
+    expect(await until(async () => (await successes(id)) >= 2, 20_000), await explainText(id)).toBe(true);
     const before = await rollout(id);
     expect(before).toMatchObject({ phase: 'Progressing', weights: { v1: 50, v2: 50 } });
 
@@ -244,15 +205,15 @@ describe('canary analysis through a Prometheus outage', () => {
     // six seconds without Prometheus: six failed tries at an interval of 1 s, and the rollout stays put
     for (let waited = 0; waited < 6_000; waited += 250) {
       const now = await rollout(id);
-      expect(now.phase, await explain(id)).toBe('Progressing');
+      expect(now.phase, await explainText(id)).toBe('Progressing');
       expect(now.weights).toEqual(before.weights);
       await sleep(250);
     }
     const during = await measurements(id);
     const errors = during.filter((each) => each.verdict === 'Error');
-    expect(errors.length, await explain(id)).toBeGreaterThanOrEqual(4);
+    expect(errors.length, await explainText(id)).toBeGreaterThanOrEqual(4);
     expect(during.filter((each) => each.verdict === 'Failed')).toEqual([]);
-    const text = await explain(id);
+    const text = await explainText(id);
     expect(text).toMatch(/analysis r\d+\.a1\.s1\.startAnalysis \(still running\)/);
     expect(text).toMatch(refused());
     // the canary kept its share of the traffic meanwhile
@@ -262,7 +223,7 @@ describe('canary analysis through a Prometheus outage', () => {
     // throttles target updates), and until the 10 s rate has points the measurements are NoData, which only waits
     await startPrometheus();
     const done = await finish(id);
-    const after = await explain(id);
+    const after = await explainText(id);
     expect(done, after).toMatchObject({ phase: 'Healthy', weights: { v2: 100 } });
     const all = await verdicts(id);
     // six judged measurements in all, some before the outage and some after it; the errors in between held the run
@@ -276,13 +237,13 @@ describe('canary analysis through a Prometheus outage', () => {
   it('rolls back when the outage outlasts the error budget, and not before', async () => {
     if (!prometheusRunning()) await startPrometheus();
     const id = await deploy('production', 'v2');
-    expect(await until(async () => (await successes(id)) >= 1, 20_000), await explain(id)).toBe(true);
+    expect(await until(async () => (await successes(id)) >= 1, 20_000), await explainText(id)).toBe(true);
 
     await stopPrometheus();
     const stoppedAt = Date.now();
     const done = await finish(id);
     const rolledBackAfter = Date.now() - stoppedAt;
-    const text = await explain(id);
+    const text = await explainText(id);
     expect(done, text).toMatchObject({ phase: 'RolledBack', weights: { v1: 100 } });
     expect(done.phaseReason).toMatch(
       new RegExp(`^analysis failed: errors-production failed: the provider kept failing for 3s(\\d+ms)? \\(error budget 3s\\); last: prometheus http://127\\.0\\.0\\.1:${prometheusPort}: query .*: connect ECONNREFUSED`),
