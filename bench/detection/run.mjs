@@ -65,6 +65,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 import { Pool, request } from 'undici';
+import { TICKS, descendants, machineTicks, processTicks } from '../lib/cpu.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -413,27 +414,6 @@ function firstAt(log, t) {
 // Machine
 
 const cores = availableParallelism();
-function machineTicks() {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  const numbers = fields.map(Number);
-  const total = numbers.slice(0, 8).reduce((sum, value) => sum + value, 0);
-  return { busy: total - numbers[3] - numbers[4], total };
-}
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function descendants(pid) {
-  const all = [pid];
-  for (let index = 0; index < all.length; index++) {
-    try {
-      for (const task of readdirSync(`/proc/${all[index]}/task`)) {
-        const kids = readFileSync(`/proc/${all[index]}/task/${task}/children`, 'utf8').trim();
-        if (kids) for (const kid of kids.split(/\s+/)) all.push(Number(kid));
-      }
-    } catch {
-      // gone already
-    }
-  }
-  return all;
-}
 /** CPU ticks of this benchmark's processes: this one (with its reaped children), the server and its instances, the pairs, the embedded PostgreSQL */
 function ourTicks() {
   const ticks = new Map();
@@ -445,13 +425,8 @@ function ourTicks() {
   }
   for (const root of roots) {
     for (const pid of descendants(root)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks.set(pid, Number(fields[11]) + Number(fields[12]) + (pid === process.pid ? Number(fields[13]) + Number(fields[14]) : 0));
-      } catch {
-        // gone already
-      }
+      const value = processTicks(pid, { withReapedChildren: pid === process.pid });
+      if (value !== undefined) ticks.set(pid, value);
     }
   }
   return ticks;

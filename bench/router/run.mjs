@@ -29,6 +29,7 @@ import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { TICKS, descendants, machineTicks, processTicks } from '../lib/cpu.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -215,43 +216,14 @@ async function waitForHttp(url, timeoutMs = 10_000) {
 // ---------------------------------------------------------------------------------------------
 // CPU accounting from /proc: utime+stime of a process tree, and of the whole machine
 
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function descendants(pid) {
-  const all = [pid];
-  for (let index = 0; index < all.length; index++) {
-    try {
-      for (const task of readdirSync(`/proc/${all[index]}/task`)) {
-        const kids = readFileSync(`/proc/${all[index]}/task/${task}/children`, 'utf8').trim();
-        if (kids) for (const kid of kids.split(/\s+/)) all.push(Number(kid));
-      }
-    } catch {
-      // gone already
-    }
-  }
-  return all;
-}
-
 /** CPU seconds used so far by each process of the tree, keyed by pid (exited ones simply vanish) */
 function treeTicks(pid) {
   const ticks = new Map();
   for (const one of descendants(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${one}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks.set(one, Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // gone already
-    }
+    const value = processTicks(one);
+    if (value !== undefined) ticks.set(one, value);
   }
   return ticks;
-}
-
-function machineTicks() {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  const numbers = fields.map(Number);
-  const total = numbers.slice(0, 8).reduce((sum, value) => sum + value, 0);
-  return { busy: total - numbers[3] - numbers[4], total };
 }
 
 function cpuSnapshot(pids) {
