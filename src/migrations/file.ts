@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { isScalar, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
+import { isScalar, parseDocument, type Document, type LineCounter, type YAMLError } from 'yaml';
 import { PromoteError, wrapError } from '../errors.js';
-import { locate, positionAt } from '../spec/locate.js';
+import { locate, positionAt, textLineCounter } from '../spec/locate.js';
 import { formatPath, type PathProblem, type PathSegment } from '../spec/problems.js';
 import { fromEntry, type Operation, type OperationEntry } from './operations.js';
 import { schemaProblems } from './schema-validate.js';
@@ -99,7 +99,7 @@ export function parseMigration(text: string, file: string): MigrationLoad {
   if (!(MIGRATION_EXTENSIONS as readonly string[]).includes(extension)) {
     return { ok: false, problems: [at(1, 1, `a migration file ends in ${MIGRATION_EXTENSIONS.join(', ')}, not "${extension || '(none)'}"`)] };
   }
-  const lineCounter = lineCounterOf(text);
+  const lineCounter = textLineCounter(text);
   const body = text.replace(/^\uFEFF/, '');
   // YAML 1.1, as pgroll reads it (`yes` and `on` are true); JSON is parsed as JSON below, the
   // document only gives positions
@@ -160,13 +160,6 @@ function checkData(data: unknown, file: string, document: Document, lineCounter:
  * Line starts counted from the text itself: the parser's own counter misses newlines it skips while
  * recovering from a syntax error, which would misplace every later problem.
  */
-function lineCounterOf(text: string): LineCounter {
-  const lineCounter = new LineCounter();
-  lineCounter.addNewLine(0);
-  for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) lineCounter.addNewLine(index + 1);
-  return lineCounter;
-}
-
 /** YAML 1.1 reads `yes`, `on`, `y` as true: say so where that made a value wrong. */
 function yamlBooleanNote(document: Document, path: readonly PathSegment[]): string {
   const node = path.length === 0 ? undefined : document.getIn(path, true);

@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { PromoteError } from '../errors.js';
 import { SpecError, loadSpec, loadSpecOrThrow, parseSpec } from './load.js';
 import { formatProblem } from './problems.js';
@@ -75,6 +76,20 @@ strategies:
       },
       { line: 20, path: 'strategies.canary.steps[1].setWeight', message: 'expected a number from 0 to 100, got 120' },
     ]);
+  });
+
+  it('places syntax errors at the line of their offset in the text, also around an unclosed flow collection', async () => {
+    const example = await readFile(new URL('../../examples/promote.yaml', import.meta.url), 'utf8');
+    // an unclosed "[" inside a block mapping, where the YAML parser's own line counter can miss newlines
+    const at = example.indexOf('      count: 5\n') + '      count: 5\n'.length + 4;
+    const text = `${example.slice(0, at)}[${example.slice(at)}`;
+    const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+    const errors = parseDocument(text, { prettyErrors: false, uniqueKeys: true }).errors;
+    expect(errors.length).toBeGreaterThan(0);
+    const result = parseSpec(text, { file: 'promote.yaml' });
+    const lines = result.problems.map((problem) => problem.line);
+    for (const error of errors) expect(lines).toContain(lineOf(error.pos[0]));
+    expect(Math.max(...lines)).toBeLessThanOrEqual(text.split('\n').length);
   });
 
   it('points at the key of an unknown field and at the parent of a missing one', () => {

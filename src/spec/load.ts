@@ -3,11 +3,11 @@
  * `promote validate` is enough to fix a file.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isPair, isScalar, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { isPair, isScalar, parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { PromoteError, redactSecrets, wrapError } from '../errors.js';
 import { interpolateDocument, type EnvironmentVariables } from './interpolate.js';
 import { validateWithSchema } from './issues.js';
-import { locate, positionAt } from './locate.js';
+import { locate, positionAt, textLineCounter } from './locate.js';
 import { formatPath, formatProblem, sortProblems, type PathProblem, type PathSegment, type SpecProblem } from './problems.js';
 import { promoteSpecSchema, type PromoteSpec } from './schema.js';
 import { checkSemantics } from './semantic.js';
@@ -36,8 +36,8 @@ export class SpecError extends PromoteError {
 }
 
 export function parseSpec(text: string, options: ParseSpecOptions): SpecResult {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = textLineCounter(text);
   const place = (problem: PathProblem): SpecProblem => ({
     file: options.file,
     ...locate(document, lineCounter, problem.path, problem.pointAt),

@@ -54,6 +54,17 @@ function hasRange(node: unknown): node is Node & { range: [number, number, numbe
 }
 
 /** Position of a character offset in the text. */
+/**
+ * Line starts counted from the text itself. The YAML parser's own counter can miss newlines it skips
+ * while recovering from a syntax error, which would put every later problem on the wrong line.
+ */
+export function textLineCounter(text: string): LineCounter {
+  const lineCounter = new LineCounter();
+  lineCounter.addNewLine(0);
+  for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) lineCounter.addNewLine(index + 1);
+  return lineCounter;
+}
+
 export function positionAt(lineCounter: LineCounter, offset: number): Position {
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
