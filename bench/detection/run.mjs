@@ -57,7 +57,7 @@
 // does) and then by their recorded pids, the pairs' processes by their pids, the embedded PostgreSQL by
 // `promote db stop`.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,6 +66,7 @@ import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 import { Pool, request } from 'undici';
 import { TICKS, descendants, machineTicks, processTicks } from '../lib/cpu.mjs';
+import { writeResults } from '../lib/results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -1166,36 +1167,33 @@ if (serverLog.length > 0) {
 const cpuText = (each) => (each ? `${each.machine} of ${cores} cores busy, ${each.ours} ours, ${each.other} others'` : '-');
 console.log(`\nCPU during the scenarios: ${cpuText(cpu.scenarios)}; during the identical recording: ${cpuText(cpu.identical)}${(cpu.scenarios?.other ?? 0) > 0.3 || (cpu.identical?.other ?? 0) > 0.3 ? ' (the machine was shared: other processes took CPU, figures are noisier)' : ''}`);
 
-const out = args.out ?? join(root, 'bench', 'results', `detection-${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(
-  out,
-  `${JSON.stringify(
-    {
-      command: `node ${relative(root, fileURLToPath(import.meta.url))} ${process.argv.slice(2).join(' ')}`.trim(),
-      machine,
-      cpuBusyCores: cpu,
-      options: { reps, controlReps, scenarios, clients, weight, pairWeight, pairs, identicalSeconds },
-      analysis: { templates: TEMPLATES, run: RUN, score },
-      definitions: {
-        t0: 'end of the first response carrying the canary in x-promote-version',
-        t1: 'end of the last such response: traffic is back on stable',
-        mttdMttr: 't1 - t0',
-        mttd: "t0 to the takenAt of the first Failed measurement (promote explain --json)",
-        mttr: 'that measurement to t1',
-        failed: "the canary's 5xx and unanswered requests plus its responses slower than 1 s",
-        failedShare: 'failed / every response of the scenario (deploy call to the end of the rollout)',
-        failedShareExposed: 'failed / every response between t0 and t1',
-      },
-      runs,
-      summary,
-      peers: { computedNotMeasured: true, sources: PEER_SOURCES, rows: peers },
-      identical,
-      serverLog,
-      cleanup: { problems, survivors },
+const out = writeResults({
+  root,
+  name: 'detection',
+  script: fileURLToPath(import.meta.url),
+  startedAt,
+  out: args.out,
+  body: {
+    machine,
+    cpuBusyCores: cpu,
+    options: { reps, controlReps, scenarios, clients, weight, pairWeight, pairs, identicalSeconds },
+    analysis: { templates: TEMPLATES, run: RUN, score },
+    definitions: {
+      t0: 'end of the first response carrying the canary in x-promote-version',
+      t1: 'end of the last such response: traffic is back on stable',
+      mttdMttr: 't1 - t0',
+      mttd: "t0 to the takenAt of the first Failed measurement (promote explain --json)",
+      mttr: 'that measurement to t1',
+      failed: "the canary's 5xx and unanswered requests plus its responses slower than 1 s",
+      failedShare: 'failed / every response of the scenario (deploy call to the end of the rollout)',
+      failedShareExposed: 'failed / every response between t0 and t1',
     },
-    null,
-    2,
-  )}\n`,
-);
+    runs,
+    summary,
+    peers: { computedNotMeasured: true, sources: PEER_SOURCES, rows: peers },
+    identical,
+    serverLog,
+    cleanup: { problems, survivors },
+  },
+});
 console.log(`\nwrote ${relative(process.cwd(), out)}`);

@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TICKS, descendants, machineTicks, processTicks } from '../lib/cpu.mjs';
+import { writeResults } from '../lib/results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -562,21 +563,18 @@ console.log(
     `\nThe ${cores} cores are shared by the load generator, the upstream, the proxy and whatever else runs on the machine ("other cores"); "per core" divides by the CPU the proxy's processes actually used.`,
 );
 
-const out = args.out ?? join(root, 'bench', 'results', `router-${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(
-  out,
-  `${JSON.stringify(
-    {
-      command: `node ${relative(root, fileURLToPath(import.meta.url))} ${process.argv.slice(2).join(' ')}`.trim(),
-      machine,
-      layout,
-      options: { duration, warmup, connections, lightDuration, lightConnections, generators, upstreamWorkers, targets: targets.map((target) => target.name) },
-      results,
-      ratios,
-    },
-    null,
-    2,
-  )}\n`,
-);
+const out = writeResults({
+  root,
+  name: 'router',
+  script: fileURLToPath(import.meta.url),
+  startedAt,
+  out: args.out,
+  body: {
+    machine,
+    layout,
+    options: { duration, warmup, connections, lightDuration, lightConnections, generators, upstreamWorkers, targets: targets.map((target) => target.name) },
+    results,
+    ratios,
+  },
+});
 console.log(`\nwrote ${relative(process.cwd(), out)}`);
