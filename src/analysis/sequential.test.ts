@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareJudge } from './judges/compare.js';
 import type { CompareJudgeSpec } from './judges/specs.js';
-import { binomialCount, logNormal, uniformStream } from './judges/test-samples.js';
+import { binomialCount, compareSpec, logNormal, uniformStream } from './judges/test-samples.js';
 import { sequentialConfidence } from './runner.js';
 
-const spec = (test: CompareJudgeSpec['test'], confidence: number): CompareJudgeSpec => ({ type: 'compare', test, direction: 'increase', confidence, allowedChange: 0, quantile: 0.99, minSamples: 50 });
+const spec = (test: CompareJudgeSpec['test'], confidence: number): CompareJudgeSpec => compareSpec(test, { confidence, allowedChange: 0 });
 const seeds = (runs: number, seed: number) => fc.sample(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { seed, numRuns: runs });
 
 /** whether any of `looks` independent looks at identical versions fails */

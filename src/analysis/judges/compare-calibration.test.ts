@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Judgement, MetricData } from '../types.js';
 import { compareJudge } from './compare.js';
 import type { CompareJudgeSpec } from './specs.js';
-import { binomialCount, logNormal, uniformStream } from './test-samples.js';
+import { binomialCount, compareSpec, logNormal, uniformStream } from './test-samples.js';
 
 type Test = CompareJudgeSpec['test'];
 type Pair = [candidate: MetricData, baseline: MetricData];
@@ -31,16 +31,7 @@ const identical: Record<Test, (uniform: () => number) => Pair> = {
   twoProportion: (uniform) => [counts(binomialCount(uniform, 2000, 0.02), 2000), counts(binomialCount(uniform, 2000, 0.02), 2000)],
 };
 
-const spec = (test: Test, overrides: Partial<CompareJudgeSpec> = {}): CompareJudgeSpec => ({
-  type: 'compare',
-  test,
-  direction: 'increase',
-  confidence: 0.98,
-  allowedChange: 0.1,
-  quantile: 0.99,
-  minSamples: 50,
-  ...overrides,
-});
+const spec = compareSpec;
 
 describe('on identical versions the compare judge fails at most 1 - confidence of the time', () => {
   const tolerance = 0.02;

@@ -4,19 +4,9 @@ import { ProviderError, type MetricData } from '../types.js';
 import { compareJudge } from './compare.js';
 import { judge } from './index.js';
 import type { CompareJudgeSpec } from './specs.js';
-import { logNormal, uniformStream } from './test-samples.js';
+import { compareSpec, logNormal, uniformStream } from './test-samples.js';
 
-type Test = CompareJudgeSpec['test'];
-const spec = (test: Test, overrides: Partial<CompareJudgeSpec> = {}): CompareJudgeSpec => ({
-  type: 'compare',
-  test,
-  direction: 'increase',
-  confidence: 0.98,
-  allowedChange: 0.1,
-  quantile: 0.99,
-  minSamples: 50,
-  ...overrides,
-});
+const spec = compareSpec;
 const samples = (values: number[]): MetricData => ({ samples: values, source: {} });
 const counts = (events: number, total: number): MetricData => ({ events, total, source: {} });
 

@@ -4,6 +4,7 @@
  * a failing calibration run can be replayed. Test support only.
  */
 import { qnorm } from '../stats/index.js';
+import type { CompareJudgeSpec } from './specs.js';
 
 /** uniform numbers in (0, 1) from a 32-bit seed */
 export function uniformStream(seed: number): () => number {
@@ -27,4 +28,9 @@ export function binomialCount(uniform: () => number, total: number, rate: number
   let events = 0;
   for (let trial = 0; trial < total; trial++) if (uniform() < rate) events++;
   return events;
+}
+
+/** a compare judge spec with the schema's defaults (allowedChange as the tests use it: 10%), overridden */
+export function compareSpec(test: CompareJudgeSpec['test'], overrides: Partial<CompareJudgeSpec> = {}): CompareJudgeSpec {
+  return { type: 'compare', test, direction: 'increase', confidence: 0.98, allowedChange: 0.1, quantile: 0.99, minSamples: 50, ...overrides };
 }
