@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { ProviderError, type MetricData } from '../types.js';
 import { compareJudge } from './compare.js';
 import { judge } from './index.js';
-import type { CompareJudgeSpec } from './specs.js';
 import { compareSpec, logNormal, uniformStream } from './test-samples.js';
 
 const spec = compareSpec;
