@@ -1,0 +1,110 @@
+/**
+ * add_column: the column is added under a temporary name, hidden from the old version, with its
+ * constraints in a form that does not scan the table (NOT NULL as a NOT VALID check, unique as an
+ * index built concurrently, checks and references NOT VALID). Existing rows, and rows the old version
+ * writes, get the `up` value from a trigger and the backfill. Complete validates the constraints and
+ * renames the column; rollback drops it.
+ */
+import { newColumnName, notNullCheckName, uniqueIndexName } from '../names.js';
+import { renameColumnReferences } from '../expression.js';
+import type { ForeignKeyReference } from '../operations.js';
+import { ident, qualified } from '../sql.js';
+import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from '../triggers.js';
+import { findColumn, requireColumn, requireTable, type VirtualSchema } from '../virtual-schema.js';
+import { checkSql, columnSql, commentSql, isNullable, tableReferenceSql, virtualColumn } from './columns.js';
+import { defaultIsCheap } from './fast-default.js';
+import { constraintExists, guarded, hasText, relationExists, renameColumnIfExists } from './guards.js';
+import { OperationError, type OperationHandler, type Step } from './types.js';
+
+export const addColumn: OperationHandler<'add_column'> = {
+  async start(operation, { schema, versionSchema, db }) {
+    const table = requireTable(schema, operation.table);
+    const { column } = operation;
+    if (findColumn(table, column.name) !== undefined) throw new OperationError(`column "${column.name}" already exists in table "${operation.table}"`);
+    const physical = newColumnName(column.name);
+    const target = qualified(schema.name, table.physical);
+    const cheapDefault = column.default === undefined || (await defaultIsCheap(db, column.type, column.default));
+    if (column.default !== undefined && !cheapDefault && hasText(operation.up) && operation.up !== column.default) {
+      throw new OperationError(
+        `the default ${column.default} of column "${column.name}" is volatile, so existing rows get their value from "up" instead; "up" must then be the same expression (it is ${operation.up})`,
+      );
+    }
+    const notNullByCheck = !isNullable(column) && column.pk !== true && (column.default === undefined || !cheapDefault);
+    const definition = columnSql(column, schema, {
+      physicalName: physical,
+      skipNotNull: notNullByCheck,
+      skipDefault: !cheapDefault,
+      skipCheck: true,
+      skipUnique: true,
+      skipReferences: true,
+    });
+    const steps: Step[] = [{ sql: `alter table ${target} add column ${definition}` }];
+    if (column.comment !== undefined) steps.push({ sql: commentSql('column', `${target}.${ident(physical)}`, column.comment) });
+    if (notNullByCheck) steps.push({ sql: `alter table ${target} add constraint ${ident(notNullCheckName(column.name))} check (${ident(physical)} is not null) not valid` });
+    if (column.check !== undefined) {
+      const constraint = await renameColumnReferences(column.check.constraint, new Map([[column.name, physical]]));
+      steps.push({ sql: `alter table ${target} add ${checkSql({ ...column.check, constraint }, true)}` });
+    }
+    if (column.references !== undefined) steps.push({ sql: `alter table ${target} add ${foreignKeySql(column.references, schema, physical)}` });
+    if (column.unique === true) {
+      steps.push({ sql: `create unique index concurrently if not exists ${ident(uniqueIndexName(table.physical, column.name))} on ${target} (${ident(physical)})`, outsideTransaction: true });
+    }
+    const up = hasText(operation.up) ? operation.up : !cheapDefault ? column.default : undefined;
+    let backfill: string[] | undefined;
+    if (up !== undefined) {
+      steps.push(...createTriggerSteps({ schema, table: { ...table, columns: [...table.columns] }, target: physical, expression: up, direction: 'up', versionSchema }));
+      backfill = [table.name];
+    }
+    table.columns.push(virtualColumn(column, physical));
+    return { steps, ...(backfill === undefined ? {} : { backfill }) };
+  },
+
+  complete(operation, { after }) {
+    const table = requireTable(after, operation.table);
+    const { column } = operation;
+    const physical = requireColumn(table, column.name).physical;
+    const target = qualified(after.name, table.physical);
+    const steps: Step[] = [dropTriggerStep(after.name, table.physical, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
+    steps.push(renameColumnIfExists(after.name, table.physical, physical, column.name));
+    const notNullCheck = notNullCheckName(column.name);
+    steps.push({
+      sql: guarded(constraintExists(after.name, table.physical, notNullCheck), [
+          `alter table ${target} validate constraint ${ident(notNullCheck)}`,
+          `alter table ${target} alter column ${ident(column.name)} set not null`,
+          `alter table ${target} drop constraint ${ident(notNullCheck)}`,
+        ],
+      ),
+    });
+    if (column.default !== undefined) steps.push({ sql: `alter table ${target} alter column ${ident(column.name)} set default ${column.default}` });
+    if (column.check !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.check.name)}` });
+    if (column.references !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.references.name)}` });
+    if (column.unique === true) {
+      const index = uniqueIndexName(table.physical, column.name);
+      steps.push({
+        sql: guarded(`${relationExists(after.name, index)} and not ${constraintExists(after.name, table.physical, index)}`, [`alter table ${target} add constraint ${ident(index)} unique using index ${ident(index)}`]),
+      });
+    }
+    // later operations of the migration complete against the column's final name
+    requireColumn(table, column.name).physical = column.name;
+    return { steps };
+  },
+
+  rollback(operation, { after }) {
+    const table = requireTable(after, operation.table);
+    const physical = newColumnName(operation.column.name);
+    return [
+      dropTriggerStep(after.name, table.physical, physical),
+      { sql: `drop index concurrently if exists ${qualified(after.name, uniqueIndexName(table.physical, operation.column.name))}`, outsideTransaction: true },
+      { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
+      dropNeedsBackfillColumnStep(after.name, table.physical),
+    ];
+  },
+};
+
+/** A column's `references` as a table constraint on its temporary column, NOT VALID until complete. */
+function foreignKeySql(reference: ForeignKeyReference, schema: VirtualSchema, physical: string): string {
+  const { name, table, column, ...rest } = reference;
+  const clause = tableReferenceSql([physical], { ...rest, table, columns: [column] }, schema);
+  const deferral = `${reference.deferrable === true ? ' deferrable' : ''}${reference.initially_deferred === true ? ' initially deferred' : ''}`;
+  return `constraint ${ident(name)} ${clause}${deferral} not valid`;
+}

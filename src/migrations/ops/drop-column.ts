@@ -1,0 +1,41 @@
+/**
+ * drop_column: on start the column only disappears from the new version's views; the old version
+ * still reads it, and when the new version inserts, `down` computes the value the old version sees.
+ * Complete drops it from the table; rollback removes the trigger and it is as if nothing happened.
+ */
+import { qualified, ident } from '../sql.js';
+import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from '../triggers.js';
+import { requireColumn, requireTable } from '../virtual-schema.js';
+import { hasText } from './guards.js';
+import type { OperationHandler, Step } from './types.js';
+
+export const dropColumn: OperationHandler<'drop_column'> = {
+  start(operation, { schema, versionSchema }) {
+    const table = requireTable(schema, operation.table);
+    const column = requireColumn(table, operation.column);
+    table.columns = table.columns.filter((each) => each !== column);
+    const steps: Step[] = [];
+    if (hasText(operation.down)) {
+      steps.push(...createTriggerSteps({ schema, table: { ...table, columns: [...table.columns] }, target: column.physical, expression: operation.down, direction: 'down', versionSchema }));
+    }
+    return { steps };
+  },
+
+  complete(operation, { before, after }) {
+    const table = requireTable(after, operation.table);
+    const physical = requireColumn(requireTable(before, operation.table), operation.column).physical;
+    return {
+      steps: [
+        dropTriggerStep(after.name, table.physical, physical),
+        { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
+        dropNeedsBackfillColumnStep(after.name, table.physical),
+      ],
+    };
+  },
+
+  rollback(operation, { before, after }) {
+    const table = requireTable(after, operation.table);
+    const physical = requireColumn(requireTable(before, operation.table), operation.column).physical;
+    return [dropTriggerStep(after.name, table.physical, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
+  },
+};

@@ -1,0 +1,26 @@
+/** Every operation's handler, by the name a migration file gives it. */
+import type { OperationName } from '../operations.js';
+import { addColumn } from './add-column.js';
+import { createTable } from './create-table.js';
+import { dropColumn } from './drop-column.js';
+import { dropTable } from './drop-table.js';
+import { rawSql } from './raw-sql.js';
+import { renameColumn } from './rename-column.js';
+import { renameTable } from './rename-table.js';
+import { OperationError, type OperationHandler } from './types.js';
+
+const HANDLERS: { [K in OperationName]?: OperationHandler<K> } = {
+  add_column: addColumn,
+  create_table: createTable,
+  drop_column: dropColumn,
+  drop_table: dropTable,
+  rename_column: renameColumn,
+  rename_table: renameTable,
+  sql: rawSql,
+};
+
+export function handlerFor<K extends OperationName>(kind: K): OperationHandler<K> {
+  const handler: OperationHandler<K> | undefined = HANDLERS[kind];
+  if (handler === undefined) throw new OperationError(`the operation ${kind} cannot run yet`);
+  return handler;
+}

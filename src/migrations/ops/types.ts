@@ -1,0 +1,60 @@
+/**
+ * What one migration operation does in each phase, as pgroll splits it: `start` expands the schema so
+ * the old and the new version both work, `complete` removes what only the old version needed, and
+ * `rollback` removes what start added. Each phase returns the SQL it needs as steps; the runner runs
+ * them under a lock budget, and complete and rollback steps are idempotent (`if exists`, guarded
+ * blocks), so an interrupted complete or rollback is finished by running it again.
+ */
+import type pg from 'pg';
+import type { OperationBodies, OperationName } from '../operations.js';
+import type { VirtualSchema } from '../virtual-schema.js';
+
+export interface Step {
+  sql: string;
+  /** statements that refuse a transaction block, like CREATE INDEX CONCURRENTLY */
+  outsideTransaction?: boolean;
+}
+
+export interface StartContext {
+  /** the schema as the new version will see it; start changes it in place */
+  schema: VirtualSchema;
+  /** the schema of the new version's views, e.g. `public_03_add_column` */
+  versionSchema: string;
+  /** for reads while planning (catalog checks); start never writes through it */
+  db: pg.Pool;
+}
+
+export interface StartPlan {
+  steps: Step[];
+  /** logical names of tables whose existing rows need the backfill to fill new columns */
+  backfill?: string[];
+  /** the steps change the schema in ways the model cannot follow (raw SQL): read it again afterwards */
+  refreshSchema?: boolean;
+}
+
+export interface PhaseContext {
+  /** the schema before the migration started */
+  before: VirtualSchema;
+  /** the schema as start left it (the new version's view of it) */
+  after: VirtualSchema;
+  versionSchema: string;
+}
+
+export interface CompletePlan {
+  steps: Step[];
+  refreshSchema?: boolean;
+}
+
+export interface OperationHandler<K extends OperationName> {
+  start(operation: OperationBodies[K], context: StartContext): StartPlan | Promise<StartPlan>;
+  complete(operation: OperationBodies[K], context: PhaseContext): CompletePlan;
+  rollback(operation: OperationBodies[K], context: PhaseContext): Step[];
+}
+
+/** An operation the database refused to plan: the table is missing, the column exists already. */
+export class OperationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperationError';
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Runs one migration through its phases on the app's database: start (expand, then views for the new
+ * version, then the backfill), complete (contract), rollback. Every phase is recorded before it acts,
+ * and complete and rollback are idempotent, so a migrator killed at any instant is followed by one
+ * that finishes the phase; a start that fails is rolled back before the error is reported.
+ */
+import type pg from 'pg';
+import { PromoteError, describeCause, wrapError } from '../errors.js';
+import { migrationChecksum } from './checksum.js';
+import type { Migration } from './file.js';
+import { readSchema } from './introspect.js';
+import { versionSchemaName } from './names.js';
+import type { Operation } from './operations.js';
+import { handlerFor } from './ops/index.js';
+import { OperationError, type PhaseContext, type Step } from './ops/types.js';
+import { ensureState, inFlightRun, insertRun, lastCompletedRun, tryMigratorLock, updateRun, type MigrationRun } from './state.js';
+import { DEFAULT_LOCK_BUDGET, runSteps, type LockBudget, type StepEvents } from './steps.js';
+import { createVersionSchemaSteps, dropVersionSchemaStep } from './views.js';
+import { cloneSchema, MissingObjectError, requireTable } from './virtual-schema.js';
+
+export interface BackfillTable {
+  migration: string;
+  schema: string;
+  /** physical name */
+  table: string;
+  /** physical names of the primary key's columns */
+  primaryKey: string[];
+}
+
+export type Backfiller = (pool: pg.Pool, table: BackfillTable) => Promise<void>;
+
+export interface MigratorOptions {
+  pool: pg.Pool;
+  /** the app's schema; pgroll's default */
+  schema?: string;
+  lockBudget?: LockBudget;
+  /** visits the existing rows of a table so its triggers fill the new columns */
+  backfill: Backfiller;
+  events?: StepEvents;
+}
+
+export interface StartOutcome {
+  run: MigrationRun;
+  /** the schema a client of the new version puts first on its search_path */
+  versionSchema: string;
+  /** the backfill of an earlier, interrupted start was resumed instead of starting anew */
+  resumed: boolean;
+}
+
+export async function startMigration(migration: Migration, options: MigratorOptions): Promise<StartOutcome> {
+  const schema = options.schema ?? 'public';
+  return withMigrator(options.pool, schema, async () => {
+    await ensureState(options.pool);
+    const inFlight = await inFlightRun(options.pool, schema);
+    if (inFlight !== undefined) {
+      if (inFlight.name === migration.name && inFlight.phase === 'started') {
+        if (inFlight.checksum !== migrationChecksum(migration)) {
+          throw new PromoteError(`migration "${migration.name}" is in flight with checksum ${inFlight.checksum}, but the file now has ${migrationChecksum(migration)}: it was edited after it started`, {
+            hint: 'roll it back (promote migrate rollback) before starting the edited file',
+          });
+        }
+        if (!inFlight.backfilled) await backfillRun(inFlight, options);
+        return { run: { ...inFlight, backfilled: true }, versionSchema: inFlight.versionSchema, resumed: !inFlight.backfilled };
+      }
+      throw inFlightError(inFlight, `start "${migration.name}"`);
+    }
+    const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
+    const before = await readSchema(options.pool, schema);
+    let after = cloneSchema(before);
+    const plans: { steps: Step[]; refreshSchema: boolean }[] = [];
+    const backfillTables = new Set<string>();
+    for (const [index, operation] of migration.operations.entries()) {
+      const plan = await describeOperation(migration, index, operation, () => handlerFor(operation.kind).start(bodyOf(operation), { schema: after, versionSchema, db: options.pool }));
+      plans.push({ steps: plan.steps, refreshSchema: plan.refreshSchema === true });
+      for (const table of plan.backfill ?? []) backfillTables.add(table);
+    }
+    let run = await insertRun(options.pool, { schema, name: migration.name, versionSchema, checksum: migrationChecksum(migration), operations: migration.operations, before, after, backfillTables: [...backfillTables] });
+    try {
+      for (const plan of plans) {
+        await runSteps(options.pool, plan.steps, options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);
+        if (plan.refreshSchema) after = await readSchema(options.pool, schema);
+      }
+      if (plans.some((plan) => plan.refreshSchema)) await updateRun(options.pool, run.id, { after });
+      await runSteps(options.pool, createVersionSchemaSteps(after, versionSchema), options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);
+      await updateRun(options.pool, run.id, { phase: 'started' });
+      run = { ...run, after, phase: 'started' };
+    } catch (error) {
+      await undoStart(run, options, error);
+    }
+    await backfillRun(run, options);
+    return { run: { ...run, backfilled: true }, versionSchema, resumed: false };
+  });
+}
+
+/** Completes the migration in flight: the old version's shape is removed and the new one is the only one. */
+export async function completeMigration(options: Omit<MigratorOptions, 'backfill'>): Promise<MigrationRun> {
+  const schema = options.schema ?? 'public';
+  return withMigrator(options.pool, schema, async () => {
+    const run = await requireInFlight(options.pool, schema, 'complete');
+    if (run.phase !== 'started' && run.phase !== 'completing') throw inFlightError(run, 'complete it');
+    if (!run.backfilled) {
+      throw new PromoteError(`migration "${run.name}" cannot complete: its backfill has not finished, so some rows lack the new columns' values`, {
+        hint: 'run the start again: it resumes the backfill where it stopped',
+      });
+    }
+    await updateRun(options.pool, run.id, { phase: 'completing' });
+    const budget = options.lockBudget ?? DEFAULT_LOCK_BUDGET;
+    const previous = await lastCompletedRun(options.pool, schema);
+    // the old version's views read the columns complete drops
+    if (previous !== undefined && previous.versionSchema !== run.versionSchema) await runSteps(options.pool, [dropVersionSchemaStep(previous.versionSchema)], budget, options.events);
+    const context = phaseContext(run);
+    let refresh = false;
+    for (const [index, operation] of run.operations.entries()) {
+      const plan = await describeOperation(run, index, operation, () => handlerFor(operation.kind).complete(bodyOf(operation), context));
+      await runSteps(options.pool, plan.steps, budget, options.events);
+      refresh ||= plan.refreshSchema === true;
+    }
+    if (refresh) {
+      const after = await readSchema(options.pool, schema);
+      await runSteps(options.pool, createVersionSchemaSteps(after, run.versionSchema), budget, options.events);
+      await updateRun(options.pool, run.id, { after });
+    }
+    await updateRun(options.pool, run.id, { phase: 'completed' });
+    return { ...run, phase: 'completed' };
+  });
+}
+
+/** Rolls back the migration in flight: the new version's views and everything start added are removed. */
+export async function rollbackMigration(options: Omit<MigratorOptions, 'backfill'> & { onRolledBack?: (run: MigrationRun) => Promise<void> }): Promise<MigrationRun> {
+  const schema = options.schema ?? 'public';
+  return withMigrator(options.pool, schema, async () => {
+    const run = await requireInFlight(options.pool, schema, 'roll back');
+    if (run.phase === 'completing') throw inFlightError(run, 'roll it back');
+    await rollBackRun(run, options);
+    await options.onRolledBack?.(run);
+    return { ...run, phase: 'rolled_back' };
+  });
+}
+
+async function rollBackRun(run: MigrationRun, options: Omit<MigratorOptions, 'backfill'>, error?: string): Promise<void> {
+  await updateRun(options.pool, run.id, { phase: 'rolling_back' });
+  const budget = options.lockBudget ?? DEFAULT_LOCK_BUDGET;
+  await runSteps(options.pool, [dropVersionSchemaStep(run.versionSchema)], budget, options.events);
+  const context = phaseContext(run);
+  for (let index = run.operations.length - 1; index >= 0; index -= 1) {
+    const operation = run.operations[index] as Operation;
+    const steps = await describeOperation(run, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), context));
+    await runSteps(options.pool, steps, budget, options.events);
+  }
+  await updateRun(options.pool, run.id, { phase: 'rolled_back', ...(error === undefined ? {} : { error }) });
+}
+
+async function undoStart(run: MigrationRun, options: MigratorOptions, cause: unknown): Promise<never> {
+  try {
+    await rollBackRun(run, options, describeCause(cause));
+  } catch (rollbackError) {
+    throw new PromoteError(
+      `starting migration "${run.name}" failed: ${describeCause(cause)}; rolling back what it did failed too: ${describeCause(rollbackError)}`,
+      { cause, hint: 'run promote migrate rollback to finish the rollback' },
+    );
+  }
+  throw new PromoteError(`starting migration "${run.name}" failed, and everything it did was rolled back: ${describeCause(cause)}`, { cause });
+}
+
+async function backfillRun(run: MigrationRun, options: MigratorOptions): Promise<void> {
+  for (const name of run.backfillTables) {
+    const table = requireTable(run.after, name);
+    if (table.primaryKey.length === 0) {
+      throw new PromoteError(`migration "${run.name}" needs to backfill table "${name}", which has no primary key: the backfill visits rows in key order and cannot resume without one`, {
+        hint: 'add a primary key (create_constraint with type primary_key) in an earlier migration',
+      });
+    }
+    const primaryKey = table.primaryKey.map((column) => table.columns.find((each) => each.name === column)?.physical ?? column);
+    try {
+      await options.backfill(options.pool, { migration: run.name, schema: run.schema, table: table.physical, primaryKey });
+    } catch (error) {
+      throw wrapError(`backfilling table "${name}" for migration "${run.name}" (run the start again to resume it)`, error);
+    }
+  }
+  await updateRun(options.pool, run.id, { backfilled: true });
+}
+
+function phaseContext(run: MigrationRun): PhaseContext {
+  return { before: run.before, after: run.after, versionSchema: run.versionSchema };
+}
+
+function bodyOf<O extends Operation>(operation: O): never {
+  const { kind: _kind, ...body } = operation;
+  return body as never;
+}
+
+/** Runs an operation's planning, naming the operation in any refusal. */
+async function describeOperation<T>(migration: Pick<Migration, 'name'>, index: number, operation: Operation, plan: () => T | Promise<T>): Promise<T> {
+  try {
+    return await plan();
+  } catch (error) {
+    if (error instanceof OperationError || error instanceof MissingObjectError) {
+      throw new PromoteError(`migration "${migration.name}": operations[${index}].${operation.kind}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function requireInFlight(pool: pg.Pool, schema: string, doing: string): Promise<MigrationRun> {
+  await ensureState(pool);
+  const run = await inFlightRun(pool, schema);
+  if (run === undefined) throw new PromoteError(`nothing to ${doing}: no migration is in flight on schema "${schema}"`);
+  return run;
+}
+
+function inFlightError(run: MigrationRun, wanted: string): PromoteError {
+  const next: Record<MigrationRun['phase'], string> = {
+    starting: 'its start was interrupted: roll it back (promote migrate rollback), then start again',
+    started: 'complete it (promote migrate complete) or roll it back (promote migrate rollback) first',
+    completing: 'its complete was interrupted: run promote migrate complete to finish it',
+    rolling_back: 'its rollback was interrupted: run promote migrate rollback to finish it',
+    completed: '',
+    rolled_back: '',
+  };
+  return new PromoteError(`cannot ${wanted}: migration "${run.name}" is ${run.phase.replace('_', ' ')} on schema "${run.schema}"; ${next[run.phase]}`);
+}
+
+async function withMigrator<T>(pool: pg.Pool, schema: string, work: () => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw wrapError('connecting to the database to migrate', error);
+  }
+  let unlockFailed: Error | undefined;
+  try {
+    if (!(await tryMigratorLock(client, schema))) {
+      throw new PromoteError(`another migrator is working on schema "${schema}" of this database (it holds the migrator lock); wait for it to finish`);
+    }
+    try {
+      return await work();
+    } finally {
+      await client.query(`select pg_advisory_unlock(hashtext('promote_migrate:' || $1))`, [schema]).catch((error: unknown) => {
+        // a session lock dies with its connection: destroying the client releases it
+        unlockFailed = error instanceof Error ? error : new Error(String(error));
+      });
+    }
+  } finally {
+    client.release(unlockFailed);
+  }
+}

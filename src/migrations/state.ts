@@ -1,0 +1,210 @@
+/**
+ * The migration state Promote keeps in the app's own database (schema promote_migrate), beside the
+ * tables it changes: it must survive exactly what they survive, and a migrator on another machine
+ * must find it. One row per migration, with the schema before and after start, so complete and
+ * rollback (and a migrator that restarts after a crash) know what start made.
+ */
+import type pg from 'pg';
+import { PromoteError, wrapError } from '../errors.js';
+import { withTransaction, type Queryable } from '../store/queryable.js';
+import { STATE_SCHEMA } from './names.js';
+import { ident, literal } from './sql.js';
+import type { VirtualSchema } from './virtual-schema.js';
+import type { Operation } from './operations.js';
+
+/** starting, completing and rolling_back are in progress, or were interrupted and are finished by running again. */
+export const RUN_PHASES = ['starting', 'started', 'completing', 'completed', 'rolling_back', 'rolled_back'] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+export const IN_FLIGHT_PHASES: readonly RunPhase[] = ['starting', 'started', 'completing', 'rolling_back'];
+
+export interface MigrationRun {
+  id: number;
+  schema: string;
+  name: string;
+  versionSchema: string;
+  checksum: string;
+  operations: Operation[];
+  phase: RunPhase;
+  before: VirtualSchema;
+  after: VirtualSchema;
+  /** logical table names whose rows the backfill visits */
+  backfillTables: string[];
+  backfilled: boolean;
+  startedAt: Date;
+  completedAt: Date | null;
+  rolledBackAt: Date | null;
+  /** why start failed, when it was rolled back for it */
+  error: string | null;
+}
+
+const S = ident(STATE_SCHEMA);
+
+export async function ensureState(db: Queryable): Promise<void> {
+  const statements = [
+    `create schema if not exists ${S}`,
+    `grant usage on schema ${S} to public`,
+    `create table if not exists ${S}.runs (
+       id bigserial primary key,
+       schema_name text not null,
+       name text not null,
+       version_schema text not null,
+       checksum text not null,
+       operations jsonb not null,
+       phase text not null check (phase in (${RUN_PHASES.map(literal).join(', ')})),
+       schema_before jsonb not null,
+       schema_after jsonb not null,
+       backfill_tables jsonb not null default '[]',
+       backfilled boolean not null default false,
+       started_at timestamptz not null default now(),
+       completed_at timestamptz,
+       rolled_back_at timestamptz,
+       error text)`,
+    // pgroll's rule, kept for now: one migration in flight per schema
+    `create unique index if not exists runs_one_in_flight on ${S}.runs (schema_name) where phase in (${IN_FLIGHT_PHASES.map(literal).join(', ')})`,
+    `create unique index if not exists runs_name_once on ${S}.runs (schema_name, name) where phase <> 'rolled_back'`,
+    // Which version a write comes from: an explicit promote.version (set per transaction, so it holds
+    // behind a transaction pooler) wins; otherwise the first schema on the search_path, as in pgroll.
+    `create or replace function ${S}.writes_as(version_schema text) returns boolean language sql stable as $$
+       select coalesce(nullif(current_setting('promote.version', true), ''), (current_schemas(false))[1], '') = version_schema
+     $$`,
+  ];
+  try {
+    await withTransaction(db, async (client) => {
+      // two migrators creating the state at once would race on the catalog: serialise them
+      await client.query(`select pg_advisory_xact_lock(hashtext('promote_migrate.ensure_state'))`);
+      for (const sql of statements) await client.query(sql);
+    });
+  } catch (error) {
+    throw wrapError(`creating Promote's migration state (schema ${STATE_SCHEMA})`, error);
+  }
+}
+
+interface RunRow {
+  id: string;
+  schema_name: string;
+  name: string;
+  version_schema: string;
+  checksum: string;
+  operations: Operation[];
+  phase: RunPhase;
+  schema_before: VirtualSchema;
+  schema_after: VirtualSchema;
+  backfill_tables: string[];
+  backfilled: boolean;
+  started_at: Date;
+  completed_at: Date | null;
+  rolled_back_at: Date | null;
+  error: string | null;
+}
+
+function toRun(row: RunRow): MigrationRun {
+  return {
+    id: Number(row.id),
+    schema: row.schema_name,
+    name: row.name,
+    versionSchema: row.version_schema,
+    checksum: row.checksum,
+    operations: row.operations,
+    phase: row.phase,
+    before: row.schema_before,
+    after: row.schema_after,
+    backfillTables: row.backfill_tables,
+    backfilled: row.backfilled,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    rolledBackAt: row.rolled_back_at,
+    error: row.error,
+  };
+}
+
+export async function inFlightRun(db: Queryable, schema: string): Promise<MigrationRun | undefined> {
+  const result = await read(db, `select * from ${S}.runs where schema_name = $1 and phase = any($2) order by id desc limit 1`, [schema, IN_FLIGHT_PHASES], 'reading the migration in flight');
+  return result[0];
+}
+
+/** The newest completed migration of the schema: its version schema is the one the current app uses. */
+export async function lastCompletedRun(db: Queryable, schema: string): Promise<MigrationRun | undefined> {
+  const result = await read(db, `select * from ${S}.runs where schema_name = $1 and phase = 'completed' order by id desc limit 1`, [schema], 'reading the last completed migration');
+  return result[0];
+}
+
+export async function listRuns(db: Queryable, schema: string): Promise<MigrationRun[]> {
+  return read(db, `select * from ${S}.runs where schema_name = $1 order by id`, [schema], 'reading the migration history');
+}
+
+export interface NewRun {
+  schema: string;
+  name: string;
+  versionSchema: string;
+  checksum: string;
+  operations: Operation[];
+  before: VirtualSchema;
+  after: VirtualSchema;
+  backfillTables: string[];
+}
+
+export async function insertRun(db: Queryable, run: NewRun): Promise<MigrationRun> {
+  try {
+    const result = await db.query<RunRow>(
+      `insert into ${S}.runs (schema_name, name, version_schema, checksum, operations, phase, schema_before, schema_after, backfill_tables)
+       values ($1, $2, $3, $4, $5, 'starting', $6, $7, $8) returning *`,
+      [run.schema, run.name, run.versionSchema, run.checksum, JSON.stringify(run.operations), JSON.stringify(run.before), JSON.stringify(run.after), JSON.stringify(run.backfillTables)],
+    );
+    return toRun(result.rows[0] as RunRow);
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      throw new PromoteError(`migration "${run.name}" cannot start on schema "${run.schema}": it has already been applied there, or another migration is in flight`, { cause: error });
+    }
+    throw wrapError(`recording the start of migration "${run.name}"`, error);
+  }
+}
+
+export interface RunUpdate {
+  phase?: RunPhase;
+  after?: VirtualSchema;
+  backfilled?: boolean;
+  error?: string | null;
+}
+
+export async function updateRun(db: Queryable, id: number, update: RunUpdate): Promise<void> {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  const set = (column: string, value: unknown) => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (update.phase !== undefined) {
+    set('phase', update.phase);
+    if (update.phase === 'completed') sets.push('completed_at = now()');
+    if (update.phase === 'rolled_back') sets.push('rolled_back_at = now()');
+  }
+  if (update.after !== undefined) set('schema_after', JSON.stringify(update.after));
+  if (update.backfilled !== undefined) set('backfilled', update.backfilled);
+  if (update.error !== undefined) set('error', update.error);
+  values.push(id);
+  try {
+    await db.query(`update ${S}.runs set ${sets.join(', ')} where id = $${values.length}`, values);
+  } catch (error) {
+    throw wrapError(`recording migration state (${sets.join(', ')})`, error);
+  }
+}
+
+async function read(db: Queryable, sql: string, values: unknown[], doing: string): Promise<MigrationRun[]> {
+  try {
+    const result = await db.query<RunRow>(sql, values);
+    return result.rows.map(toRun);
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return [];
+    throw wrapError(doing, error);
+  }
+}
+
+/** A session lock on one connection: a second migrator of the same schema is refused at once. */
+export async function tryMigratorLock(client: pg.PoolClient | pg.Client, schema: string): Promise<boolean> {
+  try {
+    const result = await client.query<{ locked: boolean }>(`select pg_try_advisory_lock(hashtext('promote_migrate:' || $1)) as locked`, [schema]);
+    return result.rows[0]?.locked === true;
+  } catch (error) {
+    throw wrapError(`taking the migrator lock of schema "${schema}"`, error);
+  }
+}

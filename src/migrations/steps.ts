@@ -1,0 +1,101 @@
+/**
+ * Runs the SQL steps of a migration phase under a lock budget. Each step runs in its own short
+ * transaction with `lock_timeout`, so DDL that waits behind a long query gives up after the budget
+ * instead of queueing every other query behind its ACCESS EXCLUSIVE request; it is then retried
+ * after a backoff with full jitter, as pgroll does, until the attempts run out.
+ */
+import type pg from 'pg';
+import { PromoteError, describeCause } from '../errors.js';
+import type { Step } from './ops/types.js';
+
+export interface LockBudget {
+  /** the longest any statement may wait for a lock, in ms (pgroll's default: 500) */
+  lockTimeoutMs: number;
+  attempts: number;
+  /** the first backoff; it doubles up to maxDelayMs, and each wait is a random share of it */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_LOCK_BUDGET: LockBudget = { lockTimeoutMs: 500, attempts: 12, baseDelayMs: 50, maxDelayMs: 5_000 };
+
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export interface StepEvents {
+  /** a step waited past the lock budget and is tried again */
+  onLockRetry?: (step: Step, attempt: number, delayMs: number) => void;
+  onStep?: (step: Step, elapsedMs: number) => void;
+}
+
+export async function runSteps(pool: pg.Pool, steps: readonly Step[], budget: LockBudget = DEFAULT_LOCK_BUDGET, events: StepEvents = {}): Promise<void> {
+  for (const step of steps) await runStep(pool, step, budget, events);
+}
+
+export async function runStep(pool: pg.Pool, step: Step, budget: LockBudget = DEFAULT_LOCK_BUDGET, events: StepEvents = {}): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    const began = performance.now();
+    try {
+      await runOnce(pool, step, budget.lockTimeoutMs);
+      events.onStep?.(step, performance.now() - began);
+      return;
+    } catch (error) {
+      if (errorCode(error) !== LOCK_NOT_AVAILABLE || attempt >= budget.attempts) throw new StepError(step, error, attempt);
+      const ceiling = Math.min(budget.maxDelayMs, budget.baseDelayMs * 2 ** (attempt - 1));
+      const delayMs = Math.round(Math.random() * ceiling);
+      events.onLockRetry?.(step, attempt, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+async function runOnce(pool: pg.Pool, step: Step, lockTimeoutMs: number): Promise<void> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    if (step.outsideTransaction === true) {
+      await client.query(`set lock_timeout = ${Math.round(lockTimeoutMs)}`);
+      try {
+        await client.query(step.sql);
+      } finally {
+        await client.query('reset lock_timeout');
+      }
+      return;
+    }
+    await client.query('begin');
+    try {
+      await client.query(`set local lock_timeout = ${Math.round(lockTimeoutMs)}`);
+      await client.query(step.sql);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export class StepError extends PromoteError {
+  readonly step: Step;
+
+  constructor(step: Step, cause: unknown, attempts: number) {
+    const waited = errorCode(cause) === LOCK_NOT_AVAILABLE ? ` (the lock was still taken after ${attempts} attempts)` : '';
+    super(`${describeCause(cause)}${waited}, running:\n${indent(step.sql)}`, { cause });
+    this.name = 'StepError';
+    this.step = step;
+  }
+}
+
+function indent(sql: string): string {
+  return sql
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
