@@ -44,7 +44,7 @@ export function createTriggerSteps(trigger: DualWriteTrigger): Step[] {
     variables,
     'begin',
     `  if ${condition} then`,
-    `    new.${ident(trigger.target)} := ${trigger.expression};`,
+    `    new.${ident(trigger.target)} := ${assignable(trigger.expression)};`,
     '  end if;',
     `  new.${ident(NEEDS_BACKFILL_COLUMN)} := false;`,
     '  return new;',
@@ -62,4 +62,9 @@ export function createTriggerSteps(trigger: DualWriteTrigger): Step[] {
 /** Drops the trigger and its function; the table may be gone or renamed already. */
 export function dropTriggerStep(schema: string, physicalTable: string, target: string): Step {
   return { sql: `drop function if exists ${qualified(schema, triggerName(physicalTable, target))}() cascade` };
+}
+
+/** pgroll's files may write an expression as `SELECT CASE … END`; as a scalar subquery it is an expression. */
+function assignable(expression: string): string {
+  return /^\s*select\b/i.test(expression) ? `(${expression})` : expression;
 }
