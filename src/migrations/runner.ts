@@ -16,7 +16,7 @@ import { OperationError, type PhaseContext, type Step } from './ops/types.js';
 import { ensureState, inFlightRun, insertRun, lastCompletedRun, tryMigratorLock, updateRun, type MigrationRun } from './state.js';
 import { DEFAULT_LOCK_BUDGET, runSteps, type LockBudget, type StepEvents } from './steps.js';
 import { createVersionSchemaSteps, dropVersionSchemaStep } from './views.js';
-import { cloneSchema, MissingObjectError, requireTable } from './virtual-schema.js';
+import { cloneSchema, MissingObjectError, requireTable, type VirtualSchema } from './virtual-schema.js';
 
 export interface BackfillTable {
   migration: string;
@@ -64,17 +64,9 @@ export async function startMigration(migration: Migration, options: MigratorOpti
       }
       throw inFlightError(inFlight, `start "${migration.name}"`);
     }
-    const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
-    const before = await readSchema(options.pool, schema);
-    let after = cloneSchema(before);
-    const plans: { steps: Step[]; refreshSchema: boolean }[] = [];
-    const backfillTables = new Set<string>();
-    for (const [index, operation] of migration.operations.entries()) {
-      const plan = await describeOperation(migration, index, operation, () => handlerFor(operation.kind).start(bodyOf(operation), { schema: after, versionSchema, db: options.pool }));
-      plans.push({ steps: plan.steps, refreshSchema: plan.refreshSchema === true });
-      for (const table of plan.backfill ?? []) backfillTables.add(table);
-    }
-    let run = await insertRun(options.pool, { schema, name: migration.name, versionSchema, checksum: migrationChecksum(migration), operations: migration.operations, before, after, backfillTables: [...backfillTables] });
+    const { versionSchema, before, after: planned, plans, backfillTables } = await planStart(migration, options.pool, schema);
+    let after = planned;
+    let run = await insertRun(options.pool, { schema, name: migration.name, versionSchema, checksum: migrationChecksum(migration), operations: migration.operations, before, after, backfillTables });
     try {
       for (const plan of plans) {
         await runSteps(options.pool, plan.steps, options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);
@@ -90,6 +82,67 @@ export async function startMigration(migration: Migration, options: MigratorOpti
     await backfillRun(run, options);
     return { run: { ...run, backfilled: true }, versionSchema, resumed: false };
   });
+}
+
+interface StartPlanning {
+  versionSchema: string;
+  before: VirtualSchema;
+  after: VirtualSchema;
+  plans: { steps: Step[]; refreshSchema: boolean }[];
+  backfillTables: string[];
+}
+
+/** Plans every operation's start against the schema as it is, without changing anything. */
+async function planStart(migration: Migration, pool: pg.Pool, schema: string): Promise<StartPlanning> {
+  const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
+  const before = await readSchema(pool, schema);
+  const after = cloneSchema(before);
+  const plans: StartPlanning['plans'] = [];
+  const backfillTables = new Set<string>();
+  for (const [index, operation] of migration.operations.entries()) {
+    const plan = await describeOperation(migration, index, operation, () => handlerFor(operation.kind).start(bodyOf(operation), { schema: after, versionSchema, db: pool }));
+    plans.push({ steps: plan.steps, refreshSchema: plan.refreshSchema === true });
+    for (const table of plan.backfill ?? []) backfillTables.add(table);
+  }
+  return { versionSchema, before, after, plans, backfillTables: [...backfillTables] };
+}
+
+export interface MigrationPlan {
+  name: string;
+  versionSchema: string;
+  /** the SQL start runs, operation by operation, then the new version's views */
+  start: Step[];
+  backfillTables: string[];
+  complete: Step[];
+  rollback: Step[];
+  /** raw SQL changes the schema in ways the plan cannot follow: complete and the views are read again after it runs */
+  approximate: boolean;
+}
+
+/** What each phase of the migration would run on this database now, for `promote migrate plan`. */
+export async function planMigration(migration: Migration, options: { pool: pg.Pool; schema?: string }): Promise<MigrationPlan> {
+  const schema = options.schema ?? 'public';
+  const planned = await planStart(migration, options.pool, schema);
+  const context: PhaseContext = { before: planned.before, after: cloneSchema(planned.after), versionSchema: planned.versionSchema };
+  const complete: Step[] = [];
+  for (const [index, operation] of migration.operations.entries()) {
+    complete.push(...(await describeOperation(migration, index, operation, () => handlerFor(operation.kind).complete(bodyOf(operation), context))).steps);
+  }
+  const rollbackContext: PhaseContext = { before: planned.before, after: planned.after, versionSchema: planned.versionSchema };
+  const rollback: Step[] = [dropVersionSchemaStep(planned.versionSchema)];
+  for (let index = migration.operations.length - 1; index >= 0; index -= 1) {
+    const operation = migration.operations[index] as Operation;
+    rollback.push(...(await describeOperation(migration, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), rollbackContext))));
+  }
+  return {
+    name: migration.name,
+    versionSchema: planned.versionSchema,
+    start: [...planned.plans.flatMap((plan) => plan.steps), ...createVersionSchemaSteps(planned.after, planned.versionSchema)],
+    backfillTables: planned.backfillTables,
+    complete,
+    rollback,
+    approximate: planned.plans.some((plan) => plan.refreshSchema),
+  };
 }
 
 /** Completes the migration in flight: the old version's shape is removed and the new one is the only one. */

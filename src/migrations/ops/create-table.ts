@@ -14,7 +14,14 @@ export const createTable: OperationHandler<'create_table'> = {
       throw new OperationError(`table "${operation.name}" already exists`);
     }
     const table = qualified(schema.name, operation.name);
-    const definitions = [...operation.columns.map((column) => columnSql(column, schema)), ...(operation.constraints ?? []).map((constraint) => tableConstraintSql(constraint, schema))];
+    // several `pk: true` columns make one composite key, as in pgroll
+    const keyColumns = operation.columns.filter((column) => column.pk === true).map((column) => ident(column.name));
+    const composite = keyColumns.length > 1;
+    const definitions = [
+      ...operation.columns.map((column) => columnSql(column, schema, { skipPrimaryKey: composite })),
+      ...(composite ? [`primary key (${keyColumns.join(', ')})`] : []),
+      ...(operation.constraints ?? []).map((constraint) => tableConstraintSql(constraint, schema)),
+    ];
     const statements = [`create table ${table} (${definitions.join(', ')})`];
     if (operation.comment !== undefined) statements.push(commentSql('table', table, operation.comment));
     for (const column of operation.columns) {
