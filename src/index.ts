@@ -1,0 +1,3 @@
+/** What an application imports from the `promote` package (package.json "exports"): the SDK. */
+export * from './sdk/report.js';
+export * from './sdk/schema-version.js';
