@@ -47,6 +47,14 @@ export interface VirtualTable {
   indexes: VirtualIndex[];
   /** hidden from the new version, still on disk until complete */
   removed?: boolean;
+  /** set by set_replica_identity: the identity it gave the table, and the one the table had before the migration (which rollback restores) */
+  replicaIdentity?: ReplicaIdentityState & { before: ReplicaIdentityState };
+}
+
+export interface ReplicaIdentityState {
+  type: 'default' | 'full' | 'nothing' | 'index';
+  /** the index's name, for type `index` */
+  index?: string;
 }
 
 export interface VirtualSchema {

@@ -1,6 +1,10 @@
 /** Every operation's handler, by the name a migration file gives it. */
 import type { OperationName } from '../operations.js';
 import { addColumn } from './add-column.js';
+import { createIndex } from './create-index.js';
+import { dropIndex } from './drop-index.js';
+import { renameConstraint } from './rename-constraint.js';
+import { setReplicaIdentity } from './set-replica-identity.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
 import { dropTable } from './drop-table.js';
@@ -11,6 +15,10 @@ import { OperationError, type OperationHandler } from './types.js';
 
 const HANDLERS: { [K in OperationName]?: OperationHandler<K> } = {
   add_column: addColumn,
+  create_index: createIndex,
+  drop_index: dropIndex,
+  rename_constraint: renameConstraint,
+  set_replica_identity: setReplicaIdentity,
   create_table: createTable,
   drop_column: dropColumn,
   drop_table: dropTable,
