@@ -6,6 +6,7 @@ import { registerDb } from './commands/db.js';
 import { registerExplain } from './commands/explain.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrateLint } from './commands/migrate-lint.js';
+import { registerMigrateRun } from './commands/migrate-run.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
@@ -58,6 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerExplain(program, context);
   registerServer(program, context);
   registerMigrateLint(program, context);
+  registerMigrateRun(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {

@@ -69,7 +69,24 @@ describe('decide: failures return traffic to stable by themselves', () => {
     const run = simulate(canary, initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'runTest' ? { status: 'failed', detail: '3 of 40 checks failed' } : undefined) });
     expect(run.state.phase).toBe('RolledBack');
     expect(run.state.reason).toBe('test smoke failed: 3 of 40 checks failed; traffic is back on v1');
-    expect(kinds(run.actions).slice(-2)).toEqual(['setTraffic {"v1":100,"v2":0}', 'teardown']);
+    expect(kinds(run.actions).slice(-3)).toEqual(['setTraffic {"v1":100,"v2":0}', 'teardown', 'migrate']);
+  });
+
+  it("rolls back the release's expand once its instances are gone, and not a migration that never expanded", () => {
+    const run = simulate(canary, initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'runTest' ? { status: 'failed', detail: 'smoke failed' } : undefined) });
+    expect(run.actions.slice(-3).map((action) => (action.kind === 'migrate' ? `migrate ${action.phase}` : action.kind))).toEqual(['setTraffic', 'teardown', 'migrate rollback']);
+    expect(run.state.phase).toBe('RolledBack');
+    const failedExpand = simulate(canary, initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'migrate' ? { status: 'failed', detail: 'lock budget spent' } : undefined) });
+    expect(failedExpand.actions.filter((action) => action.kind === 'migrate')).toHaveLength(1);
+    expect(failedExpand.state.phase).toBe('RolledBack');
+  });
+
+  it('is Degraded, saying what to run, when rolling back the expand fails', () => {
+    const run = simulate(canary, initialState(1, 'v2', 'v1'), {
+      outcome: (action) => (action.kind === 'runTest' ? { status: 'failed' } : action.kind === 'migrate' && action.phase === 'rollback' ? { status: 'failed', detail: 'connection refused' } : undefined),
+    });
+    expect(run.state.phase).toBe('Degraded');
+    expect(run.state.reason).toContain("rolling back the release's schema migration failed: connection refused; finish it with `promote migrate rollback`");
   });
 
   it('rolls back when the analysis fails and stops nothing twice', () => {
@@ -111,7 +128,7 @@ describe('decide: failures return traffic to stable by themselves', () => {
     const run = simulate(canary, initialState(1, 'v1', null), { outcome: (action) => (action.kind === 'runTest' ? { status: 'failed' } : undefined) });
     expect(run.state.phase).toBe('RolledBack');
     expect(run.state.reason).toContain('there is no earlier version to return to: v1, the app\'s first release, is stopped');
-    expect(kinds(run.actions)).toEqual(['migrate', 'deploy', 'runTest', 'teardown']);
+    expect(kinds(run.actions)).toEqual(['migrate', 'deploy', 'runTest', 'teardown', 'migrate']);
   });
 
   it('lets an app\'s first release take all traffic at the switch, skipping the weights', () => {
@@ -129,7 +146,7 @@ describe('decide: people in the loop', () => {
     });
     expect(run.state.phase).toBe('Aborted');
     expect(run.state.reason).toBe('aborted by alice: latency looks odd; traffic is back on v1');
-    expect(kinds(run.actions).slice(-3)).toEqual(['stopAnalysis', 'setTraffic {"v1":100,"v2":0}', 'teardown']);
+    expect(kinds(run.actions).slice(-4)).toEqual(['stopAnalysis', 'setTraffic {"v1":100,"v2":0}', 'teardown', 'migrate']);
   });
 
   it('pauses on an inconclusive analysis and continues when resumed', () => {

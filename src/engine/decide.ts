@@ -377,12 +377,41 @@ class Context {
       return;
     }
     if (teardown.status === 'running') return;
+    const migration = this.rollBackExpand();
+    if (migration === 'waiting') return;
+    if (migration === 'failed') return;
     // the on-rollback hooks run once traffic is safe; their failures are told, they change nothing
     if (this.hooks('onRollback') === 'waiting') return;
     this.state = { ...this.state, rollingBack: null, weight: 0 };
     // a lone version carries all traffic in the router, so a first release did serve: say what is left
     const where = target === null ? `there is no earlier version to return to: ${release}, the app's first release, is stopped` : `traffic is back on ${target}`;
     this.setPhase(back.to, `${back.reason}; ${where}${teardown.status === 'failed' ? ` (stopping ${release} failed: ${teardown.detail ?? 'unknown'})` : ''}`);
+  }
+
+  /**
+   * A rolled-back release must not leave its expand behind: once its instances are gone, the schema
+   * changes it started are rolled back too (unless contract ran, which only happens after promote).
+   */
+  private rollBackExpand(): 'done' | 'waiting' | 'failed' {
+    const expands = this.plan.steps.flatMap((step, index) => (step.kind === 'migrate' ? [{ phase: step.phase, outcome: this.outcome(this.id(index, 'migrate')) }] : []));
+    if (expands.some((each) => each.outcome?.status === 'running')) return 'waiting';
+    const expanded = expands.some((each) => each.phase === 'expand' && each.outcome?.status === 'succeeded');
+    const contracted = expands.some((each) => each.phase === 'contract' && each.outcome?.status === 'succeeded');
+    if (!expanded || contracted) return 'done';
+    const id = `${this.prefix()}.rollback.migrate`;
+    const outcome = this.outcome(id);
+    if (outcome === undefined) {
+      this.perform(id, { kind: 'migrate', phase: 'rollback' });
+      return 'waiting';
+    }
+    if (outcome.status === 'running') return 'waiting';
+    if (outcome.status === 'failed') {
+      const back = this.state.rollingBack!;
+      this.setPhase('Degraded', `${back.reason}; traffic is safe, but rolling back the release's schema migration failed${outcome.detail ? `: ${outcome.detail}` : ''}; finish it with \`promote migrate rollback\``);
+      this.state = { ...this.state, rollingBack: null, weight: 0 };
+      return 'failed';
+    }
+    return 'done';
   }
 
   private backgroundFailed(): boolean {

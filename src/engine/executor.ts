@@ -1,9 +1,10 @@
-import { readdir } from 'node:fs/promises';
 import type pg from 'pg';
 import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
 import { createAnalysisService } from '../analysis/service.js';
+import { contractReleaseMigrations, currentVersionSchema, expandReleaseMigrations, rollBackReleaseMigrations } from '../migrations/release-migrations.js';
+import { SCHEMA_VERSION_ENV } from '../sdk/schema-version.js';
 import type { AnalysisTemplateSpec, EnvironmentSpec } from '../spec/index.js';
 import { getTraffic, setTraffic } from '../store/traffic.js';
 import type { Target } from '../targets/target.js';
@@ -19,6 +20,8 @@ export interface ExecutorOptions {
   /** folder of promote.yaml: tests run there, migrations are found relative to it */
   configDir: string;
   migrationsDir: string;
+  /** promote.yaml's migrations settings: the schema they change and the lock budget of their statements */
+  migrations?: { schema: string; lockTimeoutMs: number };
   /** promote.yaml's analysis templates by name */
   analysisTemplates?: Readonly<Record<string, AnalysisTemplateSpec>>;
   actor?: string;
@@ -28,7 +31,7 @@ export interface ExecutorOptions {
 /**
  * Performs the engine's actions with the real parts: the target starts and stops versions, the
  * routing table moves traffic, tests run against a version's own instances. Each is safe to repeat.
- * Steps whose parts are not built yet (flags, integrity checks, migrations with files) fail with a
+ * Steps whose parts are not built yet (flags, integrity checks) fail with a
  * message saying so, rather than pretending to pass.
  */
 export function createExecutor(options: ExecutorOptions): Executor {
@@ -44,7 +47,10 @@ export function createExecutor(options: ExecutorOptions): Executor {
     async perform(action: Action, context: ActionContext): Promise<Outcome> {
       switch (action.kind) {
         case 'deploy': {
-          const instances = await options.target.deploy({ app: context.app, environment: context.environment, version: action.version });
+          // the release reads and writes the newest schema version: the one its expand made, if any
+          const versionSchema = action.version === context.state.release ? await currentVersionSchema({ databaseUrl: options.environment.database, schema: options.migrations?.schema ?? 'public' }) : undefined;
+          const env = versionSchema === undefined ? {} : { env: { [SCHEMA_VERSION_ENV]: versionSchema } };
+          const instances = await options.target.deploy({ app: context.app, environment: context.environment, version: action.version, ...env });
           // the new version joins the routing table at weight 0: reachable by override (preview), no traffic yet
           await changeTraffic(options, context, actor, `deploy ${action.version}`, (table) => {
             const next = upsertVersion(table, action.version, instances.urls, undefined);
@@ -77,10 +83,13 @@ export function createExecutor(options: ExecutorOptions): Executor {
           return { status: result.passed ? 'succeeded' : 'failed', detail: result.summary, evidence: result };
         }
         case 'migrate': {
-          const files = await readdir(options.migrationsDir).catch(() => [] as string[]);
-          const migrations = files.filter((file) => /\.(ya?ml|json|sql)$/.test(file));
-          if (migrations.length === 0) return { status: 'succeeded', detail: 'no migrations to apply' };
-          return { status: 'failed', detail: `${migrations.length} migration file(s) found, but this Promote has no migration runner yet` };
+          const release = { databaseUrl: options.environment.database, migrationsDir: options.migrationsDir, schema: options.migrations?.schema ?? 'public', ...(options.migrations ? { lockTimeoutMs: options.migrations.lockTimeoutMs } : {}), ...(action.migrations ? { only: action.migrations } : {}) };
+          try {
+            const result = action.phase === 'expand' ? await expandReleaseMigrations(release) : action.phase === 'contract' ? await contractReleaseMigrations(release) : await rollBackReleaseMigrations(release);
+            return { status: 'succeeded', detail: result.detail, evidence: result };
+          } catch (error) {
+            return { status: 'failed', detail: `migration ${action.phase}: ${describeCause(error)}` };
+          }
         }
         case 'requestApproval':
           return { status: 'succeeded', detail: `waiting for ${action.count} approval(s)` };

@@ -89,7 +89,8 @@ export type Action = ActionBase &
   (
     | { kind: 'deploy'; version: string }
     | { kind: 'setTraffic'; weights: Record<string, number>; stable: string; canary?: string }
-    | { kind: 'migrate'; phase: 'expand' | 'contract'; migrations?: string[] }
+    /** rollback: undo the expand of a rollout that is rolled back or aborted */
+    | { kind: 'migrate'; phase: 'expand' | 'contract' | 'rollback'; migrations?: string[] }
     | { kind: 'runTest'; step: number; test: Extract<PlannedStep, { kind: 'test' }>['test'] }
     | { kind: 'startAnalysis'; step: number; templates: string[]; background: boolean }
     | { kind: 'stopAnalysis'; analysis: string }

@@ -13,7 +13,7 @@ import { versionSchemaName } from './names.js';
 import type { Operation } from './operations.js';
 import { handlerFor } from './ops/index.js';
 import { OperationError, type PhaseContext, type Step } from './ops/types.js';
-import { ensureState, inFlightRun, insertRun, lastCompletedRun, tryMigratorLock, updateRun, type MigrationRun } from './state.js';
+import { ensureState, inFlightRun, insertRun, lastCompletedRun, tryMigratorLock, updateRun, type MigrationRun, type RunMember } from './state.js';
 import { DEFAULT_LOCK_BUDGET, runSteps, type LockBudget, type StepEvents } from './steps.js';
 import { createVersionSchemaSteps, dropVersionSchemaStep } from './views.js';
 import { cloneSchema, MissingObjectError, requireTable, type VirtualSchema } from './virtual-schema.js';
@@ -27,7 +27,7 @@ export interface BackfillTable {
   primaryKey: string[];
 }
 
-export type Backfiller = (pool: pg.Pool, table: BackfillTable) => Promise<void>;
+export type Backfiller = (pool: pg.Pool, table: BackfillTable) => Promise<unknown>;
 
 export interface MigratorOptions {
   pool: pg.Pool;
@@ -47,7 +47,12 @@ export interface StartOutcome {
   resumed: boolean;
 }
 
-export async function startMigration(migration: Migration, options: MigratorOptions): Promise<StartOutcome> {
+/**
+ * Starts one migration, or a release's several as one (`members`): their operations run in order
+ * against one virtual schema and share one version schema, so they are in flight together and
+ * complete or roll back together. The run is named after the last of them.
+ */
+export async function startMigration(migration: Migration, options: MigratorOptions & { members?: RunMember[] }): Promise<StartOutcome> {
   const schema = options.schema ?? 'public';
   return withMigrator(options.pool, schema, async () => {
     await ensureState(options.pool);
@@ -66,7 +71,9 @@ export async function startMigration(migration: Migration, options: MigratorOpti
     }
     const { versionSchema, before, after: planned, plans, backfillTables } = await planStart(migration, options.pool, schema);
     let after = planned;
-    let run = await insertRun(options.pool, { schema, name: migration.name, versionSchema, checksum: migrationChecksum(migration), operations: migration.operations, before, after, backfillTables });
+    const checksum = migrationChecksum(migration);
+    const members = options.members ?? [{ name: migration.name, checksum }];
+    let run = await insertRun(options.pool, { schema, name: migration.name, versionSchema, checksum, operations: migration.operations, members, before, after, backfillTables });
     try {
       for (const plan of plans) {
         await runSteps(options.pool, plan.steps, options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);

@@ -24,6 +24,8 @@ export interface MigrationRun {
   versionSchema: string;
   checksum: string;
   operations: Operation[];
+  /** the migrations this run applies together (one, or a release's several), each with its checksum */
+  members: RunMember[];
   phase: RunPhase;
   before: VirtualSchema;
   after: VirtualSchema;
@@ -35,6 +37,11 @@ export interface MigrationRun {
   rolledBackAt: Date | null;
   /** why start failed, when it was rolled back for it */
   error: string | null;
+}
+
+export interface RunMember {
+  name: string;
+  checksum: string;
 }
 
 const S = ident(STATE_SCHEMA);
@@ -50,6 +57,7 @@ export async function ensureState(db: Queryable): Promise<void> {
        version_schema text not null,
        checksum text not null,
        operations jsonb not null,
+       members jsonb not null,
        phase text not null check (phase in (${RUN_PHASES.map(literal).join(', ')})),
        schema_before jsonb not null,
        schema_after jsonb not null,
@@ -86,6 +94,7 @@ interface RunRow {
   version_schema: string;
   checksum: string;
   operations: Operation[];
+  members: RunMember[];
   phase: RunPhase;
   schema_before: VirtualSchema;
   schema_after: VirtualSchema;
@@ -105,6 +114,7 @@ function toRun(row: RunRow): MigrationRun {
     versionSchema: row.version_schema,
     checksum: row.checksum,
     operations: row.operations,
+    members: row.members,
     phase: row.phase,
     before: row.schema_before,
     after: row.schema_after,
@@ -138,6 +148,7 @@ export interface NewRun {
   versionSchema: string;
   checksum: string;
   operations: Operation[];
+  members: RunMember[];
   before: VirtualSchema;
   after: VirtualSchema;
   backfillTables: string[];
@@ -146,9 +157,9 @@ export interface NewRun {
 export async function insertRun(db: Queryable, run: NewRun): Promise<MigrationRun> {
   try {
     const result = await db.query<RunRow>(
-      `insert into ${S}.runs (schema_name, name, version_schema, checksum, operations, phase, schema_before, schema_after, backfill_tables)
-       values ($1, $2, $3, $4, $5, 'starting', $6, $7, $8) returning *`,
-      [run.schema, run.name, run.versionSchema, run.checksum, JSON.stringify(run.operations), JSON.stringify(run.before), JSON.stringify(run.after), JSON.stringify(run.backfillTables)],
+      `insert into ${S}.runs (schema_name, name, version_schema, checksum, operations, members, phase, schema_before, schema_after, backfill_tables)
+       values ($1, $2, $3, $4, $5, $6, 'starting', $7, $8, $9) returning *`,
+      [run.schema, run.name, run.versionSchema, run.checksum, JSON.stringify(run.operations), JSON.stringify(run.members), JSON.stringify(run.before), JSON.stringify(run.after), JSON.stringify(run.backfillTables)],
     );
     return toRun(result.rows[0] as RunRow);
   } catch (error) {

@@ -53,12 +53,9 @@ async function runOnce(pool: pg.Pool, step: Step, lockTimeoutMs: number): Promis
   let broken: Error | undefined;
   try {
     if (step.outsideTransaction === true) {
-      await client.query(`set lock_timeout = ${Math.round(lockTimeoutMs)}`);
-      try {
-        await client.query(step.sql);
-      } finally {
-        await client.query('reset lock_timeout');
-      }
+      // CONCURRENTLY never blocks the app's reads or writes, but it waits for every transaction
+      // open on the table: a lock budget would only make it fail, half-built, on a busy table
+      await client.query(step.sql);
       return;
     }
     await client.query('begin');

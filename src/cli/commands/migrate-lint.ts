@@ -28,7 +28,7 @@ interface LintCommandOptions {
 export function migrateCommand(program: Command): Command {
   return (
     program.commands.find((command) => command.name() === 'migrate') ??
-    program.command('migrate').description('schema migrations: lint plain-SQL migrations before they run')
+    program.command('migrate').description('schema migrations: plan, start (expand), complete (contract), roll back; lint plain-SQL files')
   );
 }
 

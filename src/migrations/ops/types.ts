@@ -11,7 +11,10 @@ import type { VirtualSchema } from '../virtual-schema.js';
 
 export interface Step {
   sql: string;
-  /** statements that refuse a transaction block, like CREATE INDEX CONCURRENTLY */
+  /**
+   * statements that refuse a transaction block, like CREATE INDEX CONCURRENTLY; they run without the
+   * lock budget, so only statements that never block the app's reads and writes may set it
+   */
   outsideTransaction?: boolean;
 }
 

@@ -1,0 +1,193 @@
+/**
+ * `promote migrate plan|start|complete|rollback|status|history`: pgroll-format migrations run on the
+ * app's database with two versions live between start and complete. The database is named with
+ * --database, or --env picks it from promote.yaml; the schema and lock budget come from promote.yaml
+ * when there is one.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { UsageError, wrapError } from '../../errors.js';
+import { runBackfill } from '../../migrations/backfill/backfill.js';
+import { formatMigrationProblem, loadMigrationFileOrThrow } from '../../migrations/file.js';
+import { completeMigration, planMigration, rollbackMigration, startMigration, type Backfiller } from '../../migrations/runner.js';
+import { listRuns, type MigrationRun } from '../../migrations/state.js';
+import { DEFAULT_LOCK_BUDGET, type LockBudget } from '../../migrations/steps.js';
+import type { CliContext } from '../io.js';
+import { formatTime, printJson, printLine, printTable } from '../output.js';
+import { findEnvironment, loadConfig } from '../spec.js';
+import { migrateCommand } from './migrate-lint.js';
+
+interface TargetOptions {
+  database?: string;
+  env?: string;
+  schema?: string;
+  json?: boolean;
+}
+
+interface Target {
+  pool: pg.Pool;
+  schema: string;
+  lockBudget: LockBudget;
+}
+
+export function registerMigrateRun(program: Command, context: () => CliContext): void {
+  const group = migrateCommand(program);
+  const withTarget = (command: Command) =>
+    command
+      .option('--database <url>', 'the app database (default: the database of --env in promote.yaml)')
+      .option('--env <name>', 'take the database from this environment of promote.yaml')
+      .option('--schema <name>', 'the schema the migrations change (default: migrations.schema of promote.yaml, else public)')
+      .option('--json', 'print JSON');
+
+  withTarget(group.command('plan').description('show the SQL each phase of a migration would run on the database now, changing nothing').argument('<file>', 'a pgroll-format migration (YAML or JSON)')).action(
+    async (file: string, options: TargetOptions) => {
+      const ctx = context();
+      const migration = await loadMigration(ctx, file);
+      await withTarget_(ctx, options, async (target) => {
+        const plan = await planMigration(migration, { pool: target.pool, schema: target.schema });
+        if (options.json === true) return printJson(ctx.io, plan);
+        printLine(ctx.io, `migration ${plan.name}: the new version reads and writes through schema ${plan.versionSchema}`);
+        for (const [phase, steps] of [['start', plan.start], ['complete', plan.complete], ['rollback', plan.rollback]] as const) {
+          printLine(ctx.io, `\n-- ${phase}${phase === 'start' && plan.backfillTables.length > 0 ? ` (then backfill ${plan.backfillTables.join(', ')})` : ''}`);
+          for (const step of steps) printLine(ctx.io, `${step.sql};${step.outsideTransaction === true ? '  -- outside a transaction' : ''}`);
+        }
+        if (plan.approximate) printLine(ctx.io, '\n-- raw SQL runs in this migration: complete and the views are planned again after it runs');
+      });
+    },
+  );
+
+  withTarget(group.command('start').description('expand: apply a migration so the old and the new version both work, then backfill').argument('<file>', 'a pgroll-format migration (YAML or JSON)'))
+    .option('--complete', 'complete right after start (for a database no old version uses)')
+    .action(async (file: string, options: TargetOptions & { complete?: boolean }) => {
+      const ctx = context();
+      const migration = await loadMigration(ctx, file);
+      await withTarget_(ctx, options, async (target) => {
+        const outcome = await startMigration(migration, { ...target, backfill: cliBackfill(ctx, options.json === true) });
+        const completed = options.complete === true ? await completeMigration(target) : undefined;
+        if (options.json === true) return printJson(ctx.io, { name: outcome.run.name, versionSchema: outcome.versionSchema, resumed: outcome.resumed, phase: completed?.phase ?? 'started' });
+        printLine(ctx.io, `${outcome.resumed ? 'resumed' : 'started'} ${outcome.run.name}: the new version uses search_path ${outcome.versionSchema}`);
+        if (completed !== undefined) printLine(ctx.io, `completed ${completed.name}`);
+        else printLine(ctx.io, 'when no old version is left: promote migrate complete; to undo: promote migrate rollback');
+      });
+    });
+
+  withTarget(group.command('complete').description('contract: remove what only the old version needed from the migration in flight')).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const run = await completeMigration(target);
+      if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase });
+      printLine(ctx.io, `completed ${run.name}`);
+    });
+  });
+
+  withTarget(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const run = await rollbackMigration(target);
+      if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase });
+      printLine(ctx.io, `rolled back ${run.name}`);
+    });
+  });
+
+  withTarget(group.command('status').description('the migration in flight, or the last one applied')).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const runs = await listRuns(target.pool, target.schema);
+      const latest = runs.findLast((run) => run.phase !== 'rolled_back') ?? runs.at(-1);
+      if (options.json === true) return printJson(ctx.io, latest === undefined ? { schema: target.schema, migration: null } : { schema: target.schema, migration: summary(latest) });
+      if (latest === undefined) return printLine(ctx.io, `no migration has run on schema ${target.schema}`);
+      printLine(ctx.io, `${latest.name}: ${latest.phase.replace('_', ' ')}${latest.phase === 'started' && !latest.backfilled ? ' (backfill unfinished: run start again to resume it)' : ''}`);
+      printLine(ctx.io, `version schema ${latest.versionSchema}, checksum ${latest.checksum.slice(0, 12)}, started ${formatTime(latest.startedAt)}`);
+    });
+  });
+
+  withTarget(group.command('history').description('every migration run on the schema, oldest first')).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const runs = await listRuns(target.pool, target.schema);
+      if (options.json === true) return printJson(ctx.io, runs.map(summary));
+      if (runs.length === 0) return printLine(ctx.io, `no migration has run on schema ${target.schema}`);
+      printTable(ctx.io, runs, [
+        { header: 'NAME', value: (run) => run.name },
+        { header: 'PHASE', value: (run) => run.phase },
+        { header: 'CHECKSUM', value: (run) => run.checksum.slice(0, 12) },
+        { header: 'STARTED', value: (run) => formatTime(run.startedAt) },
+        { header: 'ENDED', value: (run) => { const ended = run.completedAt ?? run.rolledBackAt; return ended === null ? '' : formatTime(ended); } },
+      ]);
+    });
+  });
+}
+
+function summary(run: MigrationRun) {
+  return {
+    name: run.name,
+    phase: run.phase,
+    versionSchema: run.versionSchema,
+    checksum: run.checksum,
+    backfilled: run.backfilled,
+    startedAt: run.startedAt.toISOString(),
+    completedAt: run.completedAt?.toISOString() ?? null,
+    rolledBackAt: run.rolledBackAt?.toISOString() ?? null,
+    error: run.error,
+  };
+}
+
+async function loadMigration(ctx: CliContext, file: string) {
+  const { migration, warnings } = await loadMigrationFileOrThrow(resolve(ctx.io.cwd, file));
+  for (const warning of warnings) ctx.io.stderr(`${formatMigrationProblem(warning)}\n`);
+  return migration;
+}
+
+/** Backfill progress on stderr, as one line rewritten in a terminal and a line per 10% otherwise. */
+function cliBackfill(ctx: CliContext, quiet: boolean): Backfiller {
+  return async (pool, table) => {
+    let shownDecile = -1;
+    await runBackfill(pool, table, {
+      onProgress: (progress) => {
+        if (quiet) return;
+        const share = progress.rowsTotal > 0 ? Math.min(1, progress.rowsDone / progress.rowsTotal) : 1;
+        const line = `backfill ${progress.table}: ${progress.rowsDone}/${progress.rowsTotal} rows ${bar(share)} ${Math.round(progress.rowsPerSecond)} rows/s${progress.etaSeconds === undefined ? '' : `, ${Math.ceil(progress.etaSeconds)}s left`}${progress.throttledBy === undefined ? '' : ` (throttled: ${progress.throttledBy})`}`;
+        if (ctx.io.interactive) ctx.io.stderr(`\r${line}`);
+        else if (Math.floor(share * 10) > shownDecile) {
+          shownDecile = Math.floor(share * 10);
+          ctx.io.stderr(`${line}\n`);
+        }
+      },
+    });
+    if (!quiet && ctx.io.interactive) ctx.io.stderr('\n');
+  };
+}
+
+function bar(share: number): string {
+  const filled = Math.round(share * 20);
+  return `[${'#'.repeat(filled)}${'.'.repeat(20 - filled)}]`;
+}
+
+async function withTarget_<T>(ctx: CliContext, options: TargetOptions, work: (target: Target) => Promise<T>): Promise<T> {
+  const configPath = resolve(ctx.io.cwd, ctx.globals.config);
+  const config = existsSync(configPath) ? await loadConfig(ctx) : undefined;
+  let url = options.database;
+  if (url === undefined && options.env !== undefined) {
+    if (config === undefined) throw new UsageError(`--env ${options.env} needs promote.yaml (looked for ${configPath}); or name the database with --database`);
+    url = findEnvironment(config.spec, options.env).database;
+  }
+  if (url === undefined || url === '') throw new UsageError('which database? name it with --database <url>, or --env <name> to take it from promote.yaml');
+  const schema = options.schema ?? config?.spec.migrations.schema ?? 'public';
+  const lockTimeoutMs = config?.spec.migrations.lockTimeout ?? DEFAULT_LOCK_BUDGET.lockTimeoutMs;
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', (error) => ctx.log.warn({ err: error }, 'an idle connection to the app database failed'));
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    await pool.end();
+    throw wrapError(`connecting to the app database`, error);
+  }
+  try {
+    return await work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs } });
+  } finally {
+    await pool.end();
+  }
+}
+

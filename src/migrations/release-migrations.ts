@@ -1,0 +1,142 @@
+/**
+ * The migrations of a release, as a rollout's `migrate` steps apply them: expand starts every
+ * migration of the folder not applied yet (several as one run, so they are in flight together),
+ * contract completes the run in flight once the old version is gone, and a rollout that is aborted
+ * rolls its expand back. A migration edited after it was applied is refused, naming both checksums.
+ */
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import { PromoteError, wrapError } from '../errors.js';
+import { runBackfill } from './backfill/backfill.js';
+import { migrationChecksum } from './checksum.js';
+import type { Migration } from './file.js';
+import { loadMigrationFolderOrThrow } from './folder.js';
+import { completeMigration, rollbackMigration, startMigration, type Backfiller } from './runner.js';
+import { ensureState, inFlightRun, lastCompletedRun, listRuns, type RunMember } from './state.js';
+import { DEFAULT_LOCK_BUDGET } from './steps.js';
+
+export interface ReleaseMigrationsOptions {
+  databaseUrl: string;
+  migrationsDir: string;
+  schema: string;
+  lockTimeoutMs?: number;
+  /** only these migrations (by name), as a `migrate` step may say */
+  only?: readonly string[];
+  backfill?: Backfiller;
+}
+
+export interface MigrationStepResult {
+  detail: string;
+  /** the version schema the release's instances use (PROMOTE_SCHEMA_VERSION), when there is one */
+  versionSchema?: string;
+  applied: string[];
+}
+
+export async function expandReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  return withAppDatabase(options, async (pool) => {
+    const pending = await pendingMigrations(pool, options);
+    const inFlight = await inFlightRun(pool, options.schema);
+    if (pending.length === 0) {
+      if (inFlight === undefined) return { detail: 'no migrations to apply', applied: [] };
+      return { detail: `${inFlight.name} is already expanded`, versionSchema: inFlight.versionSchema, applied: [] };
+    }
+    const combined = combineMigrations(pending);
+    const members: RunMember[] = pending.map((migration) => ({ name: migration.name, checksum: migrationChecksum(migration) }));
+    const outcome = await startMigration(combined, { pool, schema: options.schema, lockBudget: budget(options), backfill: options.backfill ?? runBackfill, members });
+    const names = pending.map((migration) => migration.name);
+    return { detail: `${outcome.resumed ? 'resumed' : 'expanded'} ${names.join(', ')}: the new version uses ${outcome.versionSchema}`, versionSchema: outcome.versionSchema, applied: names };
+  });
+}
+
+export async function contractReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  return withAppDatabase(options, async (pool) => {
+    await ensureState(pool);
+    const inFlight = await inFlightRun(pool, options.schema);
+    if (inFlight === undefined) return { detail: 'no expanded migration to contract', applied: [] };
+    const run = await completeMigration({ pool, schema: options.schema, lockBudget: budget(options) });
+    return { detail: `contracted ${run.members.map((member) => member.name).join(', ')}`, versionSchema: run.versionSchema, applied: run.members.map((member) => member.name) };
+  });
+}
+
+export async function rollBackReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  return withAppDatabase(options, async (pool) => {
+    await ensureState(pool);
+    const inFlight = await inFlightRun(pool, options.schema);
+    if (inFlight === undefined) return { detail: 'no expanded migration to roll back', applied: [] };
+    const run = await rollbackMigration({ pool, schema: options.schema, lockBudget: budget(options) });
+    return { detail: `rolled back ${run.members.map((member) => member.name).join(', ')}`, applied: run.members.map((member) => member.name) };
+  });
+}
+
+/** The version schema a newly deployed instance should use: the run in flight's, else the last completed one's. */
+export async function currentVersionSchema(options: Pick<ReleaseMigrationsOptions, 'databaseUrl' | 'schema'>): Promise<string | undefined> {
+  return withAppDatabase(options, async (pool) => {
+    await ensureState(pool);
+    return ((await inFlightRun(pool, options.schema)) ?? (await lastCompletedRun(pool, options.schema)))?.versionSchema;
+  });
+}
+
+/** Several migrations as one: their operations in order, the version schema of the last. */
+export function combineMigrations(migrations: readonly Migration[]): Migration {
+  const last = migrations.at(-1);
+  if (last === undefined) throw new Error('combineMigrations needs at least one migration');
+  if (migrations.length === 1) return last;
+  const isolated = migrations.find((migration) => migration.operations.some((operation) => operation.kind === 'sql' && operation.onComplete !== true));
+  if (isolated !== undefined) {
+    throw new PromoteError(
+      `migration "${isolated.name}" runs raw SQL on start, which cannot be in flight with other migrations (${migrations.map((migration) => migration.name).join(', ')} are pending): ` +
+        'ship it in a release of its own, or set "onComplete: true" on its sql operation',
+    );
+  }
+  return { ...last, versionSchema: last.versionSchema ?? last.name, operations: migrations.flatMap((migration) => migration.operations) };
+}
+
+async function pendingMigrations(pool: pg.Pool, options: ReleaseMigrationsOptions): Promise<Migration[]> {
+  if (!existsSync(options.migrationsDir)) return [];
+  const folder = await loadMigrationFolderOrThrow(options.migrationsDir);
+  const known = new Set(folder.migrations.map((migration) => migration.name));
+  for (const name of options.only ?? []) {
+    if (!known.has(name)) throw new PromoteError(`no migration "${name}" in ${options.migrationsDir} (it has: ${[...known].join(', ') || 'none'})`);
+  }
+  await ensureState(pool);
+  const applied = new Map<string, string>();
+  for (const run of await listRuns(pool, options.schema)) {
+    if (run.phase === 'rolled_back') continue;
+    for (const member of run.members) applied.set(member.name, member.checksum);
+  }
+  const pending: Migration[] = [];
+  for (const migration of folder.migrations) {
+    const checksum = applied.get(migration.name);
+    if (checksum !== undefined) {
+      if (checksum !== migrationChecksum(migration)) {
+        throw new PromoteError(`migration "${migration.name}" was applied with checksum ${checksum}, but ${migration.file} now has ${migrationChecksum(migration)}: an applied migration must not change`, {
+          hint: 'restore the file as it was applied, and put the change in a new migration',
+        });
+      }
+      continue;
+    }
+    if (options.only === undefined || options.only.includes(migration.name)) pending.push(migration);
+  }
+  return pending;
+}
+
+function budget(options: ReleaseMigrationsOptions) {
+  return { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_BUDGET.lockTimeoutMs };
+}
+
+async function withAppDatabase<T>(options: Pick<ReleaseMigrationsOptions, 'databaseUrl'>, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
+  // an idle connection that dies is replaced; the next query through it reports the failure
+  pool.on('error', () => undefined);
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    await pool.end();
+    throw wrapError('connecting to the app database to migrate it', error);
+  }
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
