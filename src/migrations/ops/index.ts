@@ -1,6 +1,7 @@
 /** Every operation's handler, by the name a migration file gives it. */
 import type { OperationName } from '../operations.js';
 import { addColumn } from './add-column.js';
+import { alterColumn } from './alter-column.js';
 import { createIndex } from './create-index.js';
 import { dropIndex } from './drop-index.js';
 import { renameConstraint } from './rename-constraint.js';
@@ -15,6 +16,7 @@ import { OperationError, type OperationHandler } from './types.js';
 
 const HANDLERS: { [K in OperationName]?: OperationHandler<K> } = {
   add_column: addColumn,
+  alter_column: alterColumn,
   create_index: createIndex,
   drop_index: dropIndex,
   rename_constraint: renameConstraint,
