@@ -6,6 +6,9 @@ import { createIndex } from './create-index.js';
 import { dropIndex } from './drop-index.js';
 import { renameConstraint } from './rename-constraint.js';
 import { setReplicaIdentity } from './set-replica-identity.js';
+import { createConstraint } from './create-constraint.js';
+import { dropConstraint } from './drop-constraint.js';
+import { dropMultiColumnConstraint } from './drop-multicolumn-constraint.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
 import { dropTable } from './drop-table.js';
@@ -21,6 +24,9 @@ const HANDLERS: { [K in OperationName]?: OperationHandler<K> } = {
   drop_index: dropIndex,
   rename_constraint: renameConstraint,
   set_replica_identity: setReplicaIdentity,
+  create_constraint: createConstraint,
+  drop_constraint: dropConstraint,
+  drop_multicolumn_constraint: dropMultiColumnConstraint,
   create_table: createTable,
   drop_column: dropColumn,
   drop_table: dropTable,
