@@ -115,6 +115,37 @@ describe('runBackfill', () => {
     expect(await checkTable(pool, table)).toEqual({ rows: 2017, notOnce: 0, stillFlagged: 0, wrongValue: 0 });
   });
 
+  it('back-fills a partitioned table, sweeping every partition', async () => {
+    await pool.query(`
+      create schema if not exists app;
+      create table app.parted (id int8 primary key, email text not null, new_email text, fires int not null default 0, last_writer text,
+        _promote_needs_backfill boolean not null default true) partition by range (id);
+      create table app.parted_1 partition of app.parted for values from (minvalue) to (1000);
+      create table app.parted_2 partition of app.parted for values from (1000) to (maxvalue);
+      insert into app.parted (id, email) select g, 'U' || g || '@X' from generate_series(1, 3000) g;
+      create function app.parted_fill() returns trigger language plpgsql as $$
+      begin
+        new.fires := coalesce(case when tg_op = 'UPDATE' then old.fires end, 0) + 1;
+        new.new_email := lower(new.email);
+        new._promote_needs_backfill := false;
+        return new;
+      end $$;
+      create trigger parted_fill before insert or update on app.parted for each row execute function app.parted_fill();`);
+    const table: TestTable = { schema: 'app', table: 'parted', primaryKey: ['id'], sql: 'app.parted' };
+    const controller = new AbortController();
+    await runBackfill(pool, target(table), { ...fixedBatches(400), signal: controller.signal, onProgress: (event) => event.batches === 3 && controller.abort() });
+    const client = await pool.connect();
+    try {
+      await client.query(`set session_replication_role = replica`);
+      await client.query(`update app.parted set _promote_needs_backfill = true, fires = 0 where id in (5, 1100)`);
+    } finally {
+      await client.query(`reset session_replication_role`);
+      client.release();
+    }
+    expect(await runBackfill(pool, target(table), fixedBatches(400))).toMatchObject({ done: true, keysetRows: 1800, sweepRows: 2 });
+    expect(await checkTable(pool, table)).toEqual({ rows: 3000, notOnce: 0, stillFlagged: 0, wrongValue: 0 });
+  });
+
   it('refuses a second run on the same table while one is running', async () => {
     const table = await fresh({ rows: 2000 });
     let second: Promise<unknown> | undefined;

@@ -90,9 +90,12 @@ export async function runBackfill(pool: pg.Pool, target: BackfillTarget, options
   }
 }
 
+const SWEEP_SIZE_FACTOR = 20;
+
 class BackfillRun {
   private readonly started = performance.now();
-  private readonly limits: BatchSizeLimits;
+  private readonly keysetLimits: BatchSizeLimits;
+  private readonly sweepLimits: BatchSizeLimits;
   private readonly settings: BatchSettings;
   private size: number;
   private cursor!: BackfillCursor;
@@ -114,9 +117,16 @@ class BackfillRun {
     private readonly key: ProgressKey,
     private readonly options: ResolvedOptions,
   ) {
-    this.limits = { targetMs: options.targetBatchMs, min: options.minBatchSize, max: options.maxBatchSize };
+    this.keysetLimits = { targetMs: options.targetBatchMs, min: options.minBatchSize, max: options.maxBatchSize };
+    // A sweep batch reads many pages but locks only the few rows still flagged, so it may cover far
+    // more rows than a keyset batch in the same time; its size is still bounded by duration.
+    this.sweepLimits = { ...this.keysetLimits, max: options.maxBatchSize * SWEEP_SIZE_FACTOR };
     this.settings = { lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs };
     this.size = options.initialBatchSize;
+  }
+
+  private limits(): BatchSizeLimits {
+    return this.cursor.phase === 'keyset' ? this.keysetLimits : this.sweepLimits;
   }
 
   async run(): Promise<BackfillReport> {
@@ -182,7 +192,7 @@ class BackfillRun {
       if (pages > 0) this.sweepRows += touched;
       else this.keysetRows += touched;
       this.report(phase);
-      this.size = nextBatchSize(this.size, performance.now() - began, this.limits);
+      this.size = nextBatchSize(this.size, performance.now() - began, this.limits());
       await sleep(this.options.delayMs, this.options.signal);
     } catch (error) {
       if (!isRetryableBatchError(error)) throw error;
@@ -193,7 +203,7 @@ class BackfillRun {
           hint: 'a long transaction holds rows of the table; end it, or raise lockTimeoutMs / maxRetries, and run the backfill again: it resumes after the last committed batch',
         });
       }
-      this.size = shrinkBatchSize(this.size, this.limits);
+      this.size = shrinkBatchSize(this.size, this.limits());
       await sleep(backoffDelayMs(this.consecutiveRetries, this.options.retryBaseMs, this.options.retryCapMs), this.options.signal);
     }
   }
@@ -237,7 +247,7 @@ class BackfillRun {
     const waits = (this.throttleWaits[outcome.reason] ??= { count: 0, ms: 0 });
     waits.count += 1;
     waits.ms += outcome.waitedMs;
-    this.size = shrinkBatchSize(this.size, this.limits);
+    this.size = shrinkBatchSize(this.size, this.limits());
   }
 
   /** `phase` is the pass the batch belonged to: the last keyset batch already leaves the cursor in the sweep */

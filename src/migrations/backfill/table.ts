@@ -90,14 +90,20 @@ export async function estimateRows(client: pg.ClientBase, shape: TableShape): Pr
   return Number(counted.rows[0]?.count ?? 0);
 }
 
-/** The table's size in pages now: where the final sweep stops (rows added later were written by the triggers). */
+/**
+ * The table's size in pages now: where the final sweep stops (rows added later were written by the
+ * triggers). A partitioned table has no pages of its own; a TID range applies to each partition
+ * alike, so the sweep runs to the largest partition's size.
+ */
 export async function tablePages(client: pg.ClientBase, shape: TableShape): Promise<{ pages: number; rowsPerPage: number }> {
-  const result = await client.query<{ pages: string; reltuples: number; relpages: number }>(
-    `select pg_relation_size($1::oid) / current_setting('block_size')::int8 as pages, reltuples::float8 as reltuples, relpages
-       from pg_class where oid = $1::oid`,
+  const result = await client.query<{ pages: string; reltuples: number; relpages: string }>(
+    `select max(pg_relation_size(t.relid)) / current_setting('block_size')::int8 as pages,
+            sum(greatest(c.reltuples, 0))::float8 as reltuples, sum(c.relpages)::int8 as relpages
+       from (select $1::oid::regclass as relid union select relid from pg_partition_tree($1::oid) where isleaf) t
+       join pg_class c on c.oid = t.relid`,
     [shape.oid],
   );
   const row = result.rows[0];
-  const rowsPerPage = row && row.relpages > 0 && row.reltuples > 0 ? row.reltuples / row.relpages : 50;
+  const rowsPerPage = row && Number(row.relpages) > 0 && row.reltuples > 0 ? row.reltuples / Number(row.relpages) : 50;
   return { pages: Number(row?.pages ?? 0), rowsPerPage: Math.max(1, rowsPerPage) };
 }
