@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import type pg from 'pg';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { afterFile } from '../../../test/helpers/cleanup.js';
 import { backfillPool, checkTable, createBackfillTable, type KeyKind, type TestTable } from '../../../test/fixtures/backfill-table.js';
 import { PromoteError } from '../../errors.js';
 import { backfillProgress, forgetBackfill, runBackfill, type BackfillOptions, type BackfillProgressEvent } from './backfill.js';
@@ -39,11 +40,25 @@ describe('runBackfill', () => {
     expect(await backfillProgress(pool, target(table).migration)).toEqual([]);
   });
 
-  it.each<KeyKind>(['text', 'composite', 'uuid', 'timestamptz', 'bigint'])('walks %s keys in index order without losing a value', async (key) => {
+  it.each<KeyKind>(['text', 'composite', 'uuid', 'timestamptz', 'timestamp', 'float', 'bigint'])('walks %s keys in index order without losing a value', async (key) => {
     const table = await fresh({ rows: 2500, key });
     const report = await runBackfill(pool, target(table), fixedBatches(333));
     expect(report).toMatchObject({ done: true, keysetRows: 2500, sweepRows: 0 });
     expect(await checkTable(pool, table)).toEqual({ rows: 2500, notOnce: 0, stillFlagged: 0, wrongValue: 0 });
+  });
+
+  it('resumes a cursor of timestamps in a session with another DateStyle', async () => {
+    const table = await fresh({ rows: 1500, key: 'timestamp' });
+    const styled = (dateStyle: string) => {
+      const styledPool = new pg.Pool({ connectionString: (pool.options as { connectionString: string }).connectionString, max: 2, options: `-c DateStyle=${dateStyle}` });
+      afterFile('closing a DateStyle pool', async () => styledPool.end());
+      return styledPool;
+    };
+    const controller = new AbortController();
+    const first = { ...fixedBatches(200), signal: controller.signal, onProgress: (event: BackfillProgressEvent) => event.batches === 3 && controller.abort() };
+    await runBackfill(styled('SQL,DMY'), target(table), first);
+    expect(await runBackfill(styled('SQL,MDY'), target(table), fixedBatches(200))).toMatchObject({ done: true, keysetRows: 900, resumedFrom: { rowsDone: 600 } });
+    expect(await checkTable(pool, table)).toEqual({ rows: 1500, notOnce: 0, stillFlagged: 0, wrongValue: 0 });
   });
 
   it('grows its batches toward the target duration', async () => {

@@ -26,7 +26,7 @@ export async function inBatchTransaction<T>(client: pg.ClientBase, settings: Bat
   await client.query(
     `begin; set local lock_timeout = ${Math.max(1, Math.round(settings.lockTimeoutMs))}; ` +
       `set local statement_timeout = ${Math.max(1, Math.round(settings.statementTimeoutMs))}; ` +
-      `set local enable_seqscan = off; set local synchronous_commit = off`,
+      `set local enable_seqscan = off; set local synchronous_commit = off; ${KEY_TEXT_SETTINGS}`,
   );
   try {
     const result = await work();
@@ -37,6 +37,13 @@ export async function inBatchTransaction<T>(client: pg.ClientBase, settings: Bat
     throw error;
   }
 }
+
+/**
+ * Keys kept as text must read back as the same values in another session, maybe with other
+ * settings: fix the output styles that could make a date or an interval ambiguous, and print floats
+ * exactly. Timestamps with time zone print their offset, so TimeZone does not matter.
+ */
+const KEY_TEXT_SETTINGS = `set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 1`;
 
 export interface KeysetStep {
   /** the batch's last key: the cursor after it commits */
@@ -100,8 +107,15 @@ export async function sweepStep(client: pg.ClientBase, shape: TableShape, from: 
 /** The largest non-NULL key now: rows inserted after this were written through the triggers. */
 export async function currentMaxKey(client: pg.ClientBase, shape: TableShape): Promise<string[] | null> {
   const notNull = shape.keyColumns.map((column) => `${ident(column)} is not null`).join(' and ');
-  const result = await client.query<Record<string, string>>(
-    `select ${keyAsText(shape)} from ${shape.sql} where ${notNull} order by ${keyOrder(shape, 'desc')} limit 1`,
-  );
-  return result.rows[0] ? keyFromRow(shape, result.rows[0]) : null;
+  await client.query(`begin; ${KEY_TEXT_SETTINGS}`);
+  try {
+    const result = await client.query<Record<string, string>>(
+      `select ${keyAsText(shape)} from ${shape.sql} where ${notNull} order by ${keyOrder(shape, 'desc')} limit 1`,
+    );
+    await client.query('commit');
+    return result.rows[0] ? keyFromRow(shape, result.rows[0]) : null;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  }
 }
