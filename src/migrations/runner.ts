@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { PromoteError, describeCause, wrapError } from '../errors.js';
+import { forgetBackfill, runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
 import type { Migration } from './file.js';
 import { readSchema } from './introspect.js';
@@ -13,7 +14,7 @@ import { versionSchemaName } from './names.js';
 import type { Operation } from './operations.js';
 import { handlerFor } from './ops/index.js';
 import { OperationError, type PhaseContext, type Step } from './ops/types.js';
-import { ensureState, inFlightRun, insertRun, lastCompletedRun, tryMigratorLock, updateRun, type MigrationRun, type RunMember } from './state.js';
+import { ensureState, inFlightRun, insertRun, lastCompletedRun, takeMigratorLock, updateRun, type MigrationRun, type RunMember } from './state.js';
 import { DEFAULT_LOCK_BUDGET, runSteps, type LockBudget, type StepEvents } from './steps.js';
 import { createVersionSchemaSteps, dropVersionSchemaStep } from './views.js';
 import { cloneSchema, MissingObjectError, requireTable, type VirtualSchema } from './virtual-schema.js';
@@ -34,8 +35,8 @@ export interface MigratorOptions {
   /** the app's schema; pgroll's default */
   schema?: string;
   lockBudget?: LockBudget;
-  /** visits the existing rows of a table so its triggers fill the new columns */
-  backfill: Backfiller;
+  /** visits the existing rows of a table so its triggers fill the new columns (default: runBackfill) */
+  backfill?: Backfiller;
   events?: StepEvents;
 }
 
@@ -180,6 +181,7 @@ export async function completeMigration(options: Omit<MigratorOptions, 'backfill
       await runSteps(options.pool, createVersionSchemaSteps(after, run.versionSchema), budget, options.events);
       await updateRun(options.pool, run.id, { after });
     }
+    await forgetBackfill(options.pool, run.name);
     await updateRun(options.pool, run.id, { phase: 'completed' });
     return { ...run, phase: 'completed' };
   });
@@ -207,6 +209,8 @@ async function rollBackRun(run: MigrationRun, options: Omit<MigratorOptions, 'ba
     const steps = await describeOperation(run, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), context));
     await runSteps(options.pool, steps, budget, options.events);
   }
+  // a later start of the same migration must visit every row again, not resume this one's cursor
+  await forgetBackfill(options.pool, run.name);
   await updateRun(options.pool, run.id, { phase: 'rolled_back', ...(error === undefined ? {} : { error }) });
 }
 
@@ -232,7 +236,7 @@ async function backfillRun(run: MigrationRun, options: MigratorOptions): Promise
     }
     const primaryKey = table.primaryKey.map((column) => table.columns.find((each) => each.name === column)?.physical ?? column);
     try {
-      await options.backfill(options.pool, { migration: run.name, schema: run.schema, table: table.physical, primaryKey });
+      await (options.backfill ?? runBackfill)(options.pool, { migration: run.name, schema: run.schema, table: table.physical, primaryKey });
     } catch (error) {
       throw wrapError(`backfilling table "${name}" for migration "${run.name}" (run the start again to resume it)`, error);
     }
@@ -289,8 +293,8 @@ async function withMigrator<T>(pool: pg.Pool, schema: string, work: () => Promis
   }
   let unlockFailed: Error | undefined;
   try {
-    if (!(await tryMigratorLock(client, schema))) {
-      throw new PromoteError(`another migrator is working on schema "${schema}" of this database (it holds the migrator lock); wait for it to finish`);
+    if (!(await takeMigratorLock(client, schema))) {
+      throw new PromoteError(`another migrator has been working on schema "${schema}" of this database for more than 10 s (it holds the migrator lock); wait for it to finish`);
     }
     try {
       return await work();

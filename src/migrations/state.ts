@@ -210,11 +210,22 @@ async function read(db: Queryable, sql: string, values: unknown[], doing: string
   }
 }
 
-/** A session lock on one connection: a second migrator of the same schema is refused at once. */
-export async function tryMigratorLock(client: pg.PoolClient | pg.Client, schema: string): Promise<boolean> {
+/**
+ * A session lock on one connection, so two migrators of one schema never act at once. It waits a
+ * little: a migrator killed a moment ago holds it until the server notices its connection is gone.
+ */
+export async function takeMigratorLock(client: pg.PoolClient | pg.Client, schema: string, waitMs = 10_000): Promise<boolean> {
   try {
-    const result = await client.query<{ locked: boolean }>(`select pg_try_advisory_lock(hashtext('promote_migrate:' || $1)) as locked`, [schema]);
-    return result.rows[0]?.locked === true;
+    await client.query(`set lock_timeout = ${Math.round(waitMs)}`);
+    try {
+      await client.query(`select pg_advisory_lock(hashtext('promote_migrate:' || $1))`, [schema]);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') return false;
+      throw error;
+    } finally {
+      await client.query('reset lock_timeout');
+    }
   } catch (error) {
     throw wrapError(`taking the migrator lock of schema "${schema}"`, error);
   }
