@@ -31,7 +31,11 @@ export interface BackfillOptions {
   delayMs?: number;
   /** lock_timeout of each batch, ms (default 500): the longest an app writer waits behind a batch's lock request */
   lockTimeoutMs?: number;
-  /** statement_timeout of each batch statement, ms (default 30 000) */
+  /**
+   * statement_timeout of each batch statement, ms (default 80% of lockTimeoutMs). An app writer that
+   * meets a row of a batch waits until the batch commits; a batch that overruns (an I/O stall, a slow
+   * trigger) is cancelled and retried smaller, so that wait stays within the same budget.
+   */
   statementTimeoutMs?: number;
   /** consecutive retryable failures (lock timeouts) before giving up (default 200) */
   maxRetries?: number;
@@ -59,14 +63,15 @@ export type ResolvedOptions = Required<Omit<BackfillOptions, 'appP99Ms' | 'onPro
 export function resolveOptions(options: BackfillOptions): ResolvedOptions {
   const minBatchSize = Math.max(1, Math.floor(options.minBatchSize ?? 100));
   const maxBatchSize = Math.max(minBatchSize, Math.floor(options.maxBatchSize ?? 50_000));
+  const lockTimeoutMs = options.lockTimeoutMs ?? 500;
   return {
     targetBatchMs: options.targetBatchMs ?? 100,
     minBatchSize,
     maxBatchSize,
     initialBatchSize: Math.min(maxBatchSize, Math.max(minBatchSize, Math.floor(options.initialBatchSize ?? 1000))),
     delayMs: options.delayMs ?? 0,
-    lockTimeoutMs: options.lockTimeoutMs ?? 500,
-    statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
+    lockTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs ?? Math.max(50, Math.round(lockTimeoutMs * 0.8)),
     maxRetries: options.maxRetries ?? 200,
     retryBaseMs: options.retryBaseMs ?? 50,
     retryCapMs: options.retryCapMs ?? 5000,
