@@ -9,6 +9,7 @@ import { PromoteError, describeCause, wrapError } from '../errors.js';
 import { forgetBackfill, runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
 import type { Migration } from './file.js';
+import { describeDifferences, integrityGate, type GateReport } from './integrity-gate.js';
 import { readSchema } from './introspect.js';
 import { versionSchemaName } from './names.js';
 import type { Operation } from './operations.js';
@@ -154,7 +155,7 @@ export async function planMigration(migration: Migration, options: { pool: pg.Po
 }
 
 /** Completes the migration in flight: the old version's shape is removed and the new one is the only one. */
-export async function completeMigration(options: Omit<MigratorOptions, 'backfill'>): Promise<MigrationRun> {
+export async function completeMigration(options: Omit<MigratorOptions, 'backfill'> & { integrityGate?: boolean }): Promise<MigrationRun & { gate?: GateReport }> {
   const schema = options.schema ?? 'public';
   return withMigrator(options.pool, schema, async () => {
     const run = await requireInFlight(options.pool, schema, 'complete');
@@ -163,6 +164,16 @@ export async function completeMigration(options: Omit<MigratorOptions, 'backfill
       throw new PromoteError(`migration "${run.name}" cannot complete: its backfill has not finished, so some rows lack the new columns' values`, {
         hint: 'run the start again: it resumes the backfill where it stopped',
       });
+    }
+    let gate: GateReport | undefined;
+    // once completing, old columns may be gone: the gate ran before the first attempt
+    if (run.phase === 'started' && options.integrityGate !== false) {
+      gate = await integrityGate(options.pool, run);
+      if (!gate.ok) {
+        throw new PromoteError(`migration "${run.name}" cannot complete: ${describeDifferences(gate)}; complete would drop the old values for good`, {
+          hint: 'fix those rows (or the up/down expressions, by rolling back), or complete with the integrity gate off if the differences are intended',
+        });
+      }
     }
     await updateRun(options.pool, run.id, { phase: 'completing' });
     const budget = options.lockBudget ?? DEFAULT_LOCK_BUDGET;
@@ -183,7 +194,7 @@ export async function completeMigration(options: Omit<MigratorOptions, 'backfill
     }
     await forgetBackfill(options.pool, run.name);
     await updateRun(options.pool, run.id, { phase: 'completed' });
-    return { ...run, phase: 'completed' };
+    return { ...run, phase: 'completed', ...(gate === undefined ? {} : { gate }) };
   });
 }
 

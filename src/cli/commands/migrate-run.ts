@@ -73,14 +73,21 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       });
     });
 
-  withTarget(group.command('complete').description('contract: remove what only the old version needed from the migration in flight')).action(async (options: TargetOptions) => {
-    const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
-      const run = await completeMigration(target);
-      if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase });
-      printLine(ctx.io, `completed ${run.name}`);
+  withTarget(group.command('complete').description('contract: remove what only the old version needed from the migration in flight'))
+    .option('--skip-integrity-gate', 'complete even if changed columns differ from up(old) (the gate refuses by default)')
+    .action(async (options: TargetOptions & { skipIntegrityGate?: boolean }) => {
+      const ctx = context();
+      await withTarget_(ctx, options, async (target) => {
+        const run = await completeMigration({ ...target, integrityGate: options.skipIntegrityGate !== true });
+        if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, gate: run.gate ?? null });
+        if (run.gate !== undefined) {
+          const rows = run.gate.checked.reduce((sum, column) => sum + column.rows, 0);
+          printLine(ctx.io, `integrity gate: ${run.gate.checked.length} changed column(s) equal to up(old) over ${rows} row(s)`);
+          for (const skipped of run.gate.skipped) printLine(ctx.io, `  not checked: ${skipped.table}.${skipped.column} (${skipped.reason})`);
+        }
+        printLine(ctx.io, `completed ${run.name}`);
+      });
     });
-  });
 
   withTarget(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
     const ctx = context();
