@@ -33,7 +33,7 @@ describe('promote migrate, by hand', () => {
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/the new version reads and writes through schema public_03_add_sku/);
     expect(plan.stdout).toMatch(/-- start \(then backfill products\)\nalter table "public"\."products" add column "_promote_new_sku" text/);
-    expect(plan.stdout).toMatch(/create unique index concurrently .*;  -- outside a transaction/);
+    expect(plan.stdout).toMatch(/create unique index concurrently .*; {2}-- outside a transaction/);
     expect(plan.stdout).toMatch(/-- rollback\ndrop schema if exists "public_03_add_sku" cascade;/);
     const columns = await pool.query(`select count(*)::int as n from information_schema.columns where table_name = 'products'`);
     expect(columns.rows[0]).toEqual({ n: 2 });
