@@ -47,6 +47,11 @@ export interface VirtualTable {
   indexes: VirtualIndex[];
   /** hidden from the new version, still on disk until complete */
   removed?: boolean;
+  /**
+   * the physical name the table had when the migration started, once rename_table's complete has
+   * changed `physical`: what start named after the table (triggers, indexes) carries this name
+   */
+  startPhysical?: string;
   /** set by set_replica_identity: the identity it gave the table, and the one the table had before the migration (which rollback restores) */
   replicaIdentity?: ReplicaIdentityState & { before: ReplicaIdentityState };
 }
@@ -65,6 +70,11 @@ export interface VirtualSchema {
 
 export function findTable(schema: VirtualSchema, name: string): VirtualTable | undefined {
   return schema.tables.find((table) => table.name === name && table.removed !== true);
+}
+
+/** The table's physical name as start saw it, whatever complete has renamed since. */
+export function physicalAtStart(table: VirtualTable): string {
+  return table.startPhysical ?? table.physical;
 }
 
 export function findColumn(table: VirtualTable, name: string): VirtualColumn | undefined {

@@ -8,12 +8,12 @@
 import { newColumnName, notNullCheckName, uniqueIndexName } from '../names.js';
 import { renameColumnReferences } from '../expression.js';
 import type { ForeignKeyReference } from '../operations.js';
-import { ident, qualified } from '../sql.js';
+import { ident, literal, qualified } from '../sql.js';
 import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from '../triggers.js';
-import { findColumn, requireColumn, requireTable, type VirtualSchema } from '../virtual-schema.js';
+import { findColumn, physicalAtStart, requireColumn, requireTable, type VirtualSchema } from '../virtual-schema.js';
 import { checkSql, columnSql, commentSql, isNullable, tableReferenceSql, virtualColumn } from './columns.js';
 import { defaultIsCheap } from './fast-default.js';
-import { constraintExists, guarded, hasText, relationExists, renameColumnIfExists } from './guards.js';
+import { constraintExists, guarded, hasText, relationExists, renameColumnIfExists, renameIndexColumnsStep } from './guards.js';
 import { OperationError, type OperationHandler, type Step } from './types.js';
 
 export const addColumn: OperationHandler<'add_column'> = {
@@ -64,8 +64,22 @@ export const addColumn: OperationHandler<'add_column'> = {
     const { column } = operation;
     const physical = requireColumn(table, column.name).physical;
     const target = qualified(after.name, table.physical);
-    const steps: Step[] = [dropTriggerStep(after.name, table.physical, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
-    steps.push(renameColumnIfExists(after.name, table.physical, physical, column.name));
+    // start named the trigger and the index after the table as it was then (a rename_table earlier in
+    // the migration has renamed it since)
+    const startTable = physicalAtStart(table);
+    const steps: Step[] = [dropTriggerStep(after.name, startTable, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
+    steps.push(renameColumnIfExists(after.name, table.physical, physical, column.name), renameIndexColumnsStep(after.name, table.physical, physical, column.name));
+    // a NOT NULL added with the column (PostgreSQL 18 makes it a constraint) was named after the
+    // temporary column: it takes the name PostgreSQL gives the final column's
+    const temporaryNotNull = postgresObjectName(startTable, physical, 'not_null');
+    const finalNotNull = postgresObjectName(table.physical, column.name, 'not_null');
+    if (temporaryNotNull !== finalNotNull) {
+      steps.push({
+        sql: guarded(`${constraintExists(after.name, table.physical, temporaryNotNull)} and not ${constraintExists(after.name, table.physical, finalNotNull)}`, [
+          `alter table ${target} rename constraint ${ident(temporaryNotNull)} to ${ident(finalNotNull)}`,
+        ]),
+      });
+    }
     const notNullCheck = notNullCheckName(column.name);
     steps.push({
       sql: guarded(constraintExists(after.name, table.physical, notNullCheck), [
@@ -79,10 +93,17 @@ export const addColumn: OperationHandler<'add_column'> = {
     if (column.check !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.check.name)}` });
     if (column.references !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.references.name)}` });
     if (column.unique === true) {
-      const index = uniqueIndexName(table.physical, column.name);
-      steps.push({
-        sql: guarded(`${relationExists(after.name, index)} and not ${constraintExists(after.name, table.physical, index)}`, [`alter table ${target} add constraint ${ident(index)} unique using index ${ident(index)}`]),
-      });
+      // the constraint takes the name PostgreSQL gives a column's unique constraint (the index is
+      // renamed with it); should that name be taken, the index's own
+      const index = uniqueIndexName(startTable, column.name);
+      const name = postgresObjectName(table.physical, column.name, 'key');
+      for (const [constraint, free] of [[name, `to_regclass(${literal(qualified(after.name, name))}) is null`], [index, 'true']] as const) {
+        steps.push({
+          sql: guarded(`${relationExists(after.name, index)} and not ${constraintExists(after.name, table.physical, index)} and ${free}`, [
+            `alter table ${target} add constraint ${ident(constraint)} unique using index ${ident(index)}`,
+          ]),
+        });
+      }
     }
     // later operations of the migration complete against the column's final name
     requireColumn(table, column.name).physical = column.name;
@@ -93,8 +114,8 @@ export const addColumn: OperationHandler<'add_column'> = {
     const table = requireTable(after, operation.table);
     const physical = newColumnName(operation.column.name);
     return [
-      dropTriggerStep(after.name, table.physical, physical),
-      { sql: `drop index concurrently if exists ${qualified(after.name, uniqueIndexName(table.physical, operation.column.name))}`, outsideTransaction: true },
+      dropTriggerStep(after.name, physicalAtStart(table), physical),
+      { sql: `drop index concurrently if exists ${qualified(after.name, uniqueIndexName(physicalAtStart(table), operation.column.name))}`, outsideTransaction: true },
       { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
       dropNeedsBackfillColumnStep(after.name, table.physical),
     ];
@@ -107,4 +128,29 @@ function foreignKeySql(reference: ForeignKeyReference, schema: VirtualSchema, ph
   const clause = tableReferenceSql([physical], { ...rest, table, columns: [column] }, schema);
   const deferral = `${reference.deferrable === true ? ' deferrable' : ''}${reference.initially_deferred === true ? ' initially deferred' : ''}`;
   return `constraint ${ident(name)} ${clause}${deferral} not valid`;
+}
+
+/**
+ * The name PostgreSQL chooses for a constraint of a table's column (`<table>_<column>_<label>`, as its
+ * makeObjectName does): the longer of the two names is shortened until the whole fits in 63 bytes.
+ */
+export function postgresObjectName(table: string, column: string, label: string): string {
+  const available = 63 - 1 - (label.length + 1);
+  let tableBytes = Buffer.byteLength(table, 'utf8');
+  let columnBytes = Buffer.byteLength(column, 'utf8');
+  while (tableBytes + columnBytes > available) {
+    if (tableBytes > columnBytes) tableBytes -= 1;
+    else columnBytes -= 1;
+  }
+  return `${clipBytes(table, tableBytes)}_${clipBytes(column, columnBytes)}_${label}`;
+}
+
+/** The longest prefix of whole characters within the byte count (pg_mbcliplen). */
+function clipBytes(text: string, bytes: number): string {
+  let result = '';
+  for (const char of text) {
+    if (Buffer.byteLength(result + char, 'utf8') > bytes) break;
+    result += char;
+  }
+  return result;
 }

@@ -137,7 +137,8 @@ describe('create_constraint', () => {
     await newApp.query(`insert into tickets (sellers_name, sellers_zip) values ('yan#1', 1)`);
     expect(await rows(oldApp, `select sellers_name from tickets where ticket_id > 6 order by ticket_id`)).toEqual([{ sellers_name: 'zed' }, { sellers_name: 'yan' }]);
 
-    await completeMigration({ pool: db.pool });
+    // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
+    await completeMigration({ pool: db.pool, integrityGate: false });
     await completeAgain();
     const constraint = await db.pool.query(`select contype, pg_get_constraintdef(oid) as def from pg_constraint where conname = 'unique_zip_name'`);
     expect(constraint.rows).toEqual([{ contype: 'u', def: 'UNIQUE (sellers_name, sellers_zip)' }]);

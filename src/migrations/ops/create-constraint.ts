@@ -28,7 +28,7 @@ export const createConstraint: OperationHandler<'create_constraint'> = {
     }
     const twins = columns.map(newColumnName);
     const duplicates = columns.map((name) => ({ name, up: operation.up[name], down: operation.down[name], ...(operation.type === 'primary_key' ? { notNull: true } : {}) }));
-    const steps = await startDuplication({ schema, table, columns: duplicates, versionSchema });
+    const steps = await startDuplication({ schema, table, columns: duplicates, versionSchema, db });
     steps.push(await constraintStep(operation, schema, table.physical, columns));
     table.constraints.push({ name: operation.name, type: operation.type, columns: twins, definition: '' });
     const backfill = columns.length > 0 && (await tableOnDisk(db, schema.name, table.physical));

@@ -5,7 +5,7 @@
  */
 import { qualified, ident } from '../sql.js';
 import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from '../triggers.js';
-import { requireColumn, requireTable } from '../virtual-schema.js';
+import { physicalAtStart, requireColumn, requireTable, type VirtualSchema, type VirtualTable } from '../virtual-schema.js';
 import { hasText } from './guards.js';
 import type { OperationHandler, Step } from './types.js';
 
@@ -23,10 +23,10 @@ export const dropColumn: OperationHandler<'drop_column'> = {
 
   complete(operation, { before, after }) {
     const table = requireTable(after, operation.table);
-    const physical = requireColumn(requireTable(before, operation.table), operation.column).physical;
+    const physical = droppedPhysical(before, table, operation.column);
     return {
       steps: [
-        dropTriggerStep(after.name, table.physical, physical),
+        dropTriggerStep(after.name, physicalAtStart(table), physical),
         { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
         dropNeedsBackfillColumnStep(after.name, table.physical),
       ],
@@ -35,7 +35,16 @@ export const dropColumn: OperationHandler<'drop_column'> = {
 
   rollback(operation, { before, after }) {
     const table = requireTable(after, operation.table);
-    const physical = requireColumn(requireTable(before, operation.table), operation.column).physical;
-    return [dropTriggerStep(after.name, table.physical, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
+    const physical = droppedPhysical(before, table, operation.column);
+    return [dropTriggerStep(after.name, physicalAtStart(table), physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
   },
 };
+
+/**
+ * The dropped column's physical name, from the table as it was before the migration: found by the
+ * physical name it had then, since a rename_table earlier in the migration changed its logical name.
+ */
+function droppedPhysical(before: VirtualSchema, table: VirtualTable, column: string): string {
+  const original = before.tables.find((each) => each.physical === physicalAtStart(table));
+  return original === undefined ? column : requireColumn(original, column).physical;
+}

@@ -19,7 +19,7 @@ export const dropConstraint: OperationHandler<'drop_constraint'> = {
       throw new OperationError(`constraint "${operation.name}" covers ${columns.length} columns (${columns.join(', ')}); drop it with drop_multicolumn_constraint, which takes a down expression per column`);
     }
     if (column === undefined) throw new OperationError(`constraint "${operation.name}" of table "${operation.table}" covers no column, so there is nothing to duplicate`);
-    const steps = await startDuplication({ schema, table, columns: [{ name: column, up: operation.up, down: operation.down }], without: [operation.name], versionSchema });
+    const steps = await startDuplication({ schema, table, columns: [{ name: column, up: operation.up, down: operation.down }], without: [operation.name], versionSchema, db });
     table.constraints = table.constraints.filter((each) => each !== constraint);
     return { steps, ...((await tableOnDisk(db, schema.name, table.physical)) ? { backfill: [table.name] } : {}) };
   },

@@ -17,7 +17,7 @@ export const dropMultiColumnConstraint: OperationHandler<'drop_multicolumn_const
     checkColumnSql('down', operation.down, columns, true);
     checkColumnSql('up', operation.up, columns, false);
     const duplicates = columns.map((name) => ({ name, down: operation.down[name], ...(operation.up?.[name] === undefined ? {} : { up: operation.up[name] }) }));
-    const steps = await startDuplication({ schema, table, columns: duplicates, without: [operation.name], versionSchema });
+    const steps = await startDuplication({ schema, table, columns: duplicates, without: [operation.name], versionSchema, db });
     table.constraints = table.constraints.filter((each) => each !== constraint);
     return { steps, ...(columns.length > 0 && (await tableOnDisk(db, schema.name, table.physical)) ? { backfill: [table.name] } : {}) };
   },

@@ -34,3 +34,28 @@ export function constraintExists(schema: string, table: string, name: string): s
 export function relationExists(schema: string, name: string): string {
   return `to_regclass(${literal(qualified(schema, name))}) is not null`;
 }
+
+/** True when the table (which may be gone) has a live column of this name. */
+export function columnExists(schema: string, table: string, column: string): string {
+  return `exists (select from pg_attribute where attrelid = ${regclass(schema, table)} and attname = ${literal(column)} and not attisdropped)`;
+}
+
+/**
+ * An index names its columns after the table's columns when it is built, and keeps those names when
+ * a column is renamed: an index built on a temporary column (`_promote_new_x`) would go on showing
+ * it. Its columns take the column's final name too (ALTER TABLE on an index renames them).
+ */
+export function renameIndexColumnsStep(schema: string, table: string, from: string, to: string): Step {
+  const body = [
+    'declare',
+    '  found record;',
+    'begin',
+    '  for found in select a.attrelid::regclass::text as index from pg_index x join pg_attribute a on a.attrelid = x.indexrelid',
+    `     where x.indrelid = ${regclass(schema, table)} and a.attname = ${literal(from)}`,
+    `       and not exists (select from pg_attribute b where b.attrelid = x.indexrelid and b.attname = ${literal(to)}) loop`,
+    `    execute format('alter table %s rename column %I to %I', found.index, ${literal(from)}, ${literal(to)});`,
+    '  end loop;',
+    'end',
+  ];
+  return { sql: `do ${dollarQuote(body.join('\n'))}` };
+}

@@ -18,6 +18,8 @@ export const renameTable: OperationHandler<'rename_table'> = {
   complete(operation, { after }) {
     const table = requireTable(after, operation.to);
     const from = table.physical;
+    // later operations' complete steps find what their start named after the table by this name
+    table.startPhysical ??= from;
     table.physical = operation.to;
     if (from === operation.to) return { steps: [] };
     return { steps: [{ sql: guarded(relationExists(after.name, from), [`alter table ${qualified(after.name, from)} rename to ${ident(operation.to)}`]) }] };
