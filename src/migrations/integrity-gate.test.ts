@@ -56,10 +56,37 @@ describe('the integrity gate before contract', () => {
     await startMigration(toInteger, { pool: db.pool });
     await corrupt(1234, 99);
     await corrupt(2001, 42);
-    await expect(completeMigration({ pool: db.pool })).rejects.toThrow(/reviews\.rating: 2 of 2500 row\(s\) differ from up\(old\), keys \(1234\) \(2001\)/);
+    await expect(completeMigration({ pool: db.pool })).rejects.toThrow(/reviews\.rating: in 2 of 2500 row\(s\) the old and the new value disagree .*, keys \(1234\) \(2001\)/);
     expect((await inFlightRun(db.pool, 'public'))?.phase).toBe('started');
     await db.pool.query(`update reviews set rating = rating where id in (1234, 2001)`);
     await expect(completeMigration({ pool: db.pool })).resolves.toMatchObject({ phase: 'completed' });
+  });
+
+  it('checks a row the new version wrote last with down, so a value that does not round-trip is not a difference', async () => {
+    await freshTable();
+    const lossy = migrationFrom('02_rating', `operations:\n  - alter_column:\n      table: reviews\n      column: rating\n      type: integer\n      up: CAST(rating AS integer)\n      down: CASE WHEN rating > 4 THEN '5+' ELSE rating::text END\n`);
+    await startMigration(lossy, { pool: db.pool });
+    const newApp = await db.clientFor('public_02_rating');
+    // up('5+') would fail, yet the row is right: the new version's 9, and down's '5+' for the old one
+    await newApp.query(`update reviews set rating = 9 where id = 10`);
+    await expect(completeMigration({ pool: db.pool })).resolves.toMatchObject({ phase: 'completed' });
+    expect((await db.pool.query('select rating from reviews where id = 10')).rows).toEqual([{ rating: 9 }]);
+  });
+
+  it('refuses a row the new version wrote whose old value is not down(new)', async () => {
+    await freshTable();
+    await startMigration(toInteger, { pool: db.pool });
+    const newApp = await db.clientFor('public_02_rating');
+    await newApp.query(`update reviews set rating = 3 where id = 20`);
+    const client = await db.pool.connect();
+    try {
+      await client.query(`set session_replication_role = replica`);
+      await client.query(`update reviews set rating = 'three' where id = 20`);
+    } finally {
+      await client.query('reset session_replication_role');
+      client.release();
+    }
+    await expect(completeMigration({ pool: db.pool })).rejects.toThrow(/reviews\.rating: in 1 of 2500 row\(s\).*keys \(20\)/);
   });
 
   it('can be turned off, and reports a volatile up as not checked', async () => {

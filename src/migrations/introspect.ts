@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../store/queryable.js';
 import { wrapError } from '../errors.js';
-import { NEEDS_BACKFILL_COLUMN } from './names.js';
+import { TRIGGER_BOOKKEEPING_COLUMNS } from './names.js';
 import type { ConstraintType, VirtualSchema, VirtualTable } from './virtual-schema.js';
 
 const CONSTRAINT_TYPES: Record<string, ConstraintType> = { p: 'primary_key', u: 'unique', c: 'check', f: 'foreign_key', x: 'exclude', n: 'not_null' };
@@ -79,7 +79,7 @@ export async function readSchema(db: Queryable, schema: string): Promise<Virtual
         table = { name: row.table, physical: row.table, columns: [], primaryKey: [], constraints: [], indexes: [] };
         tables.set(row.table, table);
       }
-      if (row.column === NEEDS_BACKFILL_COLUMN) continue;
+      if (TRIGGER_BOOKKEEPING_COLUMNS.includes(row.column)) continue;
       table.columns.push({ name: row.column, physical: row.column, type: row.type, nullable: !row.not_null, default: row.default, generated: row.generated });
     }
     for (const row of constraints.rows) {

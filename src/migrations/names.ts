@@ -11,6 +11,16 @@ export const STATE_SCHEMA = 'promote_migrate';
 /** Marks rows the backfill has still to visit: any write through a trigger clears it. */
 export const NEEDS_BACKFILL_COLUMN = '_promote_needs_backfill';
 
+/**
+ * Whether the row's last write came from the new version. The integrity gate checks such a row
+ * with `down` (old = down(new)) and any other with `up` (new = up(old)): a value the new version
+ * wrote need not survive a round trip through down and up.
+ */
+export const NEW_VERSION_WROTE_COLUMN = '_promote_new_version_wrote';
+
+/** The bookkeeping columns a migration adds to a table with dual-write triggers. */
+export const TRIGGER_BOOKKEEPING_COLUMNS: readonly string[] = [NEEDS_BACKFILL_COLUMN, NEW_VERSION_WROTE_COLUMN];
+
 /** The physical column that holds the new version of a column while two versions live. */
 export function newColumnName(column: string): string {
   return boundedName(`_promote_new_${column}`);

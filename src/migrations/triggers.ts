@@ -4,7 +4,7 @@
  * the new column when the old version writes, `down` fills the old column when the new version
  * writes. Which version is writing is decided by promote_migrate.writes_as (see state.ts).
  */
-import { NEEDS_BACKFILL_COLUMN, STATE_SCHEMA, triggerName } from './names.js';
+import { NEEDS_BACKFILL_COLUMN, NEW_VERSION_WROTE_COLUMN, STATE_SCHEMA, TRIGGER_BOOKKEEPING_COLUMNS, triggerName } from './names.js';
 import type { Step } from './ops/types.js';
 import { dollarQuote, ident, literal, qualified } from './sql.js';
 import type { VirtualSchema, VirtualTable } from './virtual-schema.js';
@@ -23,11 +23,13 @@ export interface DualWriteTrigger {
 }
 
 export function needsBackfillColumnStep(schema: string, table: string): Step {
-  return { sql: `alter table ${qualified(schema, table)} add column if not exists ${ident(NEEDS_BACKFILL_COLUMN)} boolean not null default true` };
+  return {
+    sql: `alter table ${qualified(schema, table)} add column if not exists ${ident(NEEDS_BACKFILL_COLUMN)} boolean not null default true, add column if not exists ${ident(NEW_VERSION_WROTE_COLUMN)} boolean not null default false`,
+  };
 }
 
 export function dropNeedsBackfillColumnStep(schema: string, table: string): Step {
-  return { sql: `alter table if exists ${qualified(schema, table)} drop column if exists ${ident(NEEDS_BACKFILL_COLUMN)}` };
+  return { sql: `alter table if exists ${qualified(schema, table)} ${TRIGGER_BOOKKEEPING_COLUMNS.map((column) => `drop column if exists ${ident(column)}`).join(', ')}` };
 }
 
 export function createTriggerSteps(trigger: DualWriteTrigger): Step[] {
@@ -47,6 +49,7 @@ export function createTriggerSteps(trigger: DualWriteTrigger): Step[] {
     `    new.${ident(trigger.target)} := ${assignable(trigger.expression)};`,
     '  end if;',
     `  new.${ident(NEEDS_BACKFILL_COLUMN)} := false;`,
+    `  new.${ident(NEW_VERSION_WROTE_COLUMN)} := ${writer};`,
     '  return new;',
     'end',
   ].join('\n');

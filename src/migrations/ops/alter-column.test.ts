@@ -139,7 +139,7 @@ describe('alter_column: nullability', () => {
     await expect(oldApp.query('insert into t (id, title) values (4, null)')).rejects.toThrow(/null value/);
 
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     await runPhaseAgain('complete');
     expect((await columnsOf('t'))[1]).toEqual({ name: 'title', type: 'character varying', nullable: 'YES', default: null, comment: null });
     expect(await rows(newApp, 'select title from t order by id')).toEqual([{ title: 'first' }, { title: null }, { title: 'old' }]);
@@ -157,7 +157,7 @@ describe('alter_column: constraints', () => {
     expect(await rows(newApp, 'select code from t where id = 5')).toEqual([{ code: 'b-5' }]);
 
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     await runPhaseAgain('complete');
     expect(await rows(db.pool, `select conname, contype from pg_constraint where conrelid = 'public.t'::regclass and contype = 'u'`)).toEqual([{ conname: 't_code_unique', contype: 'u' }]);
     expect(await leftovers()).toEqual([]);
@@ -221,7 +221,7 @@ describe('alter_column: constraints', () => {
     expect(await rows(db.pool, `select count(*)::int as copies from pg_class where relname like '\\_promote\\_dup\\_%' and relkind = 'i'`)).toEqual([{ copies: 4 }]);
 
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     await runPhaseAgain('complete');
     expect(await rows(db.pool, shape)).toEqual(constraintsBefore.filter((row) => (row as { conname: string }).conname !== 't_name_not_null'));
     expect(await rows(db.pool, indexes)).toEqual(indexesBefore);

@@ -87,7 +87,7 @@ describe('drop_constraint', () => {
     await expect(newApp.query(`insert into posts (title, user_id) values ('x', 99)`)).rejects.toThrow(/fk_users_id/);
 
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     await phaseAgain('complete');
     expect(await definitions()).toEqual([
       { conname: 'fk_users_id', convalidated: true, def: 'FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE' },
@@ -127,7 +127,7 @@ describe('drop_constraint', () => {
     expect(await rows(newApp, `select user_id from posts where id > 2 order by id`)).toEqual([{ user_id: 99 }, { user_id: 2 }]);
     await expect(oldApp.query(`insert into posts (title, user_id) values ('bad ref', 42)`)).rejects.toThrow(/fk_users_id/);
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     await phaseAgain('complete');
     expect((await definitions()).map((row) => (row as { conname: string }).conname)).toEqual(['posts_pkey', 'title_length']);
     expect(await leftovers()).toEqual([]);
@@ -158,7 +158,7 @@ describe('drop_constraint', () => {
     expect(await rows(oldApp, `select count(*)::int as n from reviews where review like 'good-%'`)).toEqual([{ n: 2 }]);
     await expect(oldApp.query(`insert into reviews (review) values ('bad')`)).rejects.toThrow(/reviews_review_unique/);
     // the new version wrote values that up does not reproduce from the old column (down is lossy), which the integrity gate refuses by design
-    await completeMigration({ pool: db.pool, integrityGate: false });
+    await completeMigration({ pool: db.pool });
     expect(await rows(db.pool, `select count(*)::int as n from pg_constraint where conrelid = 'public.reviews'::regclass and contype = 'u'`)).toEqual([{ n: 0 }]);
     await newApp.query(`insert into reviews (review) values ('bad')`);
   });
