@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pgrollConformance, pgrollValidators, withPgrollConformance } from '../../test/helpers/conformance.js';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
 import { parse as parseYaml } from 'yaml';
 import { readSchema } from './introspect.js';
 import { completeMigration, rollbackMigration, startMigration } from './runner.js';
@@ -19,7 +19,7 @@ beforeAll(async () => {
 async function replayed(names: readonly string[], texts: ReadonlyMap<string, string>): Promise<MigrationDatabase> {
   const replica = await createMigrationDatabase();
   for (const name of names) {
-    await startMigration(migrationFrom(migrationName(name), texts.get(name) ?? ''), { pool: replica.pool, backfill: backfillAllAtOnce });
+    await startMigration(migrationFrom(migrationName(name), texts.get(name) ?? ''), { pool: replica.pool });
     await completeMigration({ pool: replica.pool });
   }
   return replica;
@@ -54,12 +54,12 @@ withPgrollConformance(({ names, texts, schema }) => {
         const reversible = migration.operations.every((operation) => operation.kind !== 'sql' || operation.onComplete === true || (operation.down ?? '').trim() !== '');
         const rehearsal = reversible ? db : await replayed(names.slice(0, names.indexOf(name)), texts);
         const before = await readSchema(rehearsal.pool, 'public');
-        await startMigration(migration, { pool: rehearsal.pool, backfill: backfillAllAtOnce });
+        await startMigration(migration, { pool: rehearsal.pool });
         await rollbackMigration({ pool: rehearsal.pool });
         expect(await readSchema(rehearsal.pool, 'public'), 'the schema after rollback').toEqual(before);
         expect(await leftovers(rehearsal)).toEqual([]);
 
-        const started = await startMigration(migration, { pool: db.pool, backfill: backfillAllAtOnce });
+        const started = await startMigration(migration, { pool: db.pool });
         const views = await db.pool.query<{ table_name: string }>(`select table_name from information_schema.views where table_schema = $1`, [started.versionSchema]);
         const live = (await readSchema(db.pool, 'public')).tables.length;
         expect(views.rows.length, `views in ${started.versionSchema}`).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from './runner.js';
 import { listRuns } from './state.js';
 
@@ -30,7 +30,7 @@ async function freshUsers(): Promise<void> {
 describe('a migration through start and complete', () => {
   it('lets the old and the new version write and read each other while both live, then keeps the new shape', async () => {
     await freshUsers();
-    const outcome = await startMigration(addEmail, { pool: db.pool, backfill: backfillAllAtOnce });
+    const outcome = await startMigration(addEmail, { pool: db.pool });
     expect(outcome.versionSchema).toBe('public_02_add_email');
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor('public_02_add_email');
@@ -65,7 +65,7 @@ describe('a migration through start and complete', () => {
   it('rolls back to the table as it was, and a second rollback finds nothing in flight', async () => {
     await freshUsers();
     const before = await db.pool.query(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`);
-    await startMigration(addEmail, { pool: db.pool, backfill: backfillAllAtOnce });
+    await startMigration(addEmail, { pool: db.pool });
     await rollbackMigration({ pool: db.pool });
     const after = await db.pool.query(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`);
     expect(after.rows).toEqual(before.rows);
@@ -90,7 +90,7 @@ describe('a migration through start and complete', () => {
       columns: [{ name: id, type: serial, pk: true }, { name: user_id, type: int, references: { name: fk_user, table: nowhere, column: id } }]
 `,
     );
-    await expect(startMigration(broken, { pool: db.pool, backfill: backfillAllAtOnce })).rejects.toThrow(/rolled back/);
+    await expect(startMigration(broken, { pool: db.pool })).rejects.toThrow(/rolled back/);
     const columns = await db.pool.query(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`);
     expect(columns.rows.map((row: { column_name: string }) => row.column_name)).toEqual(['id', 'name']);
     expect((await db.pool.query(`select to_regclass('public.orders') as t`)).rows[0]).toEqual({ t: null });
@@ -102,7 +102,7 @@ describe('a migration through start and complete', () => {
   it('refuses an operation on a table that does not exist, naming the operation, before touching the database', async () => {
     await freshUsers();
     const missing = migrationFrom('04_missing', `operations:\n  - rename_column: { table: people, from: a, to: b }\n`);
-    await expect(startMigration(missing, { pool: db.pool, backfill: backfillAllAtOnce })).rejects.toThrow(/operations\[0\]\.rename_column: table "people" does not exist in schema "public" \(it has: users\)/);
+    await expect(startMigration(missing, { pool: db.pool })).rejects.toThrow(/operations\[0\]\.rename_column: table "people" does not exist in schema "public" \(it has: users\)/);
     expect(await listRuns(db.pool, 'public')).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { afterFile } from '../../test/helpers/cleanup.js';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../test/helpers/migrations.js';
 import { startMigration } from '../migrations/runner.js';
 import { inSchemaVersion, schemaVersionFromEnv, versionConnectionOptions } from './schema-version.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
       down: first_name || ' (from the new version)'
 `,
   );
-  await startMigration(migration, { pool: db.pool, backfill: backfillAllAtOnce });
+  await startMigration(migration, { pool: db.pool });
 });
 
 describe('choosing the schema version per transaction', () => {

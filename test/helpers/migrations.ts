@@ -7,9 +7,7 @@ import pg from 'pg';
 import { afterFile } from './cleanup.js';
 import { createTestDatabase } from './database.js';
 import { parseMigration, formatMigrationProblem, type Migration } from '../../src/migrations/file.js';
-import type { Backfiller } from '../../src/migrations/runner.js';
-import { NEEDS_BACKFILL_COLUMN } from '../../src/migrations/names.js';
-import { ident, qualified } from '../../src/migrations/sql.js';
+import { ident } from '../../src/migrations/sql.js';
 
 export interface MigrationDatabase {
   pool: pg.Pool;
@@ -45,8 +43,3 @@ export function migrationFrom(name: string, yaml: string): Migration {
   if (!loaded.ok) throw new Error(loaded.problems.map(formatMigrationProblem).join('\n'));
   return loaded.migration;
 }
-
-/** Test stand-in for the backfill (one statement over all rows); the real one is tested on its own. */
-export const backfillAllAtOnce: Backfiller = async (pool, table) => {
-  await pool.query(`update ${qualified(table.schema, table.table)} set ${ident(NEEDS_BACKFILL_COLUMN)} = false where ${ident(NEEDS_BACKFILL_COLUMN)}`);
-};

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import type { Operation } from '../operations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
@@ -67,7 +67,7 @@ const renameThenAdd = migrationFrom(
 describe('add_column after rename_table in the same migration', () => {
   it('completes without leaving the trigger, its function or the temporary column behind, twice harmlessly', async () => {
     await fresh(`create table fruits (id serial primary key, name text not null, colour text not null default 'red'); insert into fruits (name) values ('apple'), ('pear')`);
-    const { versionSchema } = await startMigration(renameThenAdd, { pool: db.pool, backfill: backfillAllAtOnce });
+    const { versionSchema } = await startMigration(renameThenAdd, { pool: db.pool });
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);
     await oldApp.query(`insert into fruits (name) values ('fig')`);
@@ -98,7 +98,7 @@ describe('add_column after rename_table in the same migration', () => {
 
   it('rolls back without leaving anything behind, twice harmlessly', async () => {
     await fresh(`create table fruits (id serial primary key, name text not null, colour text not null default 'red'); insert into fruits (name) values ('apple')`);
-    await startMigration(renameThenAdd, { pool: db.pool, backfill: backfillAllAtOnce });
+    await startMigration(renameThenAdd, { pool: db.pool });
     await rollbackMigration({ pool: db.pool });
     await phaseAgain('rollback');
     expect(await leftovers()).toEqual([]);
@@ -115,7 +115,7 @@ describe('add_column NOT NULL with a default', () => {
     await fresh(`create table fruits (id serial primary key, name text not null); insert into fruits (name) values ('apple')`);
     const { versionSchema } = await startMigration(
       migrationFrom('02_add_size', `operations:\n  - add_column:\n      table: fruits\n      column: { name: size, type: int, nullable: false, default: '3' }\n`),
-      { pool: db.pool, backfill: backfillAllAtOnce },
+      { pool: db.pool },
     );
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);

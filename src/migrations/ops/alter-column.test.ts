@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import type { AlterColumn } from '../operations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
@@ -26,7 +26,7 @@ interface Versions {
 }
 
 async function start(name: string, operation: string): Promise<Versions> {
-  const outcome = await startMigration(migrationFrom(name, `operations:\n  - alter_column:\n${operation.replace(/^/gm, '      ')}\n`), { pool: db.pool, backfill: backfillAllAtOnce });
+  const outcome = await startMigration(migrationFrom(name, `operations:\n  - alter_column:\n${operation.replace(/^/gm, '      ')}\n`), { pool: db.pool });
   return { oldApp: await db.clientFor('public'), newApp: await db.clientFor(outcome.versionSchema) };
 }
 

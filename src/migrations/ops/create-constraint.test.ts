@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import type { Migration } from '../file.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
@@ -24,7 +24,7 @@ const TICKETS = `create table tickets (ticket_id serial primary key, sellers_nam
   insert into tickets (sellers_name, sellers_zip) values ('alice', 0), ('bob', 0), ('bob', 5), ('carol', 7);`;
 
 async function start(migration: Migration): Promise<{ oldApp: pg.Client; newApp: pg.Client }> {
-  const { versionSchema } = await startMigration(migration, { pool: db.pool, backfill: backfillAllAtOnce });
+  const { versionSchema } = await startMigration(migration, { pool: db.pool });
   return { oldApp: await db.clientFor('public'), newApp: await db.clientFor(versionSchema) };
 }
 
@@ -248,7 +248,7 @@ describe('create_constraint', () => {
 
   it('refuses bad input before touching the database, naming what is wrong', async () => {
     await fresh(`${TICKETS} alter table tickets add constraint zip_positive check (sellers_zip >= 0);`);
-    const attempt = (yaml: string) => startMigration(migrationFrom('03_bad', `operations:\n  - create_constraint:\n${yaml}`), { pool: db.pool, backfill: backfillAllAtOnce });
+    const attempt = (yaml: string) => startMigration(migrationFrom('03_bad', `operations:\n  - create_constraint:\n${yaml}`), { pool: db.pool });
     const base = (rest: string) => `      table: tickets\n      name: c1\n${rest}`;
     await expect(attempt(base(`      type: unique\n      columns: [nope]\n      up: { nope: nope }\n      down: { nope: nope }\n`))).rejects.toThrow(
       /operations\[0\]\.create_constraint: column "nope" does not exist in table "tickets"/,
@@ -283,7 +283,7 @@ describe('create_constraint', () => {
       down: { sellers_zip: sellers_zip }
 `,
     );
-    await expect(startMigration(failing, { pool: db.pool, backfill: backfillAllAtOnce })).rejects.toThrow(/rolled back.*no_such_function/s);
+    await expect(startMigration(failing, { pool: db.pool })).rejects.toThrow(/rolled back.*no_such_function/s);
     expect(await leftovers()).toEqual([]);
     expect((await listRuns(db.pool, 'public')).at(-1)?.phase).toBe('rolled_back');
   });

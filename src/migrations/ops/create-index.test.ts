@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -18,7 +18,7 @@ beforeEach(async () => {
   await db.pool.query(`create table fruits (id bigserial primary key, name text not null); insert into fruits (name) select 'fruit' || n from generate_series(1, 200) n`);
 });
 
-const start = (yaml: string, name = '02_index') => startMigration(migrationFrom(name, yaml), { pool: db.pool, backfill: backfillAllAtOnce });
+const start = (yaml: string, name = '02_index') => startMigration(migrationFrom(name, yaml), { pool: db.pool });
 
 async function indexDef(name: string): Promise<{ def: string; valid: boolean } | undefined> {
   const found = await db.pool.query<{ def: string; valid: boolean }>(

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -66,7 +66,7 @@ const dropTitleLength = migrationFrom(
 describe('drop_constraint', () => {
   it('check (pgroll example 23): the new version writes short titles, the old version sees them padded by down; complete drops the check and keeps the rest', async () => {
     await fresh();
-    const { versionSchema } = await startMigration(dropTitleLength, { pool: db.pool, backfill: backfillAllAtOnce });
+    const { versionSchema } = await startMigration(dropTitleLength, { pool: db.pool });
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);
     expect(await rows(newApp, 'select title from posts order by id')).toEqual([{ title: 'first post' }, { title: 'second' }]);
@@ -115,7 +115,7 @@ describe('drop_constraint', () => {
       down: SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE users.id = user_id) THEN user_id ELSE NULL END
 `,
       ),
-      { pool: db.pool, backfill: backfillAllAtOnce },
+      { pool: db.pool },
     );
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);
@@ -149,7 +149,7 @@ describe('drop_constraint', () => {
       down: review || '-' || (random()*1000000)::integer
 `,
       ),
-      { pool: db.pool, backfill: backfillAllAtOnce },
+      { pool: db.pool },
     );
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);
@@ -166,7 +166,7 @@ describe('drop_constraint', () => {
   it('rolls back to the table as it was, twice harmlessly; the old version keeps its check', async () => {
     await fresh();
     const before = await definitions();
-    await startMigration(dropTitleLength, { pool: db.pool, backfill: backfillAllAtOnce });
+    await startMigration(dropTitleLength, { pool: db.pool });
     await rollbackMigration({ pool: db.pool });
     await phaseAgain('rollback');
     expect(await definitions()).toEqual(before);
@@ -182,7 +182,7 @@ describe('drop_constraint', () => {
     await fresh();
     await db.pool.query(`alter table posts add constraint title_user unique (title, user_id)`);
     const attempt = (name: string) =>
-      startMigration(migrationFrom('03_bad', `operations:\n  - drop_constraint: { table: posts, name: ${name}, up: title, down: title }\n`), { pool: db.pool, backfill: backfillAllAtOnce });
+      startMigration(migrationFrom('03_bad', `operations:\n  - drop_constraint: { table: posts, name: ${name}, up: title, down: title }\n`), { pool: db.pool });
     await expect(attempt('nope')).rejects.toThrow(/operations\[0\]\.drop_constraint: constraint "nope" does not exist on table "posts" \(it has: fk_users_id, posts_pkey, title_length, title_user\)/);
     await expect(attempt('title_user')).rejects.toThrow(/covers 2 columns \(title, user_id\); drop it with drop_multicolumn_constraint/);
     await expect(attempt('posts_pkey')).rejects.toThrow(/part of the primary key/);
@@ -195,7 +195,7 @@ describe('drop_constraint on a column another table references', () => {
     await fresh();
     await db.pool.query(`alter table posts add constraint posts_title_key unique (title); create table quotes (id serial primary key, title varchar(255) references posts (title))`);
     await expect(
-      startMigration(migrationFrom('03_bad', `operations:\n  - drop_constraint: { table: posts, name: title_length, up: title, down: title }\n`), { pool: db.pool, backfill: backfillAllAtOnce }),
+      startMigration(migrationFrom('03_bad', `operations:\n  - drop_constraint: { table: posts, name: title_length, up: title, down: title }\n`), { pool: db.pool }),
     ).rejects.toThrow(/operations\[0\]\.drop_constraint: column "title" of table "posts" is referenced by foreign keys \("quotes_title_fkey" of quotes\)/);
     expect(await listRuns(db.pool, 'public')).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -20,7 +20,7 @@ beforeEach(async () => {
 });
 
 const dropName = migrationFrom('02_drop_index', `operations:\n  - drop_index:\n      name: idx_fruits_name\n`);
-const start = () => startMigration(dropName, { pool: db.pool, backfill: backfillAllAtOnce });
+const start = () => startMigration(dropName, { pool: db.pool });
 
 async function indexExists(name: string): Promise<boolean> {
   return (await db.pool.query<{ found: boolean }>(`select to_regclass($1) is not null as found`, [`public.${name}`])).rows[0]?.found === true;
@@ -63,7 +63,7 @@ describe('drop_index', () => {
 
   it('refuses an index that does not exist, naming the ones that do', async () => {
     const missing = migrationFrom('02_missing', `operations:\n  - drop_index: { name: idx_nowhere }\n`);
-    await expect(startMigration(missing, { pool: db.pool, backfill: backfillAllAtOnce })).rejects.toThrow(
+    await expect(startMigration(missing, { pool: db.pool })).rejects.toThrow(
       /operations\[0\]\.drop_index: index "idx_nowhere" does not exist in schema "public" \(it has: fruits_pkey, idx_fruits_name\)/,
     );
     expect(await listRuns(db.pool, 'public')).toEqual([]);
@@ -71,7 +71,7 @@ describe('drop_index', () => {
 
   it('refuses the index of a constraint, which only dropping the constraint can remove', async () => {
     const key = migrationFrom('02_key', `operations:\n  - drop_index: { name: fruits_pkey }\n`);
-    await expect(startMigration(key, { pool: db.pool, backfill: backfillAllAtOnce })).rejects.toThrow(/index "fruits_pkey" belongs to the primary key constraint "fruits_pkey" of table "fruits": drop the constraint instead/);
+    await expect(startMigration(key, { pool: db.pool })).rejects.toThrow(/index "fruits_pkey" belongs to the primary key constraint "fruits_pkey" of table "fruits": drop the constraint instead/);
   });
 
   it('drops an index an earlier operation of the same migration created, on complete', async () => {
@@ -82,7 +82,7 @@ describe('drop_index', () => {
   - drop_index: { name: idx_fruits_id_name }
 `,
     );
-    await startMigration(both, { pool: db.pool, backfill: backfillAllAtOnce });
+    await startMigration(both, { pool: db.pool });
     expect(await indexExists('idx_fruits_id_name')).toBe(true);
     await completeMigration({ pool: db.pool });
     expect(await indexExists('idx_fruits_id_name')).toBe(false);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -71,7 +71,7 @@ const dropCheck = migrationFrom(
 describe('drop_multicolumn_constraint', () => {
   it('pgroll example 48: the new version writes rows the check refused, down fixes them for the old version; the unique constraint and foreign key live on', async () => {
     await fresh();
-    const { versionSchema } = await startMigration(dropCheck, { pool: db.pool, backfill: backfillAllAtOnce });
+    const { versionSchema } = await startMigration(dropCheck, { pool: db.pool });
     const oldApp = await db.clientFor('public');
     const newApp = await db.clientFor(versionSchema);
     await db.pool.query(`insert into sellers values ('bob', 0), ('bob', 1), ('carol', 2)`);
@@ -113,7 +113,7 @@ describe('drop_multicolumn_constraint', () => {
   it('rolls back to the table as it was, twice harmlessly', async () => {
     await fresh();
     const before = await definitions();
-    await startMigration(dropCheck, { pool: db.pool, backfill: backfillAllAtOnce });
+    await startMigration(dropCheck, { pool: db.pool });
     await rollbackMigration({ pool: db.pool });
     await phaseAgain('rollback');
     expect(await definitions()).toEqual(before);
@@ -122,7 +122,7 @@ describe('drop_multicolumn_constraint', () => {
 
   it('refuses a down map that misses a column or names one the constraint does not cover, and a constraint the table lacks', async () => {
     await fresh();
-    const attempt = (body: string) => startMigration(migrationFrom('03_bad', `operations:\n  - drop_multicolumn_constraint:\n      table: tickets\n${body}`), { pool: db.pool, backfill: backfillAllAtOnce });
+    const attempt = (body: string) => startMigration(migrationFrom('03_bad', `operations:\n  - drop_multicolumn_constraint:\n      table: tickets\n${body}`), { pool: db.pool });
     await expect(attempt(`      name: check_zip_name\n      down: { sellers_name: sellers_name }\n`)).rejects.toThrow(/down has no expression for column "sellers_zip"/);
     await expect(attempt(`      name: check_zip_name\n      down: { sellers_name: a, sellers_zip: b, ticket_type: c }\n`)).rejects.toThrow(/down names column "ticket_type", which the constraint does not cover/);
     await expect(attempt(`      name: nope\n      down: { a: a }\n`)).rejects.toThrow(/constraint "nope" does not exist on table "tickets" \(it has: check_zip_name, fk_sellers, tickets_pkey, unique_zip_name\)/);

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -20,7 +20,7 @@ beforeEach(async () => {
   await db.pool.query(`insert into people (name) values ('Ada'), ('Bob')`);
 });
 
-const start = (yaml: string, name = '02_rename') => startMigration(migrationFrom(name, yaml), { pool: db.pool, backfill: backfillAllAtOnce });
+const start = (yaml: string, name = '02_rename') => startMigration(migrationFrom(name, yaml), { pool: db.pool });
 
 const renameCheck = `operations:
   - rename_constraint:

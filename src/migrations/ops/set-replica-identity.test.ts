@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backfillAllAtOnce, createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
+import { createMigrationDatabase, migrationFrom, type MigrationDatabase } from '../../../test/helpers/migrations.js';
 import { completeMigration, rollbackMigration, startMigration } from '../runner.js';
 import { listRuns } from '../state.js';
 import { runSteps } from '../steps.js';
@@ -19,7 +19,7 @@ beforeEach(async () => {
   await db.pool.query('create unique index idx_fruits_name on fruits (name); create index idx_fruits_colour on fruits (colour)');
 });
 
-const start = (yaml: string, name = '02_identity') => startMigration(migrationFrom(name, yaml), { pool: db.pool, backfill: backfillAllAtOnce });
+const start = (yaml: string, name = '02_identity') => startMigration(migrationFrom(name, yaml), { pool: db.pool });
 
 const toPrimaryKey = `operations:
   - set_replica_identity:
