@@ -47,8 +47,10 @@ export function createExecutor(options: ExecutorOptions): Executor {
     async perform(action: Action, context: ActionContext): Promise<Outcome> {
       switch (action.kind) {
         case 'deploy': {
-          // the release reads and writes the newest schema version: the one its expand made, if any
-          const versionSchema = action.version === context.state.release ? await currentVersionSchema({ databaseUrl: options.environment.database, schema: options.migrations?.schema ?? 'public' }) : undefined;
+          // the release reads and writes the newest schema version, the one its expand made; a strategy
+          // without migrate steps leaves the app's database to the app
+          const migrates = context.plan.steps.some((step) => step.kind === 'migrate');
+          const versionSchema = migrates && action.version === context.state.release ? await currentVersionSchema({ databaseUrl: options.environment.database, schema: options.migrations?.schema ?? 'public', migrationsDir: options.migrationsDir }) : undefined;
           const env = versionSchema === undefined ? {} : { env: { [SCHEMA_VERSION_ENV]: versionSchema } };
           const instances = await options.target.deploy({ app: context.app, environment: context.environment, version: action.version, ...env });
           // the new version joins the routing table at weight 0: reachable by override (preview), no traffic yet

@@ -5,11 +5,12 @@
  * rolls its expand back. A migration edited after it was applied is refused, naming both checksums.
  */
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
 import { runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
-import type { Migration } from './file.js';
+import { MIGRATION_EXTENSIONS, type Migration } from './file.js';
 import { loadMigrationFolderOrThrow } from './folder.js';
 import { completeMigration, rollbackMigration, startMigration, type Backfiller } from './runner.js';
 import { ensureState, inFlightRun, lastCompletedRun, listRuns, type RunMember } from './state.js';
@@ -33,6 +34,7 @@ export interface MigrationStepResult {
 }
 
 export async function expandReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to apply', applied: [] };
   return withAppDatabase(options, async (pool) => {
     const pending = await pendingMigrations(pool, options);
     const inFlight = await inFlightRun(pool, options.schema);
@@ -49,6 +51,7 @@ export async function expandReleaseMigrations(options: ReleaseMigrationsOptions)
 }
 
 export async function contractReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to contract', applied: [] };
   return withAppDatabase(options, async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
@@ -59,6 +62,7 @@ export async function contractReleaseMigrations(options: ReleaseMigrationsOption
 }
 
 export async function rollBackReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
+  if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to roll back', applied: [] };
   return withAppDatabase(options, async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
@@ -69,7 +73,8 @@ export async function rollBackReleaseMigrations(options: ReleaseMigrationsOption
 }
 
 /** The version schema a newly deployed instance should use: the run in flight's, else the last completed one's. */
-export async function currentVersionSchema(options: Pick<ReleaseMigrationsOptions, 'databaseUrl' | 'schema'>): Promise<string | undefined> {
+export async function currentVersionSchema(options: Pick<ReleaseMigrationsOptions, 'databaseUrl' | 'schema' | 'migrationsDir'>): Promise<string | undefined> {
+  if (!(await hasMigrationFiles(options.migrationsDir))) return undefined;
   return withAppDatabase(options, async (pool) => {
     await ensureState(pool);
     return ((await inFlightRun(pool, options.schema)) ?? (await lastCompletedRun(pool, options.schema)))?.versionSchema;
@@ -118,6 +123,12 @@ async function pendingMigrations(pool: pg.Pool, options: ReleaseMigrationsOption
     if (options.only === undefined || options.only.includes(migration.name)) pending.push(migration);
   }
   return pending;
+}
+
+/** An app without migration files never has Promote touch its database. */
+async function hasMigrationFiles(dir: string): Promise<boolean> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  return files.some((file) => MIGRATION_EXTENSIONS.some((extension) => file.endsWith(extension)));
 }
 
 function budget(options: ReleaseMigrationsOptions) {
