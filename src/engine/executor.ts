@@ -3,6 +3,7 @@ import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
 import { createAnalysisService } from '../analysis/service.js';
+import { routerAwareBackfill } from './backfill-throttle.js';
 import { contractReleaseMigrations, currentVersionSchema, expandReleaseMigrations, rollBackReleaseMigrations } from '../migrations/release-migrations.js';
 import { SCHEMA_VERSION_ENV } from '../sdk/schema-version.js';
 import type { AnalysisTemplateSpec, EnvironmentSpec } from '../spec/index.js';
@@ -85,7 +86,15 @@ export function createExecutor(options: ExecutorOptions): Executor {
           return { status: result.passed ? 'succeeded' : 'failed', detail: result.summary, evidence: result };
         }
         case 'migrate': {
-          const release = { databaseUrl: options.environment.database, migrationsDir: options.migrationsDir, schema: options.migrations?.schema ?? 'public', ...(options.migrations ? { lockTimeoutMs: options.migrations.lockTimeoutMs } : {}), ...(action.migrations ? { only: action.migrations } : {}) };
+          const backfill = routerAwareBackfill(options.environment, context.app, context.state.stable);
+          const release = {
+            databaseUrl: options.environment.database,
+            migrationsDir: options.migrationsDir,
+            schema: options.migrations?.schema ?? 'public',
+            ...(options.migrations ? { lockTimeoutMs: options.migrations.lockTimeoutMs } : {}),
+            ...(action.migrations ? { only: action.migrations } : {}),
+            ...(backfill ? { backfill } : {}),
+          };
           try {
             const result = action.phase === 'expand' ? await expandReleaseMigrations(release) : action.phase === 'contract' ? await contractReleaseMigrations(release) : await rollBackReleaseMigrations(release);
             return { status: 'succeeded', detail: result.detail, evidence: result };
