@@ -15,8 +15,9 @@ import { versionSchemaName } from './names.js';
 import type { Operation } from './operations.js';
 import { handlerFor } from './ops/index.js';
 import { OperationError, type PhaseContext, type Step } from './ops/types.js';
-import { ensureState, inFlightRun, insertRun, lastCompletedRun, takeMigratorLock, updateRun, type MigrationRun, type RunMember } from './state.js';
+import { ensureState, inFlightRun, insertRun, keptRun, lastCompletedRun, takeMigratorLock, updateRun, type MigrationRun, type RunMember } from './state.js';
 import { DEFAULT_LOCK_BUDGET, runSteps, type LockBudget, type StepEvents } from './steps.js';
+import { finalizeSteps, keepAsideSteps, keptObjects, undoRefusal, undoSteps, windowTriggerSteps } from './undo.js';
 import { createVersionSchemaSteps, dropVersionSchemaStep } from './views.js';
 import { cloneSchema, MissingObjectError, requireTable, type VirtualSchema } from './virtual-schema.js';
 
@@ -71,6 +72,8 @@ export async function startMigration(migration: Migration, options: MigratorOpti
       }
       throw inFlightError(inFlight, `start "${migration.name}"`);
     }
+    // a new migration ends the undo window of the one before: it must not plan against kept columns
+    await finalizeRun(options, schema);
     const { versionSchema, before, after: planned, plans, backfillTables } = await planStart(migration, options.pool, schema);
     let after = planned;
     const checksum = migrationChecksum(migration);
@@ -154,8 +157,21 @@ export async function planMigration(migration: Migration, options: { pool: pg.Po
   };
 }
 
-/** Completes the migration in flight: the old version's shape is removed and the new one is the only one. */
-export async function completeMigration(options: Omit<MigratorOptions, 'backfill'> & { integrityGate?: boolean }): Promise<MigrationRun & { gate?: GateReport }> {
+export interface CompleteOptions extends Omit<MigratorOptions, 'backfill'> {
+  integrityGate?: boolean;
+  /**
+   * how long, in ms, the complete can be undone (undo.ts): what the contract would drop is kept aside
+   * until then. 0 (the default here; promote.yaml's default is 24h) is pgroll's plain contract.
+   */
+  undoWindowMs?: number;
+}
+
+/**
+ * Completes the migration in flight: the old version's shape is removed and the new one is the only
+ * one. With an undo window, what it removes is kept aside (phase `undoable`) until the window ends;
+ * `undoUnavailable` says why not when the run's operations cannot be undone.
+ */
+export async function completeMigration(options: CompleteOptions): Promise<MigrationRun & { gate?: GateReport; undoUnavailable?: string }> {
   const schema = options.schema ?? 'public';
   return withMigrator(options.pool, schema, async () => {
     const run = await requireInFlight(options.pool, schema, 'complete');
@@ -175,7 +191,14 @@ export async function completeMigration(options: Omit<MigratorOptions, 'backfill
         });
       }
     }
-    await updateRun(options.pool, run.id, { phase: 'completing' });
+    // what an interrupted complete decided holds when it runs again
+    const refusal = (options.undoWindowMs ?? 0) > 0 ? undoRefusal(run) : undefined;
+    if (run.phase === 'started') {
+      const keep = (options.undoWindowMs ?? 0) > 0 && refusal === undefined;
+      run.undoUntil = keep ? new Date(Date.now() + (options.undoWindowMs ?? 0)) : null;
+      await updateRun(options.pool, run.id, { phase: 'completing', undoUntil: run.undoUntil });
+    }
+    const kept = run.undoUntil === null ? undefined : keptObjects(run);
     const budget = options.lockBudget ?? DEFAULT_LOCK_BUDGET;
     const previous = await lastCompletedRun(options.pool, schema);
     // the old version's views read the columns complete drops
@@ -184,17 +207,20 @@ export async function completeMigration(options: Omit<MigratorOptions, 'backfill
     let refresh = false;
     for (const [index, operation] of run.operations.entries()) {
       const plan = await describeOperation(run, index, operation, () => handlerFor(operation.kind).complete(bodyOf(operation), context));
+      if (kept !== undefined) await runSteps(options.pool, keepAsideSteps(run.schema, kept, index), budget, options.events);
       await runSteps(options.pool, plan.steps, budget, options.events);
       refresh ||= plan.refreshSchema === true;
     }
+    if (kept !== undefined) await runSteps(options.pool, windowTriggerSteps(context.after, kept), budget, options.events);
     if (refresh) {
       const after = await readSchema(options.pool, schema);
       await runSteps(options.pool, createVersionSchemaSteps(after, run.versionSchema), budget, options.events);
       await updateRun(options.pool, run.id, { after });
     }
     await forgetBackfill(options.pool, run.name);
-    await updateRun(options.pool, run.id, { phase: 'completed' });
-    return { ...run, phase: 'completed', ...(gate === undefined ? {} : { gate }) };
+    const phase = kept === undefined ? 'completed' : 'undoable';
+    await updateRun(options.pool, run.id, { phase });
+    return { ...run, phase, ...(gate === undefined ? {} : { gate }), ...(refusal === undefined || kept !== undefined ? {} : { undoUnavailable: refusal }) };
   });
 }
 
@@ -203,11 +229,73 @@ export async function rollbackMigration(options: Omit<MigratorOptions, 'backfill
   const schema = options.schema ?? 'public';
   return withMigrator(options.pool, schema, async () => {
     const run = await requireInFlight(options.pool, schema, 'roll back');
-    if (run.phase === 'completing') throw inFlightError(run, 'roll it back');
+    if (run.phase === 'completing' || run.phase === 'undoing') throw inFlightError(run, 'roll it back');
     await rollBackRun(run, options);
     await options.onRolledBack?.(run);
     return { ...run, phase: 'rolled_back' };
   });
+}
+
+/**
+ * Undoes the complete of the latest migration while its undo window is open (or finishes an
+ * interrupted undo): back to its started state, both versions working; then roll it back (or complete
+ * it again). See undo.ts.
+ */
+export async function undoMigration(options: Omit<MigratorOptions, 'backfill'>): Promise<MigrationRun> {
+  const schema = options.schema ?? 'public';
+  return withMigrator(options.pool, schema, async () => {
+    await ensureState(options.pool);
+    const run = await keptRun(options.pool, schema);
+    if (run === undefined) {
+      const last = await lastCompletedRun(options.pool, schema);
+      throw new PromoteError(
+        last === undefined
+          ? `nothing to undo: no migration has completed on schema "${schema}"`
+          : `nothing to undo: migration "${last.name}" completed without keeping its old shape (undo window 0, or its window ended and it was finalized), so its complete is final`,
+        { hint: 'a migration in flight is undone with promote migrate rollback' },
+      );
+    }
+    if (run.phase === 'finalizing') throw new PromoteError(`cannot undo migration "${run.name}": its kept columns are being dropped (finalize was interrupted); run promote migrate finalize to finish it`);
+    if (run.phase === 'undoable') {
+      if (run.undoUntil === null || run.undoUntil.getTime() <= Date.now()) {
+        throw new PromoteError(`cannot undo migration "${run.name}": its undo window ended at ${run.undoUntil?.toISOString() ?? '?'}; its complete is final`, {
+          hint: 'promote migrate finalize drops what was kept aside; a new migration can restore what you need',
+        });
+      }
+      await updateRun(options.pool, run.id, { phase: 'undoing' });
+    }
+    const previous = await lastCompletedRun(options.pool, schema, run.id);
+    try {
+      await runSteps(options.pool, undoSteps(run, previous?.versionSchema), options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);
+    } catch (error) {
+      throw wrapError(`undoing the complete of migration "${run.name}" (run promote migrate undo again to finish it once the cause is fixed)`, error);
+    }
+    await updateRun(options.pool, run.id, { phase: 'started', undoUntil: null });
+    return { ...run, phase: 'started', undoUntil: null, completedAt: null };
+  });
+}
+
+/**
+ * Ends the undo window of the latest migration now: drops the columns and tables its complete kept
+ * aside. Nothing to do (undefined) when none are kept. The next migration's start does it too.
+ */
+export async function finalizeMigration(options: Omit<MigratorOptions, 'backfill'>): Promise<MigrationRun | undefined> {
+  const schema = options.schema ?? 'public';
+  return withMigrator(options.pool, schema, async () => {
+    await ensureState(options.pool);
+    return finalizeRun(options, schema);
+  });
+}
+
+/** Under the migrator lock. */
+async function finalizeRun(options: Omit<MigratorOptions, 'backfill'>, schema: string): Promise<MigrationRun | undefined> {
+  const run = await keptRun(options.pool, schema);
+  if (run === undefined) return undefined;
+  if (run.phase === 'undoing') throw inFlightError(run, 'finalize it');
+  await updateRun(options.pool, run.id, { phase: 'finalizing' });
+  await runSteps(options.pool, finalizeSteps(run), options.lockBudget ?? DEFAULT_LOCK_BUDGET, options.events);
+  await updateRun(options.pool, run.id, { phase: 'completed' });
+  return { ...run, phase: 'completed' };
 }
 
 async function rollBackRun(run: MigrationRun, options: Omit<MigratorOptions, 'backfill'>, error?: string): Promise<void> {
@@ -289,8 +377,11 @@ function inFlightError(run: MigrationRun, wanted: string): PromoteError {
     started: 'complete it (promote migrate complete) or roll it back (promote migrate rollback) first',
     completing: 'its complete was interrupted: run promote migrate complete to finish it',
     rolling_back: 'its rollback was interrupted: run promote migrate rollback to finish it',
+    undoing: 'the undo of its complete was interrupted: run promote migrate undo to finish it',
     completed: '',
     rolled_back: '',
+    undoable: '',
+    finalizing: '',
   };
   return new PromoteError(`cannot ${wanted}: migration "${run.name}" is ${run.phase.replace('_', ' ')} on schema "${run.schema}"; ${next[run.phase]}`);
 }

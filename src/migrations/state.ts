@@ -12,10 +12,16 @@ import { ident, literal } from './sql.js';
 import type { VirtualSchema } from './virtual-schema.js';
 import type { Operation } from './operations.js';
 
-/** starting, completing and rolling_back are in progress, or were interrupted and are finished by running again. */
-export const RUN_PHASES = ['starting', 'started', 'completing', 'completed', 'rolling_back', 'rolled_back'] as const;
+/**
+ * starting, completing, rolling_back, undoing and finalizing are in progress, or were interrupted and
+ * are finished by running again. `undoable` is completed with what the contract would have destroyed
+ * kept aside until `undoUntil` (undo.ts); `finalizing` drops what was kept, then the run is `completed`.
+ */
+export const RUN_PHASES = ['starting', 'started', 'completing', 'completed', 'rolling_back', 'rolled_back', 'undoable', 'undoing', 'finalizing'] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
-export const IN_FLIGHT_PHASES: readonly RunPhase[] = ['starting', 'started', 'completing', 'rolling_back'];
+export const IN_FLIGHT_PHASES: readonly RunPhase[] = ['starting', 'started', 'completing', 'rolling_back', 'undoing'];
+/** The phases of a run whose new version is the only one: its version schema is the app's. */
+export const COMPLETED_PHASES: readonly RunPhase[] = ['completed', 'undoable', 'finalizing'];
 
 export interface MigrationRun {
   id: number;
@@ -37,6 +43,8 @@ export interface MigrationRun {
   rolledBackAt: Date | null;
   /** why start failed, when it was rolled back for it */
   error: string | null;
+  /** set by a complete that kept the removed shape aside: until then the complete can be undone */
+  undoUntil: Date | null;
 }
 
 export interface RunMember {
@@ -66,9 +74,19 @@ export async function ensureState(db: Queryable): Promise<void> {
        started_at timestamptz not null default now(),
        completed_at timestamptz,
        rolled_back_at timestamptz,
-       error text)`,
-    // pgroll's rule, kept for now: one migration in flight per schema
-    `create unique index if not exists runs_one_in_flight on ${S}.runs (schema_name) where phase in (${IN_FLIGHT_PHASES.map(literal).join(', ')})`,
+       error text,
+       undo_until timestamptz)`,
+    // state made before the undoable contract: the column, and the phases in the check
+    `alter table ${S}.runs add column if not exists undo_until timestamptz`,
+    `do $promote$ begin
+       if not exists (select from pg_constraint where conrelid = '${STATE_SCHEMA}.runs'::regclass and contype = 'c' and pg_get_constraintdef(oid) like '%undoable%') then
+         alter table ${S}.runs drop constraint if exists runs_phase_check;
+         alter table ${S}.runs add constraint runs_phase_check check (phase in (${RUN_PHASES.map(literal).join(', ')}));
+       end if;
+     end $promote$`,
+    // pgroll's rule, kept for now: one migration in flight per schema (undoing counts since the undoable contract)
+    `drop index if exists ${S}.runs_one_in_flight`,
+    `create unique index if not exists runs_one_in_flight_2 on ${S}.runs (schema_name) where phase in (${IN_FLIGHT_PHASES.map(literal).join(', ')})`,
     `create unique index if not exists runs_name_once on ${S}.runs (schema_name, name) where phase <> 'rolled_back'`,
     // Which version a write comes from: an explicit promote.version (set per transaction, so it holds
     // behind a transaction pooler) wins; otherwise the first schema on the search_path, as in pgroll.
@@ -104,6 +122,7 @@ interface RunRow {
   completed_at: Date | null;
   rolled_back_at: Date | null;
   error: string | null;
+  undo_until: Date | null;
 }
 
 function toRun(row: RunRow): MigrationRun {
@@ -124,6 +143,7 @@ function toRun(row: RunRow): MigrationRun {
     completedAt: row.completed_at,
     rolledBackAt: row.rolled_back_at,
     error: row.error,
+    undoUntil: row.undo_until,
   };
 }
 
@@ -132,9 +152,20 @@ export async function inFlightRun(db: Queryable, schema: string): Promise<Migrat
   return result[0];
 }
 
-/** The newest completed migration of the schema: its version schema is the one the current app uses. */
-export async function lastCompletedRun(db: Queryable, schema: string): Promise<MigrationRun | undefined> {
-  const result = await read(db, `select * from ${S}.runs where schema_name = $1 and phase = 'completed' order by id desc limit 1`, [schema], 'reading the last completed migration');
+/** The newest completed migration of the schema (before run `beforeId`): its version schema is the one the current app uses. */
+export async function lastCompletedRun(db: Queryable, schema: string, beforeId?: number): Promise<MigrationRun | undefined> {
+  const result = await read(
+    db,
+    `select * from ${S}.runs where schema_name = $1 and phase = any($2) and id < $3 order by id desc limit 1`,
+    [schema, COMPLETED_PHASES, beforeId ?? Number.MAX_SAFE_INTEGER],
+    'reading the last completed migration',
+  );
+  return result[0];
+}
+
+/** The run whose complete kept the removed shape aside (undoable), or whose undo or finalize was interrupted. */
+export async function keptRun(db: Queryable, schema: string): Promise<MigrationRun | undefined> {
+  const result = await read(db, `select * from ${S}.runs where schema_name = $1 and phase in ('undoable', 'undoing', 'finalizing') order by id desc limit 1`, [schema], 'reading the undoable migration');
   return result[0];
 }
 
@@ -175,6 +206,8 @@ export interface RunUpdate {
   after?: VirtualSchema;
   backfilled?: boolean;
   error?: string | null;
+  /** null: no window (plain contract, or the window is over) */
+  undoUntil?: Date | null;
 }
 
 export async function updateRun(db: Queryable, id: number, update: RunUpdate): Promise<void> {
@@ -186,12 +219,16 @@ export async function updateRun(db: Queryable, id: number, update: RunUpdate): P
   };
   if (update.phase !== undefined) {
     set('phase', update.phase);
-    if (update.phase === 'completed') sets.push('completed_at = now()');
+    if (update.phase === 'completed') sets.push('completed_at = coalesce(completed_at, now())');
+    if (update.phase === 'undoable') sets.push('completed_at = now()');
     if (update.phase === 'rolled_back') sets.push('rolled_back_at = now()');
+    // an undone complete is started again
+    if (update.phase === 'undoing') sets.push('completed_at = null');
   }
   if (update.after !== undefined) set('schema_after', JSON.stringify(update.after));
   if (update.backfilled !== undefined) set('backfilled', update.backfilled);
   if (update.error !== undefined) set('error', update.error);
+  if (update.undoUntil !== undefined) set('undo_until', update.undoUntil);
   values.push(id);
   try {
     await db.query(`update ${S}.runs set ${sets.join(', ')} where id = $${values.length}`, values);

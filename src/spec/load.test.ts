@@ -37,7 +37,7 @@ describe('parseSpec', () => {
     const result = parseSpec(validSpec, { file: 'promote.yaml' });
     expect(result.problems).toEqual([]);
     if (!result.ok) throw new Error('expected ok');
-    expect(result.spec.migrations).toEqual({ dir: 'migrations', schema: 'public', lockTimeout: 500 });
+    expect(result.spec.migrations).toEqual({ dir: 'migrations', schema: 'public', lockTimeout: 500, undoWindow: 86_400_000 });
     const target = result.spec.environments[0]?.target;
     expect(target).toMatchObject({ type: 'process', instances: 1, drainTimeout: 30_000, readiness: { path: '/healthz', timeout: 30_000, interval: 500 } });
   });

@@ -70,6 +70,9 @@ export const promoteSpecSchema = z
         lockTimeout: durationSchema
           .prefault('500ms')
           .describe('Postgres lock_timeout for migration statements: a blocked migration gives up instead of blocking the app.'),
+        undoWindow: durationSchema
+          .prefault('24h')
+          .describe('How long after contract a migration can still be undone (promote migrate undo): the columns and tables contract removes are kept aside until then. 0s: contract drops them at once.'),
       })
       .prefault({})
       .describe('Schema migrations of the app database.'),

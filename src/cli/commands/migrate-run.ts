@@ -11,7 +11,8 @@ import pg from 'pg';
 import { UsageError, wrapError } from '../../errors.js';
 import { runBackfill } from '../../migrations/backfill/backfill.js';
 import { formatMigrationProblem, loadMigrationFileOrThrow } from '../../migrations/file.js';
-import { completeMigration, planMigration, rollbackMigration, startMigration, type Backfiller } from '../../migrations/runner.js';
+import { completeMigration, finalizeMigration, planMigration, rollbackMigration, startMigration, undoMigration, type Backfiller } from '../../migrations/runner.js';
+import { parseDuration } from '../../spec/duration.js';
 import { listRuns, type MigrationRun } from '../../migrations/state.js';
 import { DEFAULT_LOCK_BUDGET, type LockBudget } from '../../migrations/steps.js';
 import type { CliContext } from '../io.js';
@@ -30,6 +31,8 @@ interface Target {
   pool: pg.Pool;
   schema: string;
   lockBudget: LockBudget;
+  /** promote.yaml's migrations.undoWindow, in ms (24h without one) */
+  undoWindowMs: number;
 }
 
 export function registerMigrateRun(program: Command, context: () => CliContext): void {
@@ -75,19 +78,42 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
 
   withTarget(group.command('complete').description('contract: remove what only the old version needed from the migration in flight'))
     .option('--skip-integrity-gate', 'complete even if changed columns differ from up(old) (the gate refuses by default)')
-    .action(async (options: TargetOptions & { skipIntegrityGate?: boolean }) => {
+    .option('--undo-window <duration>', 'keep what contract removes aside this long, so promote migrate undo can bring it back (default: migrations.undoWindow of promote.yaml, else 24h; 0s: drop at once)')
+    .action(async (options: TargetOptions & { skipIntegrityGate?: boolean; undoWindow?: string }) => {
       const ctx = context();
+      const undoWindowMs = options.undoWindow === undefined ? undefined : parseDuration(options.undoWindow);
       await withTarget_(ctx, options, async (target) => {
-        const run = await completeMigration({ ...target, integrityGate: options.skipIntegrityGate !== true });
-        if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, gate: run.gate ?? null });
+        const run = await completeMigration({ ...target, integrityGate: options.skipIntegrityGate !== true, undoWindowMs: undoWindowMs ?? target.undoWindowMs });
+        if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, gate: run.gate ?? null, undoUntil: run.undoUntil?.toISOString() ?? null, undoUnavailable: run.undoUnavailable ?? null });
         if (run.gate !== undefined) {
           const rows = run.gate.checked.reduce((sum, column) => sum + column.rows, 0);
           printLine(ctx.io, `integrity gate: ${run.gate.checked.length} changed column(s) equal to up(old) over ${rows} row(s)`);
           for (const skipped of run.gate.skipped) printLine(ctx.io, `  not checked: ${skipped.table}.${skipped.column} (${skipped.reason})`);
         }
         printLine(ctx.io, `completed ${run.name}`);
+        if (run.undoUntil !== null) printLine(ctx.io, `what it removed is kept aside until ${formatTime(run.undoUntil)}: promote migrate undo brings the old version back until then`);
+        else if (run.undoUnavailable !== undefined) printLine(ctx.io, `it cannot be undone: ${run.undoUnavailable}`);
       });
     });
+
+  withTarget(group.command('undo').description('undo the complete of the latest migration while its undo window is open: both versions work again, as after start')).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const run = await undoMigration(target);
+      if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, versionSchema: run.versionSchema });
+      printLine(ctx.io, `undid the complete of ${run.name}: the old and the new version (search_path ${run.versionSchema}) both work again`);
+      printLine(ctx.io, 'next: promote migrate rollback to go back to the old version, or promote migrate complete');
+    });
+  });
+
+  withTarget(group.command('finalize').description("end the latest migration's undo window now: drop the columns and tables its complete kept aside")).action(async (options: TargetOptions) => {
+    const ctx = context();
+    await withTarget_(ctx, options, async (target) => {
+      const run = await finalizeMigration(target);
+      if (options.json === true) return printJson(ctx.io, run === undefined ? { name: null } : { name: run.name, phase: run.phase });
+      printLine(ctx.io, run === undefined ? 'nothing kept aside: no migration can be undone' : `finalized ${run.name}: what its complete kept aside is dropped`);
+    });
+  });
 
   withTarget(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
     const ctx = context();
@@ -138,6 +164,7 @@ function summary(run: MigrationRun) {
     completedAt: run.completedAt?.toISOString() ?? null,
     rolledBackAt: run.rolledBackAt?.toISOString() ?? null,
     error: run.error,
+    undoUntil: run.undoUntil?.toISOString() ?? null,
   };
 }
 
@@ -192,7 +219,7 @@ async function withTarget_<T>(ctx: CliContext, options: TargetOptions, work: (ta
     throw wrapError(`connecting to the app database`, error);
   }
   try {
-    return await work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs } });
+    return await work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs }, undoWindowMs: config?.spec.migrations.undoWindow ?? parseDuration('24h') });
   } finally {
     await pool.end();
   }

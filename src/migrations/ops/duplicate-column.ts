@@ -243,7 +243,8 @@ export function completeDuplication(after: VirtualSchema, tableName: string, col
       ]),
     });
   }
-  for (const constraint of [...plan.checks, ...plan.foreignKeys]) {
+  // a unique copy is a constraint already when an undone complete (undo.ts) renamed it back
+  for (const constraint of [...plan.checks, ...plan.foreignKeys, ...plan.uniques]) {
     const copy = duplicateName(constraint.name);
     replace.push({ sql: guarded(constraintExists(schemaName, tableName, copy), [`alter table ${target} rename constraint ${ident(copy)} to ${ident(constraint.name)}`]) });
   }
@@ -291,7 +292,8 @@ function replaceColumnSql(schema: string, table: string, column: string, twin: s
   const target = qualified(schema, table);
   const body = [
     'declare',
-    `  sequence text := pg_get_serial_sequence(${literal(target)}, ${literal(column)});`,
+    // the old column may be kept aside under another name already (undo.ts), and this call fails on a missing column
+    `  sequence text := case when ${columnExists(schema, table, column)} then pg_get_serial_sequence(${literal(target)}, ${literal(column)}) end;`,
     'begin',
     `  if ${columnExists(schema, table, twin)} then`,
     `    if sequence is not null then execute format('alter sequence %s owned by %s.%I', sequence, ${literal(target)}, ${literal(twin)}); end if;`,
