@@ -22,7 +22,7 @@ export interface ExecutorOptions {
   configDir: string;
   migrationsDir: string;
   /** promote.yaml's migrations settings: the schema they change and the lock budget of their statements */
-  migrations?: { schema: string; lockTimeoutMs: number };
+  migrations?: { schema: string; lockTimeoutMs: number; undoWindowMs?: number };
   /** promote.yaml's analysis templates by name */
   analysisTemplates?: Readonly<Record<string, AnalysisTemplateSpec>>;
   actor?: string;
@@ -92,6 +92,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
             migrationsDir: options.migrationsDir,
             schema: options.migrations?.schema ?? 'public',
             ...(options.migrations ? { lockTimeoutMs: options.migrations.lockTimeoutMs } : {}),
+            ...(options.migrations?.undoWindowMs === undefined ? {} : { undoWindowMs: options.migrations.undoWindowMs }),
             ...(action.migrations ? { only: action.migrations } : {}),
             ...(backfill ? { backfill } : {}),
           };

@@ -35,7 +35,7 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
       environment,
       configDir: options.configDir,
       migrationsDir: resolve(options.configDir, spec.migrations.dir),
-      migrations: { schema: spec.migrations.schema, lockTimeoutMs: spec.migrations.lockTimeout },
+      migrations: { schema: spec.migrations.schema, lockTimeoutMs: spec.migrations.lockTimeout, undoWindowMs: spec.migrations.undoWindow },
       analysisTemplates: spec.analysis?.templates ?? {},
       ...(options.log ? { log: options.log } : {}),
     });

@@ -21,6 +21,8 @@ export interface ReleaseMigrationsOptions {
   migrationsDir: string;
   schema: string;
   lockTimeoutMs?: number;
+  /** how long contract keeps what it removes, so the migration can still be undone (0: drop at once) */
+  undoWindowMs?: number;
   /** only these migrations (by name), as a `migrate` step may say */
   only?: readonly string[];
   backfill?: Backfiller;
@@ -56,8 +58,9 @@ export async function contractReleaseMigrations(options: ReleaseMigrationsOption
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
     if (inFlight === undefined) return { detail: 'no expanded migration to contract', applied: [] };
-    const run = await completeMigration({ pool, schema: options.schema, lockBudget: budget(options) });
-    return { detail: `contracted ${run.members.map((member) => member.name).join(', ')}`, versionSchema: run.versionSchema, applied: run.members.map((member) => member.name) };
+    const run = await completeMigration({ pool, schema: options.schema, lockBudget: budget(options), ...(options.undoWindowMs === undefined ? {} : { undoWindowMs: options.undoWindowMs }) });
+    const undo = run.undoUntil ? `; undoable until ${run.undoUntil.toISOString()} (promote migrate undo)` : '';
+    return { detail: `contracted ${run.members.map((member) => member.name).join(', ')}${undo}`, versionSchema: run.versionSchema, applied: run.members.map((member) => member.name) };
   });
 }
 
