@@ -25,6 +25,10 @@ export interface StepEvents {
   /** a step waited past the lock budget and is tried again */
   onLockRetry?: (step: Step, attempt: number, delayMs: number) => void;
   onStep?: (step: Step, elapsedMs: number) => void;
+  /** each attempt of a step is about to run (rehearse samples the locks of steps run outside a transaction) */
+  beforeStep?: (step: Step) => void;
+  /** in the step's transaction, after its statement and before commit: the locks it took are still held */
+  beforeCommit?: (client: pg.PoolClient, step: Step) => Promise<void>;
 }
 
 export async function runSteps(pool: pg.Pool, steps: readonly Step[], budget: LockBudget = DEFAULT_LOCK_BUDGET, events: StepEvents = {}): Promise<void> {
@@ -35,7 +39,8 @@ export async function runStep(pool: pg.Pool, step: Step, budget: LockBudget = DE
   for (let attempt = 1; ; attempt += 1) {
     const began = performance.now();
     try {
-      await runOnce(pool, step, budget.lockTimeoutMs);
+      events.beforeStep?.(step);
+      await runOnce(pool, step, budget.lockTimeoutMs, events);
       events.onStep?.(step, performance.now() - began);
       return;
     } catch (error) {
@@ -48,7 +53,7 @@ export async function runStep(pool: pg.Pool, step: Step, budget: LockBudget = DE
   }
 }
 
-async function runOnce(pool: pg.Pool, step: Step, lockTimeoutMs: number): Promise<void> {
+async function runOnce(pool: pg.Pool, step: Step, lockTimeoutMs: number, events: StepEvents): Promise<void> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -62,6 +67,7 @@ async function runOnce(pool: pg.Pool, step: Step, lockTimeoutMs: number): Promis
     try {
       await client.query(`set local lock_timeout = ${Math.round(lockTimeoutMs)}`);
       await client.query(step.sql);
+      await events.beforeCommit?.(client, step);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch((rollbackError: unknown) => {

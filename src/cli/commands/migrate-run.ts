@@ -15,6 +15,9 @@ import { completeMigration, finalizeMigration, planMigration, rollbackMigration,
 import { parseDuration } from '../../spec/duration.js';
 import { listRuns, type MigrationRun } from '../../migrations/state.js';
 import { DEFAULT_LOCK_BUDGET, type LockBudget } from '../../migrations/steps.js';
+import { ExitCode, ReportedFailure } from '../../errors.js';
+import { rehearseMigration } from '../../migrations/rehearse/rehearse.js';
+import { formatRehearsal } from '../../migrations/rehearse/report.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import { findEnvironment, loadConfig } from '../spec.js';
@@ -60,6 +63,37 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       });
     },
   );
+
+  withTarget(
+    group
+      .command('rehearse')
+      .description('run a migration on a scratch copy of the schema and report the locks each statement held, and for how long')
+      .argument('<file>', 'a pgroll-format migration (YAML or JSON)'),
+  )
+    .option('--rows <n>', 'copy up to n rows per table, so the lock times mean something (default: 0, the schema only)', '0')
+    .option('--rollback', 'also rehearse start then rollback, on a second copy')
+    .option('--scratch-server <url>', 'a PostgreSQL server to make the scratch databases on (default: a throwaway embedded one)')
+    .action(async (file: string, options: TargetOptions & { rows: string; rollback?: boolean; scratchServer?: string }) => {
+      const ctx = context();
+      const rows = Number(options.rows);
+      if (!Number.isSafeInteger(rows) || rows < 0) throw new UsageError(`--rows ${options.rows}: expected a whole number of rows, 0 or more`);
+      const migration = await loadMigration(ctx, file);
+      await withTarget_(ctx, options, async (target) => {
+        const rehearsal = await rehearseMigration(migration, {
+          source: target.pool,
+          schema: target.schema,
+          rows,
+          rollback: options.rollback === true,
+          lockBudget: target.lockBudget,
+          log: ctx.log,
+          ...(options.scratchServer === undefined ? {} : { scratchAdminUrl: options.scratchServer }),
+        });
+        if (options.json === true) printJson(ctx.io, rehearsal);
+        else ctx.io.stdout(formatRehearsal(rehearsal));
+        // without rows the times are those of empty tables: nothing to fail on
+        if (rows > 0 && rehearsal.overBudget > 0) throw new ReportedFailure(`${rehearsal.overBudget} statement(s) over the lock budget`, ExitCode.failed);
+      });
+    });
 
   withTarget(group.command('start').description('expand: apply a migration so the old and the new version both work, then backfill').argument('<file>', 'a pgroll-format migration (YAML or JSON)'))
     .option('--complete', 'complete right after start (for a database no old version uses)')
