@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 
 async function freshTable(): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; drop schema if exists public_02_rating cascade; create schema public`);
+  await db.reset();
   await db.pool.query(`create table reviews (id int primary key, rating text not null, body text); insert into reviews select n, (n % 5)::text, 'review ' || n from generate_series(1, 2500) n`);
 }
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 async function freshTable(): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public`);
+  await db.reset();
   await db.pool.query(`create table counters (id int primary key, n int not null default 0); insert into counters (id) select generate_series(1, 100)`);
 }
 

@@ -23,7 +23,7 @@ const addEmail = migrationFrom(
 );
 
 async function freshUsers(): Promise<void> {
-  await db.pool.query('drop schema if exists public cascade; drop schema if exists promote_migrate cascade; drop schema if exists public_02_add_email cascade; create schema public');
+  await db.reset();
   await db.pool.query(`create table users (id serial primary key, name text not null); insert into users (name) select 'User' || n from generate_series(1, 50) n`);
 }
 

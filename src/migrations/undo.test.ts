@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 
 async function fresh(sql: string): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public`);
+  await db.reset();
   for (const schema of ['public_01_init', 'public_02_change']) await db.pool.query(`drop schema if exists ${schema} cascade`);
   await db.pool.query(sql);
 }

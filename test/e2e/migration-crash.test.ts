@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 
 async function freshTable(): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; drop schema if exists public_07_accounts cascade; create schema public`);
+  await db.reset();
   await db.pool.query(`create table accounts (id serial primary key, owner text not null, balance text not null, note text, legacy text);
     insert into accounts (owner, balance, note, legacy) select 'owner' || n, (n * 10)::text, 'note ' || n, 'x' from generate_series(1, ${ROWS}) n`);
 }

@@ -14,6 +14,8 @@ export interface MigrationDatabase {
   url: string;
   /** a client whose search_path starts with the schema (a version schema, or `public` for the old app) */
   clientFor(searchPath: string): Promise<pg.Client>;
+  /** an empty `public` again: every version schema and Promote's migration state dropped, then `setup` run */
+  reset(setup?: string): Promise<void>;
 }
 
 export async function createMigrationDatabase(): Promise<MigrationDatabase> {
@@ -33,6 +35,12 @@ export async function createMigrationDatabase(): Promise<MigrationDatabase> {
       clients.push(client);
       await client.query(`set search_path = ${searchPath.split(',').map((name) => ident(name.trim())).join(', ')}`);
       return client;
+    },
+    async reset(setup) {
+      const versions = await pool.query<{ name: string }>(`select nspname as name from pg_namespace where nspname like 'public\\_%'`);
+      const drops = versions.rows.map((row) => `drop schema ${ident(row.name)} cascade;`).join(' ');
+      await pool.query(`${drops} drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public`);
+      if (setup !== undefined) await pool.query(setup);
     },
   };
 }

@@ -14,9 +14,7 @@ beforeAll(async () => {
 });
 
 async function fresh(setup: string): Promise<void> {
-  const versions = await db.pool.query<{ name: string }>(`select nspname as name from pg_namespace where nspname like 'public\\_%'`);
-  const drops = versions.rows.map((row) => `drop schema "${row.name}" cascade;`).join(' ');
-  await db.pool.query(`${drops} drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public`);
+  await db.reset();
   await db.pool.query(setup);
 }
 

@@ -14,9 +14,7 @@ beforeAll(async () => {
 });
 
 async function fresh(sql: string): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public; ${sql}`);
-  const versions = await db.pool.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'public\\_%'`);
-  for (const { nspname } of versions.rows) await db.pool.query(`drop schema "${nspname}" cascade`);
+  await db.reset(sql);
 }
 
 const TICKETS = `create table tickets (ticket_id serial primary key, sellers_name varchar(255) not null, sellers_zip integer not null, ticket_type varchar(255) default 'paper');

@@ -19,9 +19,7 @@ const POSTS = `create table users (id serial primary key, name text);
   insert into posts (title, user_id) values ('first post', 1), ('second', 2);`;
 
 async function fresh(): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public; ${POSTS}`);
-  const versions = await db.pool.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'public\\_%'`);
-  for (const { nspname } of versions.rows) await db.pool.query(`drop schema "${nspname}" cascade`);
+  await db.reset(POSTS);
 }
 
 async function rows(client: pg.Client | pg.Pool, sql: string, values: unknown[] = []): Promise<unknown[]> {
@@ -135,7 +133,7 @@ describe('drop_constraint', () => {
   });
 
   it('unique (pgroll example 27): the new version writes duplicates, down keeps the old column unique', async () => {
-    await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public;
+    await db.reset(`
       create table reviews (id serial primary key, review text constraint reviews_review_unique unique);
       insert into reviews (review) values ('good'), ('bad');`);
     const { versionSchema } = await startMigration(

@@ -14,7 +14,7 @@ beforeAll(async () => {
 
 // the tickets of pgroll's examples 43-47: a unique constraint, a check and a foreign key over the same two columns
 async function fresh(): Promise<void> {
-  await db.pool.query(`drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public;
+  await db.reset(`
     create table sellers (name varchar(255), zip integer, primary key (name, zip));
     insert into sellers values ('alice', 0), ('bob', 5);
     create table tickets (ticket_id serial primary key, sellers_name varchar(255) not null, sellers_zip integer not null, ticket_type varchar(255) default 'paper',
@@ -22,8 +22,6 @@ async function fresh(): Promise<void> {
       constraint check_zip_name check (sellers_name = 'alice' or sellers_zip > 0),
       constraint fk_sellers foreign key (sellers_name, sellers_zip) references sellers (name, zip));
     insert into tickets (sellers_name, sellers_zip) values ('alice', 0), ('bob', 5);`);
-  const versions = await db.pool.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'public\\_%'`);
-  for (const { nspname } of versions.rows) await db.pool.query(`drop schema "${nspname}" cascade`);
 }
 
 async function rows(client: pg.Client | pg.Pool, sql: string): Promise<unknown[]> {

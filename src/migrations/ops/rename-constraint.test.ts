@@ -12,9 +12,7 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  const versions = await db.pool.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'public\\_%'`);
-  for (const { nspname } of versions.rows) await db.pool.query(`drop schema "${nspname}" cascade`);
-  await db.pool.query('drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public');
+  await db.reset();
   await db.pool.query(`create table people (id serial primary key, name text not null, email text,
     constraint name_length check (length(name) > 2), constraint people_email_key unique (email))`);
   await db.pool.query(`insert into people (name) values ('Ada'), ('Bob')`);

@@ -12,9 +12,7 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  const versions = await db.pool.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like 'public\\_%'`);
-  for (const { nspname } of versions.rows) await db.pool.query(`drop schema "${nspname}" cascade`);
-  await db.pool.query('drop schema if exists public cascade; drop schema if exists promote_migrate cascade; create schema public');
+  await db.reset();
   await db.pool.query(`create table fruits (id serial primary key, name text not null, colour text); insert into fruits (name) select 'fruit' || n from generate_series(1, 20) n`);
   await db.pool.query('create unique index idx_fruits_name on fruits (name); create index idx_fruits_colour on fruits (colour)');
 });
