@@ -61,6 +61,25 @@ describe('promote migrate, by hand', () => {
     expect(table.stdout).toMatch(/^NAME\s+PHASE\s+CHECKSUM\s+STARTED\s+ENDED\n03_add_sku\s+completed\s+[0-9a-f]{12}/);
   });
 
+  it('undoes a complete within its window, then rolls back to the table as it was', async () => {
+    await writeFile(join(folder, '05_drop_name.yaml'), `operations:\n  - drop_column:\n      table: products\n      column: name\n      down: "'product ' || id"\n`);
+    expect((await cli('migrate', 'start', '05_drop_name.yaml', '--database', url)).code).toBe(0);
+    const completed = await cli('migrate', 'complete', '--database', url, '--undo-window', '1h');
+    expect(completed.code).toBe(0);
+    const status = JSON.parse((await cli('migrate', 'status', '--database', url, '--json')).stdout) as { migration: { phase: string; undoUntil: string | null } };
+    expect(status.migration.phase).toBe('undoable');
+    expect(Date.parse(status.migration.undoUntil ?? '') - Date.now()).toBeGreaterThan(55 * 60_000);
+    // the new version writes after complete; the kept column follows through down
+    await pool.query(`insert into public_05_drop_name.products (sku) values ('NEW-1')`);
+    const undone = await cli('migrate', 'undo', '--database', url);
+    expect(undone.stderr).toBe('');
+    expect(undone.code).toBe(0);
+    expect((await pool.query(`select name from public_03_add_sku.products where sku = 'NEW-1'`)).rows).toEqual([{ name: expect.stringMatching(/^product \d+$/) as unknown }]);
+    expect((await cli('migrate', 'rollback', '--database', url)).code).toBe(0);
+    const columns = await pool.query<{ column_name: string }>(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'products' order by ordinal_position`);
+    expect(columns.rows.map((row) => row.column_name)).toEqual(['id', 'name', 'sku']);
+  });
+
   it('says clearly what is wrong: nothing in flight, a bad file, no database', async () => {
     const nothing = await cli('migrate', 'rollback', '--database', url);
     expect(nothing.code).toBe(1);
