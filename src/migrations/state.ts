@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
 import { withTransaction, type Queryable } from '../store/queryable.js';
+import { chainHash, checkChain, GENESIS_CHAIN_HASH, type ChainCheck } from './checksum.js';
 import { STATE_SCHEMA } from './names.js';
 import { ident, literal } from './sql.js';
 import type { VirtualSchema } from './virtual-schema.js';
@@ -45,6 +46,10 @@ export interface MigrationRun {
   error: string | null;
   /** set by a complete that kept the removed shape aside: until then the complete can be undone */
   undoUntil: Date | null;
+  /** the chain hash of the run before (the genesis hash for the first); null on runs recorded before the chain */
+  previousHash: string | null;
+  /** sha256(previous hash + name + checksum): editing, removing or reordering a run breaks every later link */
+  chainHash: string | null;
 }
 
 export interface RunMember {
@@ -75,7 +80,10 @@ export async function ensureState(db: Queryable): Promise<void> {
        completed_at timestamptz,
        rolled_back_at timestamptz,
        error text,
-       undo_until timestamptz)`,
+       undo_until timestamptz,
+       previous_hash text,
+       chain_hash text)`,
+    `alter table ${S}.runs add column if not exists previous_hash text, add column if not exists chain_hash text`,
     // state made before the undoable contract: the column, and the phases in the check
     `alter table ${S}.runs add column if not exists undo_until timestamptz`,
     `do $promote$ begin
@@ -123,6 +131,8 @@ interface RunRow {
   rolled_back_at: Date | null;
   error: string | null;
   undo_until: Date | null;
+  previous_hash: string | null;
+  chain_hash: string | null;
 }
 
 function toRun(row: RunRow): MigrationRun {
@@ -144,6 +154,8 @@ function toRun(row: RunRow): MigrationRun {
     rolledBackAt: row.rolled_back_at,
     error: row.error,
     undoUntil: row.undo_until,
+    previousHash: row.previous_hash,
+    chainHash: row.chain_hash,
   };
 }
 
@@ -185,12 +197,27 @@ export interface NewRun {
   backfillTables: string[];
 }
 
+/** Records a run, chained to the schema's run before it. Call under the migrator lock: the chain has one head. */
 export async function insertRun(db: Queryable, run: NewRun): Promise<MigrationRun> {
   try {
+    const head = await db.query<{ chain_hash: string | null }>(`select chain_hash from ${S}.runs where schema_name = $1 order by id desc limit 1`, [run.schema]);
+    const previousHash = head.rows[0]?.chain_hash ?? GENESIS_CHAIN_HASH;
     const result = await db.query<RunRow>(
-      `insert into ${S}.runs (schema_name, name, version_schema, checksum, operations, members, phase, schema_before, schema_after, backfill_tables)
-       values ($1, $2, $3, $4, $5, $6, 'starting', $7, $8, $9) returning *`,
-      [run.schema, run.name, run.versionSchema, run.checksum, JSON.stringify(run.operations), JSON.stringify(run.members), JSON.stringify(run.before), JSON.stringify(run.after), JSON.stringify(run.backfillTables)],
+      `insert into ${S}.runs (schema_name, name, version_schema, checksum, operations, members, phase, schema_before, schema_after, backfill_tables, previous_hash, chain_hash)
+       values ($1, $2, $3, $4, $5, $6, 'starting', $7, $8, $9, $10, $11) returning *`,
+      [
+        run.schema,
+        run.name,
+        run.versionSchema,
+        run.checksum,
+        JSON.stringify(run.operations),
+        JSON.stringify(run.members),
+        JSON.stringify(run.before),
+        JSON.stringify(run.after),
+        JSON.stringify(run.backfillTables),
+        previousHash,
+        chainHash(previousHash, run.name, run.checksum),
+      ],
     );
     return toRun(result.rows[0] as RunRow);
   } catch (error) {
@@ -199,6 +226,13 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<MigrationRu
     }
     throw wrapError(`recording the start of migration "${run.name}"`, error);
   }
+}
+
+/** Recomputes the schema's chain of runs and names the first one that does not follow from those before it. */
+export async function verifyRunChain(db: Queryable, schema: string): Promise<ChainCheck & { runs: number }> {
+  const runs = (await listRuns(db, schema)).filter((run) => run.chainHash !== null);
+  const check = checkChain(runs.map((run) => ({ name: run.name, checksum: run.checksum, previousHash: run.previousHash ?? '', chainHash: run.chainHash ?? '' })));
+  return { ...check, runs: runs.length };
 }
 
 export interface RunUpdate {

@@ -59,6 +59,7 @@ describe('promote migrate, by hand', () => {
     expect(history.map((run) => [run.name, run.phase])).toEqual([['03_add_sku', 'completed']]);
     const table = await cli('migrate', 'history', '--database', url);
     expect(table.stdout).toMatch(/^NAME\s+PHASE\s+CHECKSUM\s+STARTED\s+ENDED\n03_add_sku\s+completed\s+[0-9a-f]{12}/);
+    expect(table.stdout).toMatch(/chain of 1 run\(s\) intact, head [0-9a-f]{12}/);
   });
 
   it('undoes a complete within its window, then rolls back to the table as it was', async () => {

@@ -8,14 +8,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { UsageError, wrapError } from '../../errors.js';
+import { ExitCode, ReportedFailure, UsageError, wrapError } from '../../errors.js';
 import { runBackfill } from '../../migrations/backfill/backfill.js';
 import { formatMigrationProblem, loadMigrationFileOrThrow } from '../../migrations/file.js';
 import { completeMigration, finalizeMigration, planMigration, rollbackMigration, startMigration, undoMigration, type Backfiller } from '../../migrations/runner.js';
 import { parseDuration } from '../../spec/duration.js';
-import { listRuns, type MigrationRun } from '../../migrations/state.js';
+import { listRuns, verifyRunChain, type MigrationRun } from '../../migrations/state.js';
 import { DEFAULT_LOCK_BUDGET, type LockBudget } from '../../migrations/steps.js';
-import { ExitCode, ReportedFailure } from '../../errors.js';
 import { rehearseMigration } from '../../migrations/rehearse/rehearse.js';
 import { formatRehearsal } from '../../migrations/rehearse/report.js';
 import type { CliContext } from '../io.js';
@@ -183,6 +182,10 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
         { header: 'STARTED', value: (run) => formatTime(run.startedAt) },
         { header: 'ENDED', value: (run) => { const ended = run.completedAt ?? run.rolledBackAt; return ended === null ? '' : formatTime(ended); } },
       ]);
+      const chain = await verifyRunChain(target.pool, target.schema);
+      if (chain.ok) return printLine(ctx.io, `\nchain of ${chain.runs} run(s) intact, head ${chain.head.slice(0, 12)}`);
+      printLine(ctx.io, `\nchain broken at run ${chain.index + 1} (${chain.name}): ${chain.reason}`);
+      throw new ReportedFailure('the migration history chain is broken', ExitCode.failed);
     });
   });
 }
@@ -199,6 +202,8 @@ function summary(run: MigrationRun) {
     rolledBackAt: run.rolledBackAt?.toISOString() ?? null,
     error: run.error,
     undoUntil: run.undoUntil?.toISOString() ?? null,
+    previousHash: run.previousHash,
+    chainHash: run.chainHash,
   };
 }
 
