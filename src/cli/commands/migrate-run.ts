@@ -39,18 +39,18 @@ interface Target {
 
 export function registerMigrateRun(program: Command, context: () => CliContext): void {
   const group = migrateCommand(program);
-  const withTarget = (command: Command) =>
+  const targetOptions = (command: Command) =>
     command
       .option('--database <url>', 'the app database (default: the database of --env in promote.yaml)')
       .option('--env <name>', 'take the database from this environment of promote.yaml')
       .option('--schema <name>', 'the schema the migrations change (default: migrations.schema of promote.yaml, else public)')
       .option('--json', 'print JSON');
 
-  withTarget(group.command('plan').description('show the SQL each phase of a migration would run on the database now, changing nothing').argument('<file>', 'a pgroll-format migration (YAML or JSON)')).action(
+  targetOptions(group.command('plan').description('show the SQL each phase of a migration would run on the database now, changing nothing').argument('<file>', 'a pgroll-format migration (YAML or JSON)')).action(
     async (file: string, options: TargetOptions) => {
       const ctx = context();
       const migration = await loadMigration(ctx, file);
-      await withTarget_(ctx, options, async (target) => {
+      await onAppDatabase(ctx, options, async (target) => {
         const plan = await planMigration(migration, { pool: target.pool, schema: target.schema });
         if (options.json === true) return printJson(ctx.io, plan);
         printLine(ctx.io, `migration ${plan.name}: the new version reads and writes through schema ${plan.versionSchema}`);
@@ -63,7 +63,7 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
     },
   );
 
-  withTarget(
+  targetOptions(
     group
       .command('rehearse')
       .description('run a migration on a scratch copy of the schema and report the locks each statement held, and for how long')
@@ -77,7 +77,7 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       const rows = Number(options.rows);
       if (!Number.isSafeInteger(rows) || rows < 0) throw new UsageError(`--rows ${options.rows}: expected a whole number of rows, 0 or more`);
       const migration = await loadMigration(ctx, file);
-      await withTarget_(ctx, options, async (target) => {
+      await onAppDatabase(ctx, options, async (target) => {
         const rehearsal = await rehearseMigration(migration, {
           source: target.pool,
           schema: target.schema,
@@ -94,12 +94,12 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       });
     });
 
-  withTarget(group.command('start').description('expand: apply a migration so the old and the new version both work, then backfill').argument('<file>', 'a pgroll-format migration (YAML or JSON)'))
+  targetOptions(group.command('start').description('expand: apply a migration so the old and the new version both work, then backfill').argument('<file>', 'a pgroll-format migration (YAML or JSON)'))
     .option('--complete', 'complete right after start (for a database no old version uses)')
     .action(async (file: string, options: TargetOptions & { complete?: boolean }) => {
       const ctx = context();
       const migration = await loadMigration(ctx, file);
-      await withTarget_(ctx, options, async (target) => {
+      await onAppDatabase(ctx, options, async (target) => {
         const outcome = await startMigration(migration, { ...target, backfill: cliBackfill(ctx, options.json === true) });
         const completed = options.complete === true ? await completeMigration(target) : undefined;
         if (options.json === true) return printJson(ctx.io, { name: outcome.run.name, versionSchema: outcome.versionSchema, resumed: outcome.resumed, phase: completed?.phase ?? 'started' });
@@ -109,13 +109,13 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       });
     });
 
-  withTarget(group.command('complete').description('contract: remove what only the old version needed from the migration in flight'))
+  targetOptions(group.command('complete').description('contract: remove what only the old version needed from the migration in flight'))
     .option('--skip-integrity-gate', 'complete even if changed columns differ from up(old) (the gate refuses by default)')
     .option('--undo-window <duration>', 'keep what contract removes aside this long, so promote migrate undo can bring it back (default: migrations.undoWindow of promote.yaml, else 24h; 0s: drop at once)')
     .action(async (options: TargetOptions & { skipIntegrityGate?: boolean; undoWindow?: string }) => {
       const ctx = context();
       const undoWindowMs = options.undoWindow === undefined ? undefined : parseDuration(options.undoWindow);
-      await withTarget_(ctx, options, async (target) => {
+      await onAppDatabase(ctx, options, async (target) => {
         const run = await completeMigration({ ...target, integrityGate: options.skipIntegrityGate !== true, undoWindowMs: undoWindowMs ?? target.undoWindowMs });
         if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, gate: run.gate ?? null, undoUntil: run.undoUntil?.toISOString() ?? null, undoUnavailable: run.undoUnavailable ?? null });
         if (run.gate !== undefined) {
@@ -129,9 +129,9 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
       });
     });
 
-  withTarget(group.command('undo').description('undo the complete of the latest migration while its undo window is open: both versions work again, as after start')).action(async (options: TargetOptions) => {
+  targetOptions(group.command('undo').description('undo the complete of the latest migration while its undo window is open: both versions work again, as after start')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
+    await onAppDatabase(ctx, options, async (target) => {
       const run = await undoMigration(target);
       if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, versionSchema: run.versionSchema });
       printLine(ctx.io, `undid the complete of ${run.name}: the old and the new version (search_path ${run.versionSchema}) both work again`);
@@ -139,27 +139,27 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
     });
   });
 
-  withTarget(group.command('finalize').description("end the latest migration's undo window now: drop the columns and tables its complete kept aside")).action(async (options: TargetOptions) => {
+  targetOptions(group.command('finalize').description("end the latest migration's undo window now: drop the columns and tables its complete kept aside")).action(async (options: TargetOptions) => {
     const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
+    await onAppDatabase(ctx, options, async (target) => {
       const run = await finalizeMigration(target);
       if (options.json === true) return printJson(ctx.io, run === undefined ? { name: null } : { name: run.name, phase: run.phase });
       printLine(ctx.io, run === undefined ? 'nothing kept aside: no migration can be undone' : `finalized ${run.name}: what its complete kept aside is dropped`);
     });
   });
 
-  withTarget(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
+  targetOptions(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
+    await onAppDatabase(ctx, options, async (target) => {
       const run = await rollbackMigration(target);
       if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase });
       printLine(ctx.io, `rolled back ${run.name}`);
     });
   });
 
-  withTarget(group.command('status').description('the migration in flight, or the last one applied')).action(async (options: TargetOptions) => {
+  targetOptions(group.command('status').description('the migration in flight, or the last one applied')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
+    await onAppDatabase(ctx, options, async (target) => {
       const runs = await listRuns(target.pool, target.schema);
       const latest = runs.findLast((run) => run.phase !== 'rolled_back') ?? runs.at(-1);
       if (options.json === true) return printJson(ctx.io, latest === undefined ? { schema: target.schema, migration: null } : { schema: target.schema, migration: summary(latest) });
@@ -169,9 +169,9 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
     });
   });
 
-  withTarget(group.command('history').description('every migration run on the schema, oldest first')).action(async (options: TargetOptions) => {
+  targetOptions(group.command('history').description('every migration run on the schema, oldest first')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await withTarget_(ctx, options, async (target) => {
+    await onAppDatabase(ctx, options, async (target) => {
       const runs = await listRuns(target.pool, target.schema);
       if (options.json === true) return printJson(ctx.io, runs.map(summary));
       if (runs.length === 0) return printLine(ctx.io, `no migration has run on schema ${target.schema}`);
@@ -238,7 +238,7 @@ function bar(share: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(20 - filled)}]`;
 }
 
-async function withTarget_<T>(ctx: CliContext, options: TargetOptions, work: (target: Target) => Promise<T>): Promise<T> {
+async function onAppDatabase<T>(ctx: CliContext, options: TargetOptions, work: (target: Target) => Promise<T>): Promise<T> {
   const configPath = resolve(ctx.io.cwd, ctx.globals.config);
   const config = existsSync(configPath) ? await loadConfig(ctx) : undefined;
   let url = options.database;
