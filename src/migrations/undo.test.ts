@@ -222,8 +222,186 @@ describe('the window', () => {
     expect(await columnsOf('users')).toEqual(['id', 'name']);
     await startMigration(migrationFrom('03_next', 'operations:\n  - rename_column: { table: users, from: name, to: full_name }\n'), { pool: db.pool });
     const plain = await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
-    expect(plain).toMatchObject({ phase: 'completed', undoUntil: null, undoUnavailable: 'operations[0].rename_column: complete of rename_column cannot be undone yet' });
+    expect(plain).toMatchObject({ phase: 'completed', undoUntil: null, undoUnavailable: 'its complete drops no column or table, so there is nothing to keep aside' });
+    await startMigration(migrationFrom('04_more', 'operations:\n  - drop_column: { table: users, column: full_name }\n  - rename_constraint: { table: users, from: users_pkey, to: users_key }\n'), { pool: db.pool });
+    expect(await completeMigration({ pool: db.pool, undoWindowMs: HOUR })).toMatchObject({ undoUnavailable: 'operations[1].rename_constraint: complete of rename_constraint cannot be undone yet' });
   });
+});
+
+const split = migrationFrom(
+  '02_change',
+  `operations:
+  - add_column: { table: users, up: "split_part(name, ' ', 1)", column: { name: first_name, type: text } }
+  - drop_column: { table: users, column: name, down: "first_name || ' ?'" }
+`,
+);
+
+async function people(): Promise<VirtualSchema> {
+  await fresh(`create table users (id serial primary key, name text not null check (name <> ''));
+    insert into users (name) select 'First' || n || ' Last' from generate_series(1, 20) n`);
+  return readSchema(db.pool, 'public');
+}
+
+const mixed = migrationFrom(
+  '02_change',
+  `operations:
+  - rename_column: { table: users, from: email, to: mail }
+  - add_column: { table: users, up: "'c' || id || left(mail, 1)", column: { name: code, type: text, unique: true } }
+  - drop_index: { name: users_email }
+  - create_index: { name: users_code_mail, table: users, columns: [{ column: code }, { column: mail }] }
+  - rename_table: { from: logs, to: events }
+  - drop_column: { table: users, column: legacy, down: "'d' || mail" }
+`,
+);
+
+async function mixedTables(): Promise<VirtualSchema> {
+  await fresh(`create table users (id serial primary key, email text not null, legacy text); create index users_email on users (email);
+    create table logs (id serial primary key, line text);
+    insert into users (email, legacy) select 'u' || n || '@x', 'l' || n from generate_series(1, 10) n`);
+  return readSchema(db.pool, 'public');
+}
+
+describe('split a column (add_column + drop_column), undone after complete', () => {
+  it('the added column takes its temporary name and its check again; the old version (no version schema: public) sees every row; rollback restores the table', async () => {
+    const before = await people();
+    await startMigration(split, { pool: db.pool });
+    const oldApp = await db.clientFor('public');
+    const newApp = await db.clientFor('public_02_change');
+    await oldApp.query(`insert into users (name) values ('Ann Lee')`);
+    await newApp.query(`insert into users (first_name) values ('Bob')`);
+
+    expect((await completeMigration({ pool: db.pool, undoWindowMs: HOUR })).phase).toBe('undoable');
+    expect(await columnsOf('users')).toEqual(['id', '_promote_removed_name', 'first_name']);
+    await newApp.query(`insert into users (first_name) values ('Cid')`);
+    await newApp.query(`update users set first_name = 'Dee' where id = 1`);
+    await expect(oldApp.query(`select name from users`)).rejects.toThrow(/does not exist/);
+
+    expect((await undoMigration({ pool: db.pool })).phase).toBe('started');
+    expect((await columnsOf('users')).slice(0, 3)).toEqual(['id', 'name', '_promote_new_first_name']);
+    const check = await db.pool.query(`select conname, convalidated from pg_constraint where conrelid = 'public.users'::regclass and contype = 'c' order by 1`);
+    expect(check.rows).toEqual([
+      { conname: '_promote_not_null_first_name', convalidated: false },
+      { conname: 'users_name_check', convalidated: true },
+    ]);
+    expect(await rows(oldApp, `select id, name from users where id in (1, 2, 21, 22, 23) order by id`)).toEqual([
+      { id: 1, name: 'Dee ?' },
+      { id: 2, name: 'First2 Last' },
+      { id: 21, name: 'Ann Lee' },
+      { id: 22, name: 'Bob ?' },
+      { id: 23, name: 'Cid ?' },
+    ]);
+    // both versions write again, each seeing the other's writes
+    await oldApp.query(`insert into users (name) values ('Eve Moss')`);
+    await oldApp.query(`update users set name = 'Gus Hill' where id = 2`);
+    await newApp.query(`insert into users (first_name) values ('Fay')`);
+    expect(await rows(newApp, `select id, first_name from users where id in (2, 21, 24) order by id`)).toEqual([
+      { id: 2, first_name: 'Gus' },
+      { id: 21, first_name: 'Ann' },
+      { id: 24, first_name: 'Eve' },
+    ]);
+    expect(await rows(oldApp, `select name from users where id = 25`)).toEqual([{ name: 'Fay ?' }]);
+
+    await rollbackMigration({ pool: db.pool });
+    expect(await readSchema(db.pool, 'public')).toEqual(before);
+    expect(await rows(oldApp, `select count(*)::int as n, count(*) filter (where name is null)::int as missing from users`)).toEqual([{ n: 25, missing: 0 }]);
+    await oldApp.end();
+    await newApp.end();
+  });
+
+  it('complete again after undo leaves the new shape, NOT NULL and all', async () => {
+    await people();
+    await startMigration(split, { pool: db.pool });
+    await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
+    await undoMigration({ pool: db.pool });
+    await db.pool.query(`insert into users (name) values ('Ann Lee')`);
+    expect((await completeMigration({ pool: db.pool })).phase).toBe('completed');
+    expect(await columnsOf('users')).toEqual(['id', 'first_name']);
+    const result = await db.pool.query(`select count(*)::int as n, count(distinct first_name)::int as names, bool_and(first_name like 'First%' or first_name = 'Ann') as ok from users`);
+    expect(result.rows[0]).toEqual({ n: 21, names: 21, ok: true });
+    const notNull = await db.pool.query(`select attnotnull from pg_attribute where attrelid = 'public.users'::regclass and attname = 'first_name'`);
+    expect(notNull.rows).toEqual([{ attnotnull: true }]);
+  });
+
+  it('with rename_column, rename_table, drop_index, create_index and a unique add_column in the run: undo, then rollback, is as before', async () => {
+    const before = await mixedTables();
+    await startMigration(mixed, { pool: db.pool });
+    const oldApp = await db.clientFor('public');
+    const newApp = await db.clientFor('public_02_change');
+    expect((await completeMigration({ pool: db.pool, undoWindowMs: HOUR })).phase).toBe('undoable');
+    expect(await columnsOf('users')).toEqual(['id', 'mail', '_promote_removed_legacy', 'code']);
+    await newApp.query(`insert into users (mail, code) values ('n@x', 'new'); insert into events (line) values ('e')`);
+
+    await undoMigration({ pool: db.pool });
+    const indexes = await db.pool.query(`select indexname from pg_indexes where tablename = 'users' order by 1`);
+    expect(indexes.rows.map((row: { indexname: string }) => row.indexname)).toEqual(['_promote_unique_users_code', 'users_code_mail', 'users_email', 'users_pkey']);
+    await oldApp.query(`insert into users (email, legacy) values ('o@x', 'lo'); insert into logs (line) values ('o')`);
+    expect(await rows(newApp, `select mail, code from users where id > 10 order by id`)).toEqual([
+      { mail: 'n@x', code: 'new' },
+      { mail: 'o@x', code: 'c12o' },
+    ]);
+    await expect(newApp.query(`insert into users (mail, code) values ('d@x', 'new')`)).rejects.toThrow(/duplicate key value/);
+    expect(await rows(oldApp, `select line from logs order by id`)).toEqual([{ line: 'e' }, { line: 'o' }]);
+
+    await rollbackMigration({ pool: db.pool });
+    expect(await readSchema(db.pool, 'public')).toEqual(before);
+    await oldApp.end();
+    await newApp.end();
+  });
+
+  it('with those operations, complete again after undo is the same as the first complete', async () => {
+    await mixedTables();
+    await startMigration(mixed, { pool: db.pool });
+    await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
+    await finalizeMigration({ pool: db.pool });
+    const once = await readSchema(db.pool, 'public');
+    await mixedTables();
+    await startMigration(mixed, { pool: db.pool });
+    await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
+    await undoMigration({ pool: db.pool });
+    expect((await completeMigration({ pool: db.pool })).phase).toBe('completed');
+    expect(await readSchema(db.pool, 'public')).toEqual(once);
+    expect(await columnsOf('users')).toEqual(['id', 'mail', 'code']);
+  });
+});
+
+describe('split a column: undo interrupted between any two steps', () => {
+  it('running it again finishes it, and rollback then restores the table', async () => {
+    let points = 0;
+    for (let stop = 1; ; stop += 1) {
+      const before = await people();
+      await startMigration(split, { pool: db.pool });
+      await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
+      await db.pool.query(`insert into public_02_change.users (first_name) values ('Late')`);
+      const interrupted = await stopped(undoMigration({ pool: db.pool, events: stopAfter(stop) }));
+      if (interrupted) await undoMigration({ pool: db.pool });
+      await db.pool.query(`insert into users (name) values ('Old Writer')`);
+      expect((await db.pool.query(`select _promote_new_first_name as f from users where name = 'Old Writer'`)).rows).toEqual([{ f: 'Old' }]);
+      await rollbackMigration({ pool: db.pool });
+      expect(await readSchema(db.pool, 'public')).toEqual(before);
+      expect((await db.pool.query(`select count(*)::int as n from users where name = 'Late ?'`)).rows).toEqual([{ n: 1 }]);
+      if (!interrupted) break;
+      points += 1;
+    }
+    expect(points).toBeGreaterThan(5);
+  }, 240_000);
+
+  it('with rename_column, rename_table, drop_index and a unique add_column too', async () => {
+    let points = 0;
+    for (let stop = 1; ; stop += 1) {
+      const before = await mixedTables();
+      await startMigration(mixed, { pool: db.pool });
+      await completeMigration({ pool: db.pool, undoWindowMs: HOUR });
+      const interrupted = await stopped(undoMigration({ pool: db.pool, events: stopAfter(stop) }));
+      if (interrupted) await undoMigration({ pool: db.pool });
+      await db.pool.query(`insert into users (email) values ('late@x')`);
+      expect((await db.pool.query(`select _promote_new_code as code from users where email = 'late@x'`)).rows).toEqual([{ code: 'c11l' }]);
+      await rollbackMigration({ pool: db.pool });
+      expect(await readSchema(db.pool, 'public')).toEqual(before);
+      if (!interrupted) break;
+      points += 1;
+    }
+    expect(points).toBeGreaterThan(10);
+  }, 240_000);
 });
 
 const both = migrationFrom(

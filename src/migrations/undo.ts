@@ -31,17 +31,29 @@
  * crash with no effect), and the phases `undoing` and `finalizing` are recorded before they act, so an
  * interrupted undo or finalize is finished by running it again.
  *
- * Only runs made of the operations above keep anything: complete of any other run is the plain
- * contract (its `undoUntil` stays null) and says why. Left out too: a dropped column that is part of
- * the primary key, a column touched by two operations of the run. Rows the old version wrote before
- * complete are not marked again after an undo, so a second complete's integrity gate checks them all
- * with `up`.
+ * A run that keeps something may also hold operations whose complete drops nothing, which undo
+ * reverses without keeping anything: add_column (the column takes its temporary name again, its NOT
+ * NULL becomes start's NOT VALID check, its unique constraint start's unique index, rebuilt
+ * CONCURRENTLY, and start's up trigger is made again over the table as start saw it), rename_column
+ * and rename_table (the physical name goes back; the new version's views follow by identity),
+ * drop_index (rebuilt CONCURRENTLY from its definition in `before`, with the old constraints once
+ * every name is back), create_table and create_index (there in the started state too).
+ *
+ * Any other run is the plain contract (its `undoUntil` stays null) and complete says why: one with
+ * another operation (raw_sql, rename_constraint, set_replica_identity...), one that keeps nothing
+ * (its complete drops no column or table), a dropped column that is part of the primary key, a column
+ * touched by two operations of the run, a renamed table that another operation changes, a table
+ * made by the run that an operation other than create_index changes, an add_column after an operation other than add_column, drop_column,
+ * rename_column or create_index on its table. Rows the old version wrote before complete are not
+ * marked again after an undo, so a second complete's integrity gate checks them all with `up`.
  */
-import { hasText, columnExists, constraintExists, guarded, relationExists, regclass } from './ops/guards.js';
+import { postgresObjectName } from './ops/add-column.js';
+import { isNullable, virtualColumn } from './ops/columns.js';
+import { hasText, columnExists, constraintExists, guarded, relationExists, regclass, renameIndexColumnsStep } from './ops/guards.js';
 import { droppedColumns } from './ops/drop-constraint.js';
 import { duplicateName } from './ops/duplicate-column.js';
-import type { Operation } from './operations.js';
-import { newColumnName, notNullCheckName, removedColumnName, triggerName } from './names.js';
+import type { AddColumn, Operation } from './operations.js';
+import { newColumnName, notNullCheckName, removedColumnName, triggerName, uniqueIndexName } from './names.js';
 import type { Step } from './ops/types.js';
 import { boundedName, dollarQuote, ident, literal, qualified } from './sql.js';
 import type { MigrationRun } from './state.js';
@@ -51,7 +63,7 @@ import { requireColumn, requireTable, type VirtualSchema, type VirtualTable } fr
 
 /** A column complete would drop. */
 export interface KeptColumn {
-  /** physical table (also its name: only runs that rename nothing are kept) */
+  /** physical table (also its name: a table the run renames is changed by no other operation) */
   table: string;
   /** the old column's name */
   column: string;
@@ -67,7 +79,17 @@ export interface KeptObjects {
   /** in operation order, with the operation's index */
   columns: (KeptColumn & { operation: number })[];
   tables: { table: string; operation: number }[];
+  /** what complete changed without dropping it, which undo puts back as start left it */
+  reversed: Reversal[];
 }
+
+/** A change of complete that keeps nothing aside but that undo reverses (in `reversed`, operation order). */
+export type Reversal = { operation: number } & (
+  | { kind: 'add_column'; table: string; add: AddColumn; shape: VirtualTable }
+  | { kind: 'rename_column'; table: string; from: string; to: string }
+  | { kind: 'rename_table'; from: string; to: string }
+  | { kind: 'drop_index'; definition: string }
+);
 
 export function removedTableName(table: string): string {
   return boundedName(`_promote_removed_${table}`);
@@ -85,8 +107,13 @@ export function undoRefusal(run: Pick<MigrationRun, 'operations' | 'before'>): s
 
 /** What complete keeps aside, from the operations and the schema before the run; throws when it cannot. */
 export function keptObjects({ operations, before }: Pick<MigrationRun, 'operations' | 'before'>): KeptObjects {
-  const kept: KeptObjects = { columns: [], tables: [] };
+  const kept: KeptObjects = { columns: [], tables: [], reversed: [] };
   const seen = new Set<string>();
+  const touch = (operation: number, table: VirtualTable, column?: string) => {
+    const key = column === undefined ? table.physical : `${table.physical}.${column}`;
+    if (seen.has(key) || seen.has(table.physical)) throw new Error(`operations[${operation}]: ${column === undefined ? `table "${table.name}"` : `column "${key}"`} is changed by two operations of the migration, which undo cannot take apart`);
+    seen.add(key);
+  };
   const keepColumn = (operation: number, table: VirtualTable, column: KeptColumn) => {
     const key = `${column.table}.${column.column}`;
     if (seen.has(key) || seen.has(column.table)) throw new Error(`operations[${operation}]: column "${key}" is changed by two operations of the migration, which undo cannot take apart`);
@@ -109,11 +136,63 @@ export function keptObjects({ operations, before }: Pick<MigrationRun, 'operatio
         kept.tables.push({ table: table.physical, operation: index });
         break;
       }
+      case 'add_column': {
+        const table = tableOf(before, operation.table, where);
+        touch(index, table, operation.column.name);
+        kept.reversed.push({ kind: 'add_column', operation: index, table: table.physical, add: operation, shape: shapeAtStart(operations, index, table) });
+        break;
+      }
+      case 'rename_column': {
+        const table = tableOf(before, operation.table, where);
+        const from = requireColumn(table, operation.from).physical;
+        touch(index, table, from);
+        kept.reversed.push({ kind: 'rename_column', operation: index, table: table.physical, from, to: operation.to });
+        break;
+      }
+      case 'rename_table': {
+        // every later operation names the table by its new name, which before does not know
+        const table = tableOf(before, operation.from, where);
+        if ([...seen].some((key) => key.startsWith(`${table.physical}.`))) throw new Error(`${where}: table "${table.name}" is changed by another operation of the migration too`);
+        touch(index, table);
+        kept.reversed.push({ kind: 'rename_table', operation: index, from: table.physical, to: operation.to });
+        break;
+      }
+      case 'drop_index': {
+        const table = before.tables.find((each) => each.indexes.some((found) => found.name === operation.name));
+        const dropped = table?.indexes.find((found) => found.name === operation.name);
+        if (table === undefined || dropped === undefined) throw new Error(`${where}: index "${operation.name}" was not there before the migration`);
+        if (seen.has(table.physical)) throw new Error(`${where}: table "${table.name}" is changed by another operation of the migration too`);
+        kept.reversed.push({ kind: 'drop_index', operation: index, definition: dropped.definition });
+        break;
+      }
+      // they exist in the started state too: nothing to put back
+      case 'create_table':
+      case 'create_index':
+        break;
       default:
         for (const column of duplicatedColumns(operation, before, where)) keepColumn(index, tableOf(before, column.table, where), column);
     }
   }
+  if (kept.columns.length === 0 && kept.tables.length === 0) throw new Error('its complete drops no column or table, so there is nothing to keep aside');
   return kept;
+}
+
+/**
+ * The table as the new version saw it when start planned operation `index` (what its `up` reads):
+ * before, with the earlier operations of the run on it replayed (only the ones undo accepts).
+ */
+function shapeAtStart(operations: readonly Operation[], index: number, table: VirtualTable): VirtualTable {
+  let columns = table.columns.map((column) => ({ ...column }));
+  let name = table.name;
+  for (const operation of operations.slice(0, index)) {
+    if (operation.kind === 'rename_table' && operation.from === name) name = operation.to;
+    if (!('table' in operation) || operation.table !== name) continue;
+    if (operation.kind === 'add_column') columns.push(virtualColumn(operation.column, newColumnName(operation.column.name)));
+    else if (operation.kind === 'drop_column') columns = columns.filter((column) => column.name !== operation.column);
+    else if (operation.kind === 'rename_column') columns = columns.map((column) => (column.name === operation.from ? { ...column, name: operation.to } : column));
+    else if (operation.kind !== 'create_index') throw new Error(`operations[${index}].add_column: an earlier ${operation.kind} changes table "${name}" too, which undo cannot take apart`);
+  }
+  return { ...table, columns };
 }
 
 function tableOf(before: VirtualSchema, name: string, where: string): VirtualTable {
@@ -221,6 +300,8 @@ export function undoSteps(run: Pick<MigrationRun, 'operations' | 'before' | 'aft
   const kept = keptObjects(run);
   const schema = run.before.name;
   const steps: Step[] = [];
+  // rebuilt from their definitions before the run, once every name is back to what it was then
+  const restores: Step[] = [];
   for (let index = run.operations.length - 1; index >= 0; index -= 1) {
     for (const { table } of kept.tables.filter((each) => each.operation === index)) {
       const removed = removedTableName(table);
@@ -232,12 +313,94 @@ export function undoSteps(run: Pick<MigrationRun, 'operations' | 'before' | 'aft
       steps.push({ sql: column.duplicated ? swapBackSql(schema, run.before, column) : restoreNameSql(schema, column) });
       if (column.duplicated) steps.push(...twinNotNullSteps(schema, run.after, column));
     }
-    steps.push(...restoreConstraintSteps(schema, run.before, columns));
+    restores.push(...restoreConstraintSteps(schema, run.before, columns));
+    for (const reversal of kept.reversed.filter((each) => each.operation === index)) {
+      if (reversal.kind === 'drop_index') restores.push({ sql: concurrentIndexSql(reversal.definition), outsideTransaction: true });
+      else steps.push(...reversalSteps(schema, reversal));
+    }
   }
+  steps.push(...restores);
   // over the started shape, which exists once every operation is undone
   for (const column of kept.columns) steps.push(...startTriggerSteps(run, column));
+  for (const reversal of kept.reversed) {
+    if (reversal.kind !== 'add_column' || !hasText(reversal.add.up)) continue;
+    steps.push(...createTriggerSteps({ schema: run.after, table: reversal.shape, target: newColumnName(reversal.add.column.name), expression: reversal.add.up, direction: 'up', versionSchema: run.versionSchema }));
+  }
   if (oldVersionSchema !== undefined && oldVersionSchema !== run.versionSchema) steps.push(...createVersionSchemaSteps(run.before, oldVersionSchema));
   return steps;
+}
+
+/** What complete changed without dropping it, as start left it (the up trigger of add_column comes last). */
+function reversalSteps(schema: string, reversal: Exclude<Reversal, { kind: 'drop_index' }>): Step[] {
+  switch (reversal.kind) {
+    case 'rename_table':
+      return [{ sql: guarded(`${relationExists(schema, reversal.to)} and not ${relationExists(schema, reversal.from)}`, [`alter table ${qualified(schema, reversal.to)} rename to ${ident(reversal.from)}`]) }];
+    case 'rename_column':
+      return [
+        {
+          sql: guarded(`${columnExists(schema, reversal.table, reversal.to)} and not ${columnExists(schema, reversal.table, reversal.from)}`, [
+            `alter table ${qualified(schema, reversal.table)} rename column ${ident(reversal.to)} to ${ident(reversal.from)}`,
+          ]),
+        },
+      ];
+    case 'add_column':
+      return addedColumnSteps(schema, reversal.table, reversal.add);
+  }
+}
+
+/**
+ * The added column takes its temporary name again; a NOT NULL becomes the NOT VALID check of start (a
+ * primary key column keeps it); a unique constraint becomes start's unique index again (built
+ * CONCURRENTLY before the constraint and its index go). Its default, checks and references stay as
+ * complete left them: they hold for every row already.
+ */
+function addedColumnSteps(schema: string, table: string, add: AddColumn): Step[] {
+  const { column } = add;
+  const target = qualified(schema, table);
+  const temporary = newColumnName(column.name);
+  const steps: Step[] = [
+    { sql: guarded(`${columnExists(schema, table, column.name)} and not ${columnExists(schema, table, temporary)}`, [`alter table ${target} rename column ${ident(column.name)} to ${ident(temporary)}`]) },
+    renameIndexColumnsStep(schema, table, column.name, temporary),
+  ];
+  if (!isNullable(column) && column.pk !== true) {
+    const check = notNullCheckName(column.name);
+    steps.push({
+      sql: guarded(`${columnExists(schema, table, temporary)} and not ${constraintExists(schema, table, check)}`, [
+        `alter table ${target} alter column ${ident(temporary)} drop not null`,
+        `alter table ${target} add constraint ${ident(check)} check (${ident(temporary)} is not null) not valid`,
+      ]),
+    });
+  }
+  if (column.unique === true) {
+    const index = uniqueIndexName(table, column.name);
+    // complete named the constraint as PostgreSQL would, or after start's index when that was taken
+    const parked = boundedName(`_promote_undo_${index}`);
+    const names = [postgresObjectName(table, column.name, 'key'), parked].map(literal).join(', ');
+    const attnum = `(select attnum from pg_attribute where attrelid = ${regclass(schema, table)} and attname = ${literal(temporary)} and not attisdropped)`;
+    const body = [
+      'declare',
+      '  found record;',
+      'begin',
+      // the constraint goes with its index only once start's index is built and valid
+      `  if not exists (select from pg_index where indexrelid = ${regclass(schema, index)} and indisvalid) then`,
+      `    raise exception 'unique index % is not valid (its build was interrupted): drop it, then run undo again', ${literal(index)};`,
+      '  end if;',
+      `  for found in select conname from pg_constraint where conrelid = ${regclass(schema, table)} and contype = 'u' and conname in (${names}) and conkey = array[${attnum}] loop`,
+      `    execute format('alter table %s drop constraint %I', ${literal(target)}, found.conname);`,
+      '  end loop;',
+      'end',
+    ];
+    steps.push(
+      { sql: guarded(`${constraintExists(schema, table, index)} and not ${constraintExists(schema, table, parked)}`, [`alter table ${target} rename constraint ${ident(index)} to ${ident(parked)}`]) },
+      { sql: `create unique index concurrently if not exists ${ident(index)} on ${target} (${ident(temporary)})`, outsideTransaction: true },
+      { sql: `do ${dollarQuote(body.join('\n'))}` },
+    );
+  }
+  return steps;
+}
+
+function concurrentIndexSql(definition: string): string {
+  return definition.replace(/^CREATE (UNIQUE )?INDEX /i, 'CREATE $1INDEX CONCURRENTLY IF NOT EXISTS ');
 }
 
 function restoreNameSql(schema: string, column: KeptColumn): string {
@@ -344,7 +507,7 @@ function restoreConstraintSteps(schema: string, before: VirtualSchema, columns: 
       }
     }
     for (const index of indexes) {
-      indexSteps.push({ sql: index.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY IF NOT EXISTS '), outsideTransaction: true });
+      indexSteps.push({ sql: concurrentIndexSql(index.definition), outsideTransaction: true });
       const unique = constraints.find((each) => each.type === 'unique' && each.name === index.name);
       if (unique === undefined) continue;
       const deferral = /\bDEFERRABLE\b/.test(unique.definition) ? ` deferrable${/\bINITIALLY DEFERRED\b/.test(unique.definition) ? ' initially deferred' : ''}` : '';
