@@ -6,8 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import pg from 'pg';
-import { PromoteError, wrapError } from '../errors.js';
+import type pg from 'pg';
+import { PromoteError } from '../errors.js';
+import { withAppDatabase } from './app-database.js';
 import { runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
 import { MIGRATION_EXTENSIONS, type Migration } from './file.js';
@@ -37,7 +38,7 @@ export interface MigrationStepResult {
 
 export async function expandReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to apply', applied: [] };
-  return withAppDatabase(options, async (pool) => {
+  return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     const pending = await pendingMigrations(pool, options);
     const inFlight = await inFlightRun(pool, options.schema);
     if (pending.length === 0) {
@@ -54,7 +55,7 @@ export async function expandReleaseMigrations(options: ReleaseMigrationsOptions)
 
 export async function contractReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to contract', applied: [] };
-  return withAppDatabase(options, async (pool) => {
+  return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
     if (inFlight === undefined) return { detail: 'no expanded migration to contract', applied: [] };
@@ -66,7 +67,7 @@ export async function contractReleaseMigrations(options: ReleaseMigrationsOption
 
 export async function rollBackReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to roll back', applied: [] };
-  return withAppDatabase(options, async (pool) => {
+  return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
     if (inFlight === undefined) return { detail: 'no expanded migration to roll back', applied: [] };
@@ -78,7 +79,7 @@ export async function rollBackReleaseMigrations(options: ReleaseMigrationsOption
 /** The version schema a newly deployed instance should use: the run in flight's, else the last completed one's. */
 export async function currentVersionSchema(options: Pick<ReleaseMigrationsOptions, 'databaseUrl' | 'schema' | 'migrationsDir'>): Promise<string | undefined> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return undefined;
-  return withAppDatabase(options, async (pool) => {
+  return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     await ensureState(pool);
     return ((await inFlightRun(pool, options.schema)) ?? (await lastCompletedRun(pool, options.schema)))?.versionSchema;
   });
@@ -136,21 +137,4 @@ async function hasMigrationFiles(dir: string): Promise<boolean> {
 
 function budget(options: ReleaseMigrationsOptions) {
   return { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_BUDGET.lockTimeoutMs };
-}
-
-async function withAppDatabase<T>(options: Pick<ReleaseMigrationsOptions, 'databaseUrl'>, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
-  // an idle connection that dies is replaced; the next query through it reports the failure
-  pool.on('error', () => undefined);
-  try {
-    await pool.query('select 1');
-  } catch (error) {
-    await pool.end();
-    throw wrapError('connecting to the app database to migrate it', error);
-  }
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
 }

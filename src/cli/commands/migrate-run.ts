@@ -7,8 +7,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { ExitCode, ReportedFailure, UsageError, wrapError } from '../../errors.js';
+import { withAppDatabase } from '../../migrations/app-database.js';
+import type pg from 'pg';
+import { ExitCode, ReportedFailure, UsageError } from '../../errors.js';
 import { runBackfill } from '../../migrations/backfill/backfill.js';
 import { formatMigrationProblem, loadMigrationFileOrThrow } from '../../migrations/file.js';
 import { completeMigration, finalizeMigration, planMigration, rollbackMigration, startMigration, undoMigration, type Backfiller } from '../../migrations/runner.js';
@@ -249,18 +250,12 @@ async function onAppDatabase<T>(ctx: CliContext, options: TargetOptions, work: (
   if (url === undefined || url === '') throw new UsageError('which database? name it with --database <url>, or --env <name> to take it from promote.yaml');
   const schema = options.schema ?? config?.spec.migrations.schema ?? 'public';
   const lockTimeoutMs = config?.spec.migrations.lockTimeout ?? DEFAULT_LOCK_BUDGET.lockTimeoutMs;
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on('error', (error) => ctx.log.warn({ err: error }, 'an idle connection to the app database failed'));
-  try {
-    await pool.query('select 1');
-  } catch (error) {
-    await pool.end();
-    throw wrapError(`connecting to the app database`, error);
-  }
-  try {
-    return await work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs }, undoWindowMs: config?.spec.migrations.undoWindow ?? parseDuration('24h') });
-  } finally {
-    await pool.end();
-  }
+  return withAppDatabase(
+    url,
+    'connecting to the app database',
+    (pool) =>
+      work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs }, undoWindowMs: config?.spec.migrations.undoWindow ?? parseDuration('24h') }),
+    (error) => ctx.log.warn({ err: error }, 'an idle connection to the app database failed'),
+  );
 }
 
