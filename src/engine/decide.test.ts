@@ -361,3 +361,52 @@ describe('decide: hooks', () => {
     expect(run.actions.map((action) => action.kind)).toContain('setTraffic');
   });
 });
+
+describe('decide: flags of a rolled-back release are turned off', () => {
+  const flagged = plan([
+    { kind: 'setFlag', flag: { flag: 'new-checkout', enabled: true } },
+    { kind: 'setFlag', flag: { flag: 'old-banner', enabled: false } },
+    { kind: 'setWeight', weight: 10 },
+    { kind: 'setFlag', flag: { flag: 'fast-search', rollout: 25 } },
+    analysis(),
+    { kind: 'setFlag', flag: { flag: 'never-reached', enabled: true } },
+    { kind: 'promote' },
+  ]);
+  const failAnalysis = (action: Action) => (action.kind === 'startAnalysis' ? { status: 'failed' as const, verdict: 'Failed' as const, detail: 'error rate 4%' } : undefined);
+
+  it('turns off the flags the release turned on, in the same decision that returns traffic, and says so', () => {
+    const ticks = new Map<string, number>();
+    const run = simulate(flagged, initialState(1, 'v2', 'v1'), { outcome: (action, tick) => (ticks.set(action.id, tick), failAnalysis(action)) });
+    expect(run.state.phase).toBe('RolledBack');
+    const offs = run.actions.filter((action) => action.kind === 'setFlag' && action.enabled === false && action.id.includes('.rollback.'));
+    expect(offs.map((action) => action.kind === 'setFlag' && action.flag)).toEqual(['new-checkout', 'fast-search']);
+    const trafficBack = run.actions.find((action) => action.id.endsWith('.rollback.setTraffic'))!;
+    for (const off of offs) expect(ticks.get(off.id)).toBe(ticks.get(trafficBack.id));
+    expect(run.state.reason).toBe('analysis failed: error rate 4%; traffic is back on v1; flags new-checkout, fast-search off');
+  });
+
+  it('turns off a flag whose step was still running when an abort came', () => {
+    const run = simulate(flagged, initialState(1, 'v2', 'v1'), {
+      outcome: (action) => (action.kind === 'setFlag' && action.flag === 'new-checkout' && !action.id.includes('rollback') ? { status: 'running' } : undefined),
+      commands: (tick) => (tick === 2 ? [{ kind: 'abort', actor: 'ana' }] : []),
+    });
+    expect(run.state.phase).toBe('Aborted');
+    expect(run.actions.filter((action) => action.id.includes('.rollback.flag.')).map((action) => action.kind === 'setFlag' && action.flag)).toEqual(['new-checkout']);
+  });
+
+  it('finishes the rollback when turning a flag off fails, and names the flag and the reason', () => {
+    const run = simulate(flagged, initialState(1, 'v2', 'v1'), {
+      outcome: (action) => (action.id.endsWith('.rollback.flag.s3') ? { status: 'failed', detail: 'flag store unreachable' } : failAnalysis(action)),
+    });
+    expect(run.state.phase).toBe('RolledBack');
+    expect(run.state.reason).toBe('analysis failed: error rate 4%; traffic is back on v1; flag new-checkout off (turning off flag fast-search failed: flag store unreachable)');
+  });
+
+  it('touches no flag when the rollout rolls back before any setFlag step ran', () => {
+    const run = simulate(plan([test('smoke'), { kind: 'setFlag', flag: { flag: 'new-checkout', enabled: true } }, { kind: 'promote' }]), initialState(1, 'v2', 'v1'), {
+      outcome: (action) => (action.kind === 'runTest' ? { status: 'failed', detail: 'smoke failed' } : undefined),
+    });
+    expect(run.state.phase).toBe('RolledBack');
+    expect(run.actions.some((action) => action.kind === 'setFlag')).toBe(false);
+  });
+});

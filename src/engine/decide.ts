@@ -344,6 +344,8 @@ class Context {
   /** Traffic back to the version that served before, then the release's instances go. */
   private continueRollBack(): void {
     const back = this.state.rollingBack!;
+    // first, together with the traffic: a flag this release turned on must not outlive its rollback
+    const flags = this.turnOffReleasedFlags();
     const current = this.plan.steps[this.state.step];
     if (current?.kind === 'analysis' && this.outcome(this.id(this.state.step, 'startAnalysis'))?.status === 'running') this.stopAnalysis(this.id(this.state.step, 'startAnalysis'));
     this.stopBackgroundAnalyses();
@@ -382,10 +384,31 @@ class Context {
     if (migration === 'failed') return;
     // the on-rollback hooks run once traffic is safe; their failures are told, they change nothing
     if (this.hooks('onRollback') === 'waiting') return;
+    if (flags.pending) return;
     this.state = { ...this.state, rollingBack: null, weight: 0 };
     // a lone version carries all traffic in the router, so a first release did serve: say what is left
     const where = target === null ? `there is no earlier version to return to: ${release}, the app's first release, is stopped` : `traffic is back on ${target}`;
-    this.setPhase(back.to, `${back.reason}; ${where}${teardown.status === 'failed' ? ` (stopping ${release} failed: ${teardown.detail ?? 'unknown'})` : ''}`);
+    const troubles = [...(teardown.status === 'failed' ? [`stopping ${release} failed: ${teardown.detail ?? 'unknown'}`] : []), ...flags.failures];
+    this.setPhase(back.to, `${back.reason}; ${where}${flags.turnedOff.length > 0 ? `; ${flags.turnedOff.length > 1 ? 'flags' : 'flag'} ${flags.turnedOff.join(', ')} off` : ''}${troubles.length > 0 ? ` (${troubles.join('; ')})` : ''}`);
+  }
+
+  /**
+   * Turns off every flag a setFlag step of this attempt turned on (or gave a rollout), whether that step
+   * finished or not. A flag only turned off by the rollout stays as it is.
+   */
+  private turnOffReleasedFlags(): { pending: boolean; turnedOff: string[]; failures: string[] } {
+    const result = { pending: false, turnedOff: [] as string[], failures: [] as string[] };
+    this.plan.steps.forEach((step, index) => {
+      if (step.kind !== 'setFlag' || step.flag.enabled === false || !(step.flag.enabled === true || (step.flag.rollout ?? 0) > 0)) return;
+      if (this.outcome(this.id(index, 'setFlag')) === undefined) return;
+      const id = `${this.prefix()}.rollback.flag.s${index}`;
+      const outcome = this.outcome(id);
+      if (outcome === undefined) this.perform(id, { kind: 'setFlag', flag: step.flag.flag, enabled: false });
+      if (outcome === undefined || outcome.status === 'running') result.pending = true;
+      else if (outcome.status === 'failed') result.failures.push(`turning off flag ${step.flag.flag} failed: ${outcome.detail ?? 'unknown'}`);
+      else if (!result.turnedOff.includes(step.flag.flag)) result.turnedOff.push(step.flag.flag);
+    });
+    return result;
   }
 
   /**
