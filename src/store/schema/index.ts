@@ -3,6 +3,7 @@ import traffic from './002-traffic.js';
 import rolloutEngine from './003-rollout-engine.js';
 import analysis from './004-analysis.js';
 import migrationHistory from './005-migrations.js';
+import flags from './006-flags.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -11,4 +12,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags];
