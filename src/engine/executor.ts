@@ -7,6 +7,7 @@ import { routerAwareBackfill } from './backfill-throttle.js';
 import { contractReleaseMigrations, currentVersionSchema, expandReleaseMigrations, rollBackReleaseMigrations } from '../migrations/release-migrations.js';
 import { SCHEMA_VERSION_ENV } from '../sdk/schema-version.js';
 import type { AnalysisTemplateSpec, EnvironmentSpec } from '../spec/index.js';
+import { assertReleaseMigrations, getRelease, type Release } from '../store/releases.js';
 import { getTraffic, setTraffic } from '../store/traffic.js';
 import type { Target } from '../targets/target.js';
 import type { ActionContext, Executor } from './controller.js';
@@ -97,6 +98,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
             ...(backfill ? { backfill } : {}),
           };
           try {
+            if (action.phase === 'expand') await assertReleaseMigrations(await releaseRecord(options, context), options.migrationsDir);
             const result = action.phase === 'expand' ? await expandReleaseMigrations(release) : action.phase === 'contract' ? await contractReleaseMigrations(release) : await rollBackReleaseMigrations(release);
             return { status: 'succeeded', detail: result.detail, evidence: result };
           } catch (error) {
@@ -148,6 +150,12 @@ export function createExecutor(options: ExecutorOptions): Executor {
       return { status: 'failed', detail: `the controller stopped while hook ${action.hook.name} ran; it is not marked idempotent, so it is not run again and may have run in part` };
     },
   };
+}
+
+async function releaseRecord(options: ExecutorOptions, context: ActionContext): Promise<Release> {
+  const release = await getRelease(options.pool, context.app, context.state.release);
+  if (!release) throw new Error(`release ${context.state.release} of ${context.app} is no longer recorded`);
+  return release;
 }
 
 async function changeTraffic(options: ExecutorOptions, context: ActionContext, actor: string, reason: string, change: (table: Omit<TrafficConfig, 'revision'>) => Omit<TrafficConfig, 'revision'>): Promise<void> {

@@ -155,6 +155,20 @@ function assertSameContent(existing: Release, input: ReleaseInput): void {
   }
 }
 
+/**
+ * The promotion rule for schema changes: a rollout applies exactly the migration files its release
+ * was recorded with, the ones that passed the environments before. A file edited, added or removed
+ * since is refused, naming it.
+ */
+export async function assertReleaseMigrations(release: Pick<Release, 'app' | 'version' | 'migrationChecksums'>, dir: string): Promise<void> {
+  const found = await checksumMigrationsFolder(dir);
+  const change = describeChecksumChange(release.migrationChecksums, found);
+  if (change === '') return;
+  throw new PromoteError(`the migrations folder ${dir} is not what release ${release.version} of ${release.app} was recorded with (${change}); a rollout applies only the migrations that passed the environments before`, {
+    hint: 'restore the folder as it was when the release was created, or record a new release version with the changed migrations',
+  });
+}
+
 function describeChecksumChange(recorded: Record<string, string>, given: Record<string, string>): string {
   const changed: string[] = [];
   const added: string[] = [];

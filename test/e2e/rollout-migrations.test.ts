@@ -18,7 +18,7 @@ import { apiClient, createReleases, rollOut, startPromoteServer, type Api } from
 import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
-const VERSIONS = ['1.0.0', '1.1.0', '1.2.0'];
+const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '1.3.0'];
 
 describe('a rollout with migrations', () => {
   let folder: string;
@@ -78,7 +78,8 @@ strategies:
       - migrate: contract
 `,
     );
-    await createReleases(folder, env, VERSIONS);
+    // a release is recorded with the migration files of its time: each test writes its migrations first
+    await createReleases(folder, env, ['1.0.0']);
     const apiPort = await freePort();
     ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
     api = apiClient(apiPort);
@@ -98,6 +99,7 @@ strategies:
 
   it('expands before the release takes traffic, tells its instances their schema version, and contracts after promote', async () => {
     await writeFile(join(folder, 'migrations', '01_add_email.yaml'), `operations:\n  - add_column:\n      table: users\n      up: lower(replace(name, ' ', '')) || '@example.com'\n      column: { name: email, type: text }\n`);
+    await createReleases(folder, env, ['1.1.0']);
     const paused = await rollOut(api, '1.1.0');
     expect(paused, paused.reason).toMatchObject({ phase: 'Paused' });
     // both versions live: the old one reads the table as it was, the new one through its views
@@ -115,6 +117,7 @@ strategies:
 
   it('rolls the expand back when the rollout is aborted', async () => {
     await writeFile(join(folder, 'migrations', '02_add_age.yaml'), `operations:\n  - add_column:\n      table: users\n      column: { name: age, type: int, nullable: true }\n`);
+    await createReleases(folder, env, ['1.2.0']);
     const paused = await rollOut(api, '1.2.0');
     expect(paused, paused.reason).toMatchObject({ phase: 'Paused' });
     expect(await columns()).toContain('_promote_new_age');
@@ -129,5 +132,15 @@ strategies:
       ['01_add_email', 'completed'],
       ['02_add_age', 'rolled_back'],
     ]);
+  }, 90_000);
+
+  it('refuses to apply a migration edited after its release was recorded, and changes nothing', async () => {
+    await writeFile(join(folder, 'migrations', '03_add_city.yaml'), `operations:\n  - add_column:\n      table: users\n      column: { name: city, type: text, nullable: true }\n`);
+    await createReleases(folder, env, ['1.3.0']);
+    await writeFile(join(folder, 'migrations', '03_add_city.yaml'), `operations:\n  - add_column:\n      table: users\n      column: { name: town, type: text, nullable: true }\n`);
+    const settled = await rollOut(api, '1.3.0');
+    expect(settled.phase).toBe('RolledBack');
+    expect(settled.reason).toContain('is not what release 1.3.0 of shop was recorded with (changed: 03_add_city.yaml');
+    expect(await columns()).toEqual(['id', 'name', 'email']);
   }, 90_000);
 });
