@@ -6,7 +6,7 @@ import { createStorePool } from '../../test/helpers/database.js';
 import { scratchFolder } from '../../test/helpers/scratch.js';
 import { analysisTemplateSchema } from '../spec/schema-analysis.js';
 import type { AnalysisTemplateSpec } from '../spec/index.js';
-import { listMeasurements } from '../store/analysis.js';
+import { listMeasurements, rolloutMeasurements } from '../store/analysis.js';
 import { createRelease, createRollout, syncEnvironments, upsertApp } from '../store/index.js';
 import { judge } from './judges/index.js';
 import { createProvider } from './providers/index.js';
@@ -41,11 +41,11 @@ function template(file: string, overrides: Record<string, unknown> = {}): Analys
   });
 }
 
-function options(templates: Array<[string, AnalysisTemplateSpec]>, extra: Partial<AnalysisRunOptions> = {}): AnalysisRunOptions {
+function options(templates: Array<[string, AnalysisTemplateSpec]>, extra: Partial<AnalysisRunOptions> = {}): AnalysisRunOptions & { actionId: string } {
+  const actionId = `r${rolloutId}.a1.s${++actions}.startAnalysis`;
   return {
-    db,
-    rolloutId,
-    actionId: `r${rolloutId}.a1.s${++actions}.startAnalysis`,
+    actionId,
+    measurements: rolloutMeasurements(db, rolloutId, actionId),
     app: 'shop',
     environment: 'staging',
     candidate: 'v2',

@@ -7,8 +7,7 @@
 import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AnalysisTemplateSpec, JudgeSpec } from '../spec/index.js';
-import { listMeasurements, recordMeasurement, type Measurement } from '../store/analysis.js';
-import type { Queryable } from '../store/queryable.js';
+import type { MeasurementLog, RunMeasurement as Measurement } from '../store/analysis.js';
 import { assessRun, assessStep, type RunProgress, type RunRules, type Taken, type TemplateProgress } from './assess.js';
 import { summarizeData } from './evidence.js';
 import type { Judgement, MetricData, Provider, RunVerdict } from './types.js';
@@ -16,10 +15,8 @@ import type { Judgement, MetricData, Provider, RunVerdict } from './types.js';
 export type Judge = (spec: JudgeSpec, candidate: MetricData, baseline: MetricData | undefined) => Judgement;
 
 export interface AnalysisRunOptions {
-  db: Queryable;
-  rolloutId: number;
-  /** the startAnalysis action: measurements are recorded under it */
-  actionId: string;
+  /** where the run's measurements are kept: a rollout's startAnalysis action, a flag's safeguard run */
+  measurements: MeasurementLog;
   app: string;
   environment: string;
   candidate: string;
@@ -57,11 +54,11 @@ export interface AnalysisResult {
 
 export async function runAnalysis(options: AnalysisRunOptions): Promise<AnalysisResult> {
   const now = options.now ?? Date.now;
-  const earlier = await listMeasurements(options.db, options.rolloutId, { actionId: options.actionId });
+  const earlier = await options.measurements.list();
   const recorded = new Map<string, Measurement[]>(options.templates.map(({ name }) => [name, earlier.filter((each) => each.template === name)]));
   const startedAt = earlier.length > 0 ? Math.min(...earlier.map((each) => each.takenAt.getTime())) : now();
   const providers = new Map(options.templates.map(({ name, spec }) => [name, options.provider(name, spec)]));
-  if (earlier.length > 0) options.log?.info({ action: options.actionId, measurements: earlier.length }, 'analysis continues from the measurements already taken');
+  if (earlier.length > 0) options.log?.info({ action: options.measurements.label, measurements: earlier.length }, 'analysis continues from the measurements already taken');
 
   // an app's first release has nothing to be compared with: its compare metrics sit out, said so
   const sittingOut = (spec: AnalysisTemplateSpec) => spec.judge.type === 'compare' && options.baseline === null;
@@ -115,9 +112,7 @@ async function measure(options: AnalysisRunOptions, template: string, spec: Anal
     if (options.signal.aborted) return undefined;
     judgement = { verdict: 'Error', reason: describeCause(error), statistics: {} };
   }
-  const stored = await recordMeasurement(options.db, {
-    rolloutId: options.rolloutId,
-    actionId: options.actionId,
+  const stored = await options.measurements.record({
     template,
     seq,
     verdict: judgement.verdict,
@@ -130,7 +125,7 @@ async function measure(options: AnalysisRunOptions, template: string, spec: Anal
     // the controller's clock, the one the schedule is kept by (not the database's)
     takenAt: new Date((options.now ?? Date.now)()),
   });
-  options.log?.info({ action: options.actionId, template, seq, verdict: stored.verdict, reason: stored.reason }, 'analysis measurement');
+  options.log?.info({ action: options.measurements.label, template, seq, verdict: stored.verdict, reason: stored.reason }, 'analysis measurement');
   return stored;
 }
 

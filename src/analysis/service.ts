@@ -9,6 +9,7 @@ import type { Outcome } from '../engine/state.js';
 import { PromoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AnalysisTemplateSpec, EnvironmentSpec } from '../spec/index.js';
+import { rolloutMeasurements } from '../store/analysis.js';
 import { judge } from './judges/index.js';
 import { createProviderFor } from './providers/all.js';
 import { runAnalysis } from './runner.js';
@@ -53,9 +54,7 @@ export function createAnalysisService(options: AnalysisServiceOptions): Analysis
       running.set(request.actionId, abort);
       try {
         const result = await runAnalysis({
-          db: options.pool,
-          rolloutId: request.rolloutId,
-          actionId: request.actionId,
+          measurements: rolloutMeasurements(options.pool, request.rolloutId, request.actionId),
           app: request.app,
           environment: options.environment.name,
           candidate: request.candidate,

@@ -28,6 +28,31 @@ export interface Measurement extends Omit<MeasurementInput, 'takenAt'> {
   takenAt: Date;
 }
 
+/** A measurement without where it belongs: what an analysis run reads and writes through its log. */
+export type RunMeasurement = Omit<Measurement, 'rolloutId' | 'actionId'>;
+export type RunMeasurementInput = Omit<MeasurementInput, 'rolloutId' | 'actionId'>;
+
+/**
+ * Where an analysis run keeps its measurements, so a run that restarts continues from them: a
+ * rollout's analysis action here, a flag's safeguard run in src/flags/safeguard-store.ts.
+ */
+export interface MeasurementLog {
+  /** names the run in logs */
+  readonly label: string;
+  list(): Promise<RunMeasurement[]>;
+  /** the stored measurement: the earlier one when this template's seq was already written */
+  record(input: RunMeasurementInput): Promise<RunMeasurement>;
+}
+
+/** The measurements of one startAnalysis action of a rollout. */
+export function rolloutMeasurements(db: Queryable, rolloutId: number, actionId: string): MeasurementLog {
+  return {
+    label: actionId,
+    list: () => listMeasurements(db, rolloutId, { actionId }),
+    record: (input) => recordMeasurement(db, { ...input, rolloutId, actionId }),
+  };
+}
+
 interface MeasurementRow {
   id: string;
   rollout_id: string;
