@@ -3,6 +3,8 @@ import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
 import { createAnalysisService } from '../analysis/service.js';
+import { applyFlagStep } from '../flags/rollout-binding.js';
+import type { FlagDefinition } from '../flags/store-errors.js';
 import { routerAwareBackfill } from './backfill-throttle.js';
 import { contractReleaseMigrations, currentVersionSchema, expandReleaseMigrations, rollBackReleaseMigrations } from '../migrations/release-migrations.js';
 import { SCHEMA_VERSION_ENV } from '../sdk/schema-version.js';
@@ -24,6 +26,8 @@ export interface ExecutorOptions {
   migrationsDir: string;
   /** promote.yaml's migrations settings: the schema they change and the lock budget of their statements */
   migrations?: { schema: string; lockTimeoutMs: number; undoWindowMs?: number };
+  /** promote.yaml's flags: a setFlag step creates a declared flag the store does not have yet */
+  flags?: readonly FlagDefinition[];
   /** promote.yaml's analysis templates by name */
   analysisTemplates?: Readonly<Record<string, AnalysisTemplateSpec>>;
   actor?: string;
@@ -33,7 +37,7 @@ export interface ExecutorOptions {
 /**
  * Performs the engine's actions with the real parts: the target starts and stops versions, the
  * routing table moves traffic, tests run against a version's own instances. Each is safe to repeat.
- * Steps whose parts are not built yet (flags, integrity checks) fail with a
+ * Steps whose parts are not built yet (integrity checks) fail with a
  * message saying so, rather than pretending to pass.
  */
 export function createExecutor(options: ExecutorOptions): Executor {
@@ -123,8 +127,11 @@ export function createExecutor(options: ExecutorOptions): Executor {
             baseline: context.state.stable,
           });
         }
-        case 'setFlag':
-          return { status: 'failed', detail: 'this Promote has no flag store yet' };
+        case 'setFlag': {
+          const reason = `rollout #${context.rolloutId} of ${context.state.release}${action.id.includes('.rollback.') ? ' rolled back' : ''}`;
+          const detail = await applyFlagStep(options.pool, { app: context.app, environment: context.environment }, action, { actor, reason, ...(options.flags ? { declared: options.flags } : {}) });
+          return { status: 'succeeded', detail };
+        }
         case 'verify':
           return { status: 'failed', detail: 'this Promote cannot run integrity checks yet' };
         case 'runHook': {

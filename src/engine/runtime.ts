@@ -37,6 +37,7 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
       migrationsDir: resolve(options.configDir, spec.migrations.dir),
       migrations: { schema: spec.migrations.schema, lockTimeoutMs: spec.migrations.lockTimeout, undoWindowMs: spec.migrations.undoWindow },
       analysisTemplates: spec.analysis?.templates ?? {},
+      ...(spec.flags ? { flags: spec.flags } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     executors.set(environmentName, executor);

@@ -1,4 +1,5 @@
 import { PromoteError } from '../errors.js';
+import { listFlags } from '../flags/store-flags.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { appendEvent, createRollout, getRelease, syncEnvironments, upsertApp, withTransaction, type Queryable, type Rollout } from '../store/index.js';
 import { query } from '../store/queryable.js';
@@ -24,10 +25,13 @@ export interface StartRolloutInput {
  */
 export async function startRollout(db: Queryable, input: StartRolloutInput): Promise<Rollout> {
   const { spec, environment, version, actor } = input;
-  const plan = planRollout(spec, environment, input.planContext);
+  planRollout(spec, environment, input.planContext); // an unknown environment or a bad step is said before anything is written
   return withTransaction(db, async (tx) => {
     await upsertApp(tx, { name: spec.app.name });
     await syncEnvironments(tx, spec.app.name, spec.environments.map((each) => each.name));
+    // a setFlag step may name a flag that exists only in the store
+    const stored = await listFlags(tx, { app: spec.app.name, environment });
+    const plan = planRollout(spec, environment, { ...input.planContext, knownFlags: new Set([...(input.planContext?.knownFlags ?? []), ...stored.map((flag) => flag.name)]) });
     const release = await getRelease(tx, spec.app.name, version);
     if (!release) {
       throw new PromoteError(`release ${version} of ${spec.app.name} is not recorded`, { exitCode: 2, hint: `record it first: promote release create ${version} --artifact <path>` });

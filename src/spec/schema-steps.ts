@@ -97,7 +97,7 @@ const setFlagStepSchema = z
   .strictObject({
     flag: nonEmptyString.describe('Flag name; it may be declared under `flags` or exist only in the flag store.'),
     enabled: z.boolean().optional().describe('Turn the flag on or off.'),
-    rollout: z.number().min(0).max(100).optional().describe('Percent of users for a gradual rollout strategy.'),
+    rollout: z.number().int().min(0).max(100).optional().describe('Percent of users (a whole number) for the flag\'s flexibleRollout strategy.'),
   })
   .superRefine((step, ctx) => {
     if (step.enabled === undefined && step.rollout === undefined) {
