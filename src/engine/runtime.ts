@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
+import { FlagGuardian } from '../flags/guardian.js';
 import type { Logger } from '../log.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { createTarget, type Target } from '../targets/target.js';
@@ -56,9 +57,21 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
     ...(options.log ? { log: options.log } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });
+  // scheduled flag changes and flag safeguards, acting only while this controller leads
+  const guardian = new FlagGuardian({
+    pool: options.pool,
+    app: spec.app.name,
+    environments: spec.environments,
+    templates: spec.analysis?.templates ?? {},
+    configDir: options.configDir,
+    isLeader: () => controller.isLeader,
+    ...(options.log ? { log: options.log } : {}),
+  });
+  guardian.start();
   return {
     controller,
     close: async () => {
+      await guardian.stop();
       await controller.stop();
       // targets stop supervising; the instances keep serving while no controller runs
       await Promise.all([...targets.values()].map((target) => target.close()));

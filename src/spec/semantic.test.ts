@@ -51,6 +51,15 @@ describe('checkSemantics', () => {
     ]);
   });
 
+  it('reports flag safeguards naming unknown templates or templates that compare two versions', () => {
+    const templates = { errors: { judge: { type: 'threshold' } }, latency: { judge: { type: 'compare', test: 'mann-whitney' } } };
+    expect(checkSemantics(baseSpec({ templates, flags: [{ name: 'a', safeguards: { templates: ['errors'] } }] }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ templates, flags: [{ name: 'a' }, { name: 'b', safeguards: { templates: ['errros', 'latency'] } }] }))).toEqual([
+      { path: ['flags', 1, 'safeguards', 'templates', 0], message: 'unknown analysis template "errros"; analysis.templates defines errors, latency (did you mean "errors"?)' },
+      { path: ['flags', 1, 'safeguards', 'templates', 1], message: 'template "latency" compares two versions, and a flag\'s safeguard has only one to measure: use a template with a threshold judge' },
+    ]);
+  });
+
   it('reports compare judges whose provider cannot give the data their test needs', () => {
     const template = (provider: Record<string, unknown>, test: string) => ({ t: { provider, judge: { type: 'compare', test } } });
     const problemsOf = (provider: Record<string, unknown>, test: string) => checkSemantics(baseSpec({ templates: template(provider, test) })).map((problem) => problem.message);

@@ -22,6 +22,7 @@ export function checkSemantics(data: unknown): PathProblem[] {
     ...strategyReferences(asList(spec.environments), Object.keys(strategies)),
     ...Object.entries(strategies).flatMap(([name, strategy]) => checkStrategy(name, asObject(strategy), templates)),
     ...Object.entries(asObject(asObject(spec.analysis).templates)).flatMap(([name, template]) => checkTemplate(name, asObject(template))),
+    ...flagSafeguards(asList(spec.flags), asObject(asObject(spec.analysis).templates)),
   ];
 }
 
@@ -76,6 +77,28 @@ function strategyReferences(environments: unknown[], known: string[]): PathProbl
   });
 }
 
+function unknownTemplate(template: string, templates: readonly string[]): string {
+  return templates.length === 0
+    ? `unknown analysis template "${template}": none are defined (add them under analysis.templates)`
+    : `unknown analysis template "${template}"; analysis.templates defines ${templates.join(', ')}${didYouMean(template, templates)}`;
+}
+
+/** A flag's safeguards judge the flag alone, with no second version to compare against: thresholds only. */
+function flagSafeguards(flags: unknown[], templates: Json): PathProblem[] {
+  const names = Object.keys(templates);
+  return flags.flatMap((flag, index) =>
+    asList(asObject(asObject(flag).safeguards).templates).flatMap((template, position): PathProblem[] => {
+      if (typeof template !== 'string') return [];
+      const path = ['flags', index, 'safeguards', 'templates', position];
+      if (!names.includes(template)) return [{ path, message: unknownTemplate(template, names) }];
+      if (asObject(asObject(templates[template]).judge).type === 'compare') {
+        return [{ path, message: `template "${template}" compares two versions, and a flag's safeguard has only one to measure: use a template with a threshold judge` }];
+      }
+      return [];
+    }),
+  );
+}
+
 function checkStrategy(name: string, strategy: Json, templates: string[]): PathProblem[] {
   const steps = asList(strategy.steps).map(asObject);
   const at = (index: number, ...rest: (string | number)[]) => ['strategies', name, 'steps', index, ...rest];
@@ -95,11 +118,7 @@ function checkStrategy(name: string, strategy: Json, templates: string[]): PathP
 
     asList(asObject(step.analysis).templates).forEach((template, position) => {
       if (typeof template !== 'string' || templates.includes(template)) return;
-      const message =
-        templates.length === 0
-          ? `unknown analysis template "${template}": none are defined (add them under analysis.templates)`
-          : `unknown analysis template "${template}"; analysis.templates defines ${templates.join(', ')}${didYouMean(template, templates)}`;
-      problems.push({ path: at(index, 'analysis', 'templates', position), message });
+      problems.push({ path: at(index, 'analysis', 'templates', position), message: unknownTemplate(template, templates) });
     });
 
     if (strategy.type === 'blueGreen' && typeof step.setWeight === 'number' && step.setWeight !== 0 && step.setWeight !== 100) {

@@ -55,8 +55,6 @@ export function rolloutMeasurements(db: Queryable, rolloutId: number, actionId: 
 
 interface MeasurementRow {
   id: string;
-  rollout_id: string;
-  action_id: string;
   template: string;
   seq: number;
   taken_at: Date;
@@ -69,19 +67,38 @@ interface MeasurementRow {
   statistics: Record<string, unknown>;
 }
 
+/**
+ * Where one run's measurements live: a table with the measurement columns and key columns naming the
+ * run, unique with (template, seq). Table and column names are constants of this code, never input.
+ */
+export interface MeasurementPlace {
+  table: 'analysis_measurements' | 'flag_safeguard_measurements';
+  key: Readonly<Record<string, string | number>>;
+  /** the run, for error messages */
+  what: string;
+}
+
 /** Records a measurement; returns the stored one (the earlier one when this seq was already written). */
 export async function recordMeasurement(db: Queryable, input: MeasurementInput): Promise<Measurement> {
-  const doing = `recording measurement ${input.seq} of analysis ${input.template} (${input.actionId})`;
+  const { rolloutId, actionId, ...measurement } = input;
+  const stored = await recordRunMeasurement(db, { table: 'analysis_measurements', key: { rollout_id: rolloutId, action_id: actionId }, what: `analysis ${input.template} (${actionId})` }, measurement);
+  return { ...stored, rolloutId, actionId };
+}
+
+export async function recordRunMeasurement(db: Queryable, place: MeasurementPlace, input: RunMeasurementInput): Promise<RunMeasurement> {
+  const doing = `recording measurement ${input.seq} of ${place.what}`;
+  const keys = Object.keys(place.key);
+  const keyValues = Object.values(place.key);
+  const columns = [...keys, 'template', 'seq', 'taken_at', 'verdict', 'reason', 'dry_run', 'critical', 'candidate', 'baseline', 'statistics'];
+  const values = columns.map((column, index) => (column === 'taken_at' ? `coalesce($${index + 1}, now())` : `$${index + 1}`));
   const inserted = await query<MeasurementRow>(
     db,
     doing,
-    `insert into promote.analysis_measurements (rollout_id, action_id, template, seq, taken_at, verdict, reason, dry_run, critical, candidate, baseline, statistics)
-     values ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9, $10, $11, $12)
-     on conflict (rollout_id, action_id, template, seq) do nothing
+    `insert into promote.${place.table} (${columns.join(', ')}) values (${values.join(', ')})
+     on conflict (${[...keys, 'template', 'seq'].join(', ')}) do nothing
      returning *`,
     [
-      input.rolloutId,
-      input.actionId,
+      ...keyValues,
       input.template,
       input.seq,
       input.takenAt ?? null,
@@ -95,18 +112,13 @@ export async function recordMeasurement(db: Queryable, input: MeasurementInput):
     ],
   );
   if (inserted.rows[0]) return fromRow(inserted.rows[0]);
-  const existing = await query<MeasurementRow>(
-    db,
-    doing,
-    'select * from promote.analysis_measurements where rollout_id = $1 and action_id = $2 and template = $3 and seq = $4',
-    [input.rolloutId, input.actionId, input.template, input.seq],
-  );
+  const existing = await query<MeasurementRow>(db, doing, `select * from promote.${place.table} where ${keyMatch(keys)} and template = $${keys.length + 1} and seq = $${keys.length + 2}`, [...keyValues, input.template, input.seq]);
   return fromRow(existing.rows[0]!);
 }
 
 /** Measurements of a rollout, oldest first; of one analysis action, and one template, when given. */
 export async function listMeasurements(db: Queryable, rolloutId: number, filter: { actionId?: string; template?: string } = {}): Promise<Measurement[]> {
-  const result = await query<MeasurementRow>(
+  const result = await query<MeasurementRow & { rollout_id: string; action_id: string }>(
     db,
     `reading the analysis measurements of rollout ${rolloutId}`,
     `select * from promote.analysis_measurements
@@ -114,14 +126,23 @@ export async function listMeasurements(db: Queryable, rolloutId: number, filter:
      order by taken_at, id`,
     [rolloutId, filter.actionId ?? null, filter.template ?? null],
   );
+  return result.rows.map((row) => ({ ...fromRow(row), rolloutId: toId(row.rollout_id), actionId: row.action_id }));
+}
+
+/** One run's measurements, oldest first. */
+export async function listRunMeasurements(db: Queryable, place: MeasurementPlace): Promise<RunMeasurement[]> {
+  const keys = Object.keys(place.key);
+  const result = await query<MeasurementRow>(db, `reading the measurements of ${place.what}`, `select * from promote.${place.table} where ${keyMatch(keys)} order by taken_at, id`, Object.values(place.key));
   return result.rows.map(fromRow);
 }
 
-function fromRow(row: MeasurementRow): Measurement {
+function keyMatch(keys: readonly string[]): string {
+  return keys.map((key, index) => `${key} = $${index + 1}`).join(' and ');
+}
+
+function fromRow(row: MeasurementRow): RunMeasurement {
   return {
     id: toId(row.id),
-    rolloutId: toId(row.rollout_id),
-    actionId: row.action_id,
     template: row.template,
     seq: row.seq,
     takenAt: row.taken_at,

@@ -4,6 +4,7 @@ import rolloutEngine from './003-rollout-engine.js';
 import analysis from './004-analysis.js';
 import migrationHistory from './005-migrations.js';
 import flags from './006-flags.js';
+import flagSafeguards from './007-flag-safeguards.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -12,4 +13,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards];
