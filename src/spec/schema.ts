@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { analysisTemplateSchema } from './schema-analysis.js';
 import { environmentSchema, type targetSchema } from './schema-environment.js';
-import { flagSchema } from './schema-flags.js';
+import { flagListSchema, flagSchema } from './schema-flags.js';
 import { headerNameSchema, nameSchema } from './schema-meta.js';
 import { stepSchema } from './schema-steps.js';
 
@@ -88,7 +88,7 @@ export const promoteSpecSchema = z
       })
       .optional()
       .describe('Reusable metric analyses.'),
-    flags: z.array(flagSchema).optional().describe('Feature flags this app declares.'),
+    flags: flagListSchema.optional().describe('Feature flags this app declares.'),
   })
   .describe('promote.yaml: how releases of one app are promoted from staging to production.');
 
