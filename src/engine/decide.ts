@@ -129,7 +129,7 @@ class Context {
       case 'analysis':
         return this.analysis(step);
       case 'setFlag':
-        return this.await(this.id(index, 'setFlag'), () => ({ kind: 'setFlag', flag: step.flag.flag, ...(step.flag.enabled !== undefined ? { enabled: step.flag.enabled } : {}), ...(step.flag.rollout !== undefined ? { rollout: step.flag.rollout } : {}) }), `flag ${step.flag.flag}`);
+        return this.await(this.id(index, 'setFlag'), () => ({ kind: 'setFlag', ...step.flag }), `flag ${step.flag.flag}`);
       case 'approval':
         return this.approval(step);
       case 'verify':
@@ -394,7 +394,8 @@ class Context {
 
   /**
    * Turns off every flag a setFlag step of this attempt turned on (or gave a rollout), whether that step
-   * finished or not. A flag only turned off by the rollout stays as it is.
+   * finished or not. A flag only turned off by the rollout stays as it is, and so does one whose step only
+   * moved variant weights: for a migration flag, "off" would stop writes the data already depends on.
    */
   private turnOffReleasedFlags(): { pending: boolean; turnedOff: string[]; failures: string[] } {
     const result = { pending: false, turnedOff: [] as string[], failures: [] as string[] };

@@ -94,7 +94,7 @@ export type Action = ActionBase &
     | { kind: 'runTest'; step: number; test: Extract<PlannedStep, { kind: 'test' }>['test'] }
     | { kind: 'startAnalysis'; step: number; templates: string[]; background: boolean }
     | { kind: 'stopAnalysis'; analysis: string }
-    | { kind: 'setFlag'; flag: string; enabled?: boolean; rollout?: number }
+    | { kind: 'setFlag'; flag: string; enabled?: boolean; rollout?: number; variants?: Record<string, number> }
     | { kind: 'requestApproval'; step: number; count: number }
     | { kind: 'verify'; checks: string[] }
     | { kind: 'teardown'; version: string }

@@ -7,12 +7,14 @@
 import type { Queryable } from '../store/queryable.js';
 import type { FlagScope } from './source.js';
 import type { FlagDefinition } from './store-errors.js';
-import { disableFlag, enableFlag, getFlag, putFlag, setFlagRollout } from './store-flags.js';
+import { disableFlag, enableFlag, getFlag, putFlag, setFlagRollout, setVariantWeights } from './store-flags.js';
 
 export interface FlagStepChange {
   flag: string;
   enabled?: boolean;
   rollout?: number;
+  /** weights out of 1000 by variant name */
+  variants?: Record<string, number>;
 }
 
 export interface FlagStepOptions {
@@ -37,8 +39,10 @@ export async function applyFlagStep(db: Queryable, scope: FlagScope, change: Fla
   // off first, rollout before on: exposure only ever passes through smaller values on the way
   if (change.enabled === false) await disableFlag(db, scope, change.flag, who);
   if (change.rollout !== undefined) await setFlagRollout(db, scope, change.flag, change.rollout, who);
+  if (change.variants !== undefined) await setVariantWeights(db, scope, change.flag, change.variants, who);
   if (change.enabled === true) await enableFlag(db, scope, change.flag, who);
   const now = await getFlag(db, scope, change.flag);
   const on = now?.definition.enabled === true;
-  return `flag ${change.flag} is ${on ? 'on' : 'off'}${change.rollout !== undefined ? ` with a rollout of ${change.rollout}%` : ''} in ${scope.environment}`;
+  const variants = change.variants === undefined ? '' : `, variants ${Object.entries(change.variants).map(([name, weight]) => `${name}=${weight}`).join(' ')}`;
+  return `flag ${change.flag} is ${on ? 'on' : 'off'}${change.rollout !== undefined ? ` with a rollout of ${change.rollout}%` : ''}${variants} in ${scope.environment}`;
 }

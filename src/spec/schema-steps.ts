@@ -98,13 +98,17 @@ const setFlagStepSchema = z
     flag: nonEmptyString.describe('Flag name; it may be declared under `flags` or exist only in the flag store.'),
     enabled: z.boolean().optional().describe('Turn the flag on or off.'),
     rollout: z.number().int().min(0).max(100).optional().describe('Percent of users (a whole number) for the flag\'s flexibleRollout strategy.'),
+    variants: z
+      .record(nonEmptyString, z.number().int().min(0).max(1000))
+      .optional()
+      .describe('Variant weights out of 1000 (Unleash\'s scale), e.g. { control: 500, new-layout: 500 }; variants not named keep theirs. A migration flag\'s stages are its variants.'),
   })
   .superRefine((step, ctx) => {
-    if (step.enabled === undefined && step.rollout === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'setFlag needs "enabled", "rollout" or both' });
+    if (step.enabled === undefined && step.rollout === undefined && step.variants === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'setFlag needs "enabled", "rollout", "variants" or a combination' });
     }
   })
-  .meta({ anyOf: [{ required: ['enabled'] }, { required: ['rollout'] }] })
+  .meta({ anyOf: [{ required: ['enabled'] }, { required: ['rollout'] }, { required: ['variants'] }] })
   .describe('Change a feature flag as part of the rollout.');
 
 const approvalStepSchema = z

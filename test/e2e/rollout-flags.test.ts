@@ -16,7 +16,7 @@ import { scratchFolder } from '../helpers/scratch.js';
 
 const app = fileURLToPath(new URL('../fixtures/target-app.mjs', import.meta.url));
 const digest = (seed: string) => `sha256:${seed.padEnd(64, '0').slice(0, 64)}`;
-const VERSIONS = ['v1', 'v2', 'v3'];
+const VERSIONS = ['v1', 'v2', 'v3', 'v4'];
 const scope = { app: 'shop', environment: 'staging' };
 
 const specText = (steps: string) => `version: 1
@@ -113,11 +113,29 @@ describe('setFlag steps and the flags of a rolled-back release', () => {
     expect(last).toMatchObject({ action: 'disabled', actor: 'controller', reason: `rollout #${rollout.id} of v2 rolled back` });
   }, 60_000);
 
+  it('moves the variant weights of a migration flag and leaves them when the rollout aborts', async () => {
+    const staged = parse(`${specText('      - setFlag: { flag: orders-move, variants: { off: 0, dual-write: 1000 } }\n      - pause: {}\n      - promote: {}')}  - name: orders-move
+    type: migration
+    enabled: true
+    variants: [{ name: "off", weight: 1000 }]
+`);
+    // the executor of this suite knows only the first spec's declarations: the flag comes from the store
+    await putFlag(db, scope, staged.flags!.find((flag) => flag.name === 'orders-move'), { actor: 'ops' });
+    const rollout = await startRollout(db, { spec: staged, environment: 'staging', version: 'v3', actor: 'alice' });
+    expect(await until(rollout.id, ['Paused', 'RolledBack'])).toMatchObject({ phase: 'Paused' });
+    const weights = () => getFlag(db, scope, 'orders-move').then((flag) => Object.fromEntries((flag?.definition.variants ?? []).map((variant) => [variant.name, variant.weight])));
+    expect(await weights()).toEqual({ off: 0, 'dual-write': 1000 });
+    await sendCommand(db, { ...scope, kind: 'abort', actor: 'alice' });
+    expect((await until(rollout.id, ['Aborted'])).phase_reason).not.toContain('orders-move');
+    expect(await weights()).toEqual({ off: 0, 'dual-write': 1000 });
+    expect((await getFlag(db, scope, 'orders-move'))?.definition.enabled).toBe(true);
+  }, 60_000);
+
   it('refuses to plan a setFlag step naming a flag neither declared nor in the store, and accepts one only in the store', async () => {
     const other = parse(specText('      - setFlag: { flag: dark-mode, enabled: true }\n      - promote: {}'));
-    await expect(startRollout(db, { spec: other, environment: 'staging', version: 'v3', actor: 'alice' })).rejects.toThrow(PlanError);
+    await expect(startRollout(db, { spec: other, environment: 'staging', version: 'v4', actor: 'alice' })).rejects.toThrow(PlanError);
     await putFlag(db, scope, { name: 'dark-mode' }, { actor: 'ops' });
-    const rollout = await startRollout(db, { spec: other, environment: 'staging', version: 'v3', actor: 'alice' });
+    const rollout = await startRollout(db, { spec: other, environment: 'staging', version: 'v4', actor: 'alice' });
     expect(rollout.id).toBeGreaterThan(0);
     await sendCommand(db, { ...scope, kind: 'abort', actor: 'alice' });
     await until(rollout.id, ['Aborted', 'RolledBack', 'Healthy']);
