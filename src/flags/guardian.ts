@@ -18,7 +18,7 @@ import { withTransaction } from '../store/queryable.js';
 import { getTraffic } from '../store/traffic.js';
 import { endedSafeguardRuns, recordSafeguardVerdict, safeguardMeasurements, type SafeguardRunKey, type SafeguardVerdict } from './safeguard-store.js';
 import type { FlagScope } from './source.js';
-import { FlagConflictError, type FlagDefinition } from './store-errors.js';
+import { FlagConflictError, FlagNotFoundError, type FlagDefinition } from './store-errors.js';
 import { disableFlag, listFlags, type StoredFlag } from './store-flags.js';
 import { applyDueFlagSchedules } from './store-schedules.js';
 
@@ -88,7 +88,14 @@ export class FlagGuardian {
 
   /** Starts a run for each new version of a guarded flag, and stops runs whose version is gone. */
   private async watch(scope: FlagScope, environment: EnvironmentSpec): Promise<void> {
-    const flags = await listFlags(this.options.pool, scope);
+    let flags: StoredFlag[];
+    try {
+      flags = await listFlags(this.options.pool, scope);
+    } catch (error) {
+      // an environment no deploy or flag sync has recorded yet has no flags to guard
+      if (error instanceof FlagNotFoundError) return;
+      throw error;
+    }
     const ended = await endedSafeguardRuns(this.options.pool, scope);
     const guarded = new Map(flags.filter((flag) => flag.definition.enabled && safeguardTemplates(flag.definition).length > 0).map((flag) => [flag.name, flag]));
     for (const [id, guard] of this.running) {
