@@ -55,10 +55,23 @@ function toNumber(text: string | undefined): number {
   return Number(text);
 }
 
+/**
+ * Parsed context versions. An app has few versions live at once and parsing one costs more than the
+ * rest of an evaluation, so they are remembered; the bound keeps a stream of junk from growing it.
+ */
+const parsedVersions = new Map<string, semver.SemVer | null>();
+const PARSED_VERSIONS_LIMIT = 4096;
+
 /** A version Unleash accepts from a context: strict semver, no leading "v". */
 export function parseVersion(text: string | undefined): semver.SemVer | null {
   if (text === undefined || text.startsWith('v')) return null;
-  return semver.parse(text);
+  let parsed = parsedVersions.get(text);
+  if (parsed === undefined) {
+    parsed = semver.parse(text);
+    if (parsedVersions.size >= PARSED_VERSIONS_LIMIT) parsedVersions.clear();
+    parsedVersions.set(text, parsed);
+  }
+  return parsed;
 }
 
 function currentTime(context: FlagContext): number {
