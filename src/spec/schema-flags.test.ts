@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatPath } from './problems.js';
 import { validateWithSchema } from './issues.js';
 import { flagListSchema, flagSchema } from './schema-flags.js';
+import { promoteSpecSchema } from './schema.js';
 import { MIGRATION_STAGES } from '../flags/migration-stages.js';
 
 /** The problems of one flag as `path: message` lines, or [] when it validates. */
@@ -93,5 +94,11 @@ describe('flag validation', () => {
       '[0].dependencies[0].feature: b depends on c itself; a parent flag cannot have parents (Unleash evaluates one level, so a would always be off)',
     ]);
     expect(listProblems([{ name: 'a', dependencies: [{ feature: 'b' }] }, { name: 'b' }])).toEqual([]);
+  });
+
+  it('promote.yaml reports a dependency cycle among its flags at the flag that starts it', () => {
+    const result = validateWithSchema(promoteSpecSchema, { flags: [{ name: 'x' }, { name: 'a', dependencies: [{ feature: 'b' }] }, { name: 'b', dependencies: [{ feature: 'a' }] }] });
+    const flagProblems = result.ok ? [] : result.problems.filter((problem) => problem.path[0] === 'flags').map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
+    expect(flagProblems).toEqual(['flags[1].dependencies: flags depend on each other in a cycle: a -> b -> a']);
   });
 });
