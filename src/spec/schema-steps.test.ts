@@ -114,11 +114,11 @@ describe('steps', () => {
     ]);
   });
 
-  it('requires exactly one of run and http in a test, and enabled or rollout in setFlag', () => {
+  it('requires exactly one of run and http in a test, and enabled, rollout or variants in setFlag', () => {
     expect(messagesOf(['test: { name: smoke }', 'test: { name: both, run: x, http: { path: /a } }', 'setFlag: { flag: a }']).map((problem) => problem.message)).toEqual([
       'a test needs "run" or "http"',
       'a test takes only one of "run" or "http", got run and http',
-      'setFlag needs "enabled", "rollout" or both',
+      'setFlag needs "enabled", "rollout", "variants" or a combination',
     ]);
   });
 
