@@ -131,7 +131,7 @@ describe('flag store', () => {
     const version = (await getFlag(pool, staging, 'race'))!.version;
     const results = await Promise.allSettled(['a', 'b', 'c'].map((actor) => disableFlag(pool, staging, 'race', { actor, expectedVersion: version })));
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
-    const refusals: unknown[] = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    const refusals = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected').map((result): unknown => result.reason);
     expect(refusals).toHaveLength(2);
     for (const refusal of refusals) expect(refusal).toBeInstanceOf(FlagConflictError);
   });
