@@ -93,7 +93,7 @@ describe('scheduled flag changes', () => {
 });
 
 describe('stale flags', () => {
-  const everyone = (definition: Partial<FlagDefinition> & Record<string, unknown>) => uniformState({ name: 'f', type: 'release', enabled: true, ...definition } as FlagDefinition);
+  const everyone = (definition: Partial<FlagDefinition> & Record<string, unknown>) => uniformState({ name: 'f', type: 'release', enabled: true, ...definition });
 
   it('calls a flag fully on, fully off, or neither', () => {
     expect(everyone({ enabled: false, strategies: [{ name: 'default' }] })).toBe('off');
