@@ -6,7 +6,7 @@ import { syncEnvironments } from '../store/environments.js';
 import { listEvents, verifyEventChain } from '../store/events.js';
 import { currentRevision } from './store-changes.js';
 import { FlagConflictError, FlagNotFoundError, FlagValidationError } from './store-errors.js';
-import { archiveFlag, disableFlag, enableFlag, flagHistory, getFlag, listFlags, putFlag, setFlagRollout } from './store-flags.js';
+import { archiveFlag, disableFlag, enableFlag, flagHistory, getFlag, listFlags, putFlag, setFlagRollout, setVariantWeights } from './store-flags.js';
 
 const production = { app: 'shop', environment: 'production' };
 const staging = { app: 'shop', environment: 'staging' };
@@ -156,5 +156,21 @@ describe('flag store', () => {
   it('keeps the history append-only', async () => {
     await expect(pool.query(`update promote.flag_changes set actor = 'mallory'`)).rejects.toThrow('promote.flag_changes is append-only: UPDATE is not allowed');
     await expect(pool.query('delete from promote.flag_changes')).rejects.toThrow('append-only: DELETE');
+  });
+});
+
+describe('variant weights', () => {
+  it('sets named weights as fixed, adds new variants, keeps the others and refuses a sum above 1000', async () => {
+    const { pool } = await createStorePool();
+    await upsertApp(pool, { name: 'shop' });
+    await syncEnvironments(pool, 'shop', ['production']);
+    await putFlag(pool, production, { name: 'colour', enabled: true, variants: [{ name: 'blue', weight: 500, weightType: 'variable' }, { name: 'red', weight: 500, weightType: 'variable' }] }, alice);
+    const { flag, change } = await setVariantWeights(pool, production, 'colour', { blue: 200, green: 100 }, { actor: 'bob' });
+    expect(flag.definition.variants?.map((variant) => [variant.name, variant.weight, variant.weightType])).toEqual([['blue', 200, 'fix'], ['red', 500, 'variable'], ['green', 100, 'fix']]);
+    expect(change!.diff).toEqual(['variants[0].weight', 'variants[0].weightType', 'variants[2]']);
+    await expect(setVariantWeights(pool, production, 'colour', { blue: 700, green: 400 }, { actor: 'bob' })).rejects.toThrow(/^flag "colour" after variants is not valid: variants/);
+    await expect(setVariantWeights(pool, production, 'colour', { blue: 1001 }, { actor: 'bob' })).rejects.toThrow('weights.blue: expected a whole number from 0 to 1000, got 1001');
+    await expect(setVariantWeights(pool, production, 'colour', {}, { actor: 'bob' })).rejects.toThrow('needs at least one variant=weight');
+    expect((await getFlag(pool, production, 'colour'))!.version).toBe(2);
   });
 });

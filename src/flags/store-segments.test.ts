@@ -7,6 +7,7 @@ import { listEvents } from '../store/events.js';
 import { currentRevision } from './store-changes.js';
 import { recordClientRegistration, recordFlagUsage, listClients, flagUsage } from './store-clients.js';
 import { FlagConflictError, FlagValidationError } from './store-errors.js';
+import { archiveFlag, putFlag } from './store-flags.js';
 import { deleteSegment, getSegment, listSegments, putSegment, segmentHistory } from './store-segments.js';
 
 const production = { app: 'shop', environment: 'production' };
@@ -56,15 +57,13 @@ describe('segments', () => {
 
   it('refuses to delete a segment a flag still uses, naming the flags, then deletes it once unused', async () => {
     // flags refer to segments by name inside their strategies (the admin format)
-    for (const [environment, name] of [['production', 'checkout'], ['staging', 'search']] as const) {
-      await pool.query(
-        `insert into promote.flags (app, environment, name, definition, created_by, updated_by) values ('shop', $1, $2, $3::jsonb, 'test', 'test')`,
-        [environment, name, JSON.stringify({ name, enabled: true, strategies: [{ name: 'default', segments: ['beta-users'] }] })],
-      );
-    }
+    await putFlag(pool, production, { name: 'checkout', enabled: true, strategies: [{ name: 'default', segments: ['beta-users'] }] }, { actor: 'alice' });
+    await putFlag(pool, staging, { name: 'search', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: 5 } }, { name: 'default', segments: ['beta-users'] }] }, { actor: 'alice' });
+    await expect(putFlag(pool, staging, { name: 'other', strategies: [{ name: 'default', segments: ['beta-users', 'nobody'] }] }, { actor: 'alice' })).rejects.toThrow('flag "other" is not valid: strategies[0].segments[1]: app shop has no segment "nobody"');
     await expect(deleteSegment(pool, 'shop', 'beta-users', { actor: 'alice' })).rejects.toThrow(FlagConflictError);
     await expect(deleteSegment(pool, 'shop', 'beta-users', { actor: 'alice' })).rejects.toThrow('segment "beta-users" of app shop is still used by flags production/checkout, staging/search');
-    await pool.query(`update promote.flags set definition = jsonb_set(definition, '{strategies,0,segments}', '[]') where app = 'shop'`);
+    await putFlag(pool, production, { name: 'checkout', enabled: true, strategies: [{ name: 'default' }] }, { actor: 'alice' });
+    await archiveFlag(pool, staging, 'search', { actor: 'alice' });
     const revision = await currentRevision(pool, production);
     const change = await deleteSegment(pool, 'shop', 'beta-users', { actor: 'alice', reason: 'programme over' });
     expect(change).toMatchObject({ action: 'deleted', after: null, reason: 'programme over' });

@@ -23,3 +23,4 @@ export {
 } from './store-schedules.js';
 export { staleFlags, uniformState, type StaleFlag } from './store-stale.js';
 export { recordClientRegistration, recordFlagUsage, listClients, flagUsage, type ClientRegistration, type ClientMetrics, type RegisteredClient, type FlagUsage } from './store-clients.js';
+export { clientRuleset, CLIENT_FORMAT_VERSION } from './store-ruleset.js';
