@@ -1,0 +1,65 @@
+/**
+ * The canonical text of a row, computed in the database, so the same data hashes the same on both
+ * sides whatever the column types' text output would do:
+ *
+ * - integers and numerics as numeric with trailing zeros trimmed (`1.50` and `1.5`, int4 `7` and int8
+ *   `7` are the same value), floats as float8 in their shortest exact text;
+ * - json as jsonb text (key order and spacing normalised), bytea as hex;
+ * - dates, times, timestamps and intervals as text under fixed session settings (TimeZone UTC,
+ *   DateStyle ISO, IntervalStyle iso_8601): a timestamptz reads the same whatever the servers' zones;
+ * - each value length-prefixed (`5:hello`) and NULL as `~`, so NULL and '' differ, and no value can
+ *   pass for two: `a,b` in one column never hashes like `a` and `b` in two.
+ *
+ * The row hash is the first 64 bits of md5 over key and values, as a bigint; a chunk's checksum is the
+ * count of its rows and the numeric (never overflowing) sum of their hashes. A sum is not a XOR: equal
+ * changes to an even number of rows do not cancel, and four rows changed by the same amount change the
+ * sum unless their hash deltas happen to sum to zero (a 2^-64 event).
+ */
+import { ident } from '../migrations/sql.js';
+import type { ColumnInfo } from './describe.js';
+
+/** SET LOCAL statements every reading transaction runs first. */
+export const SESSION_SETTINGS = [
+  `set local timezone = 'UTC'`,
+  `set local datestyle = 'ISO, YMD'`,
+  `set local intervalstyle = 'iso_8601'`,
+  `set local extra_float_digits = 1`,
+  `set local bytea_output = 'hex'`,
+].join('; ');
+
+const NUMERIC = new Set(['int2', 'int4', 'int8', 'numeric', 'money']);
+const FLOAT = new Set(['float4', 'float8']);
+
+/** The column's value as canonical text (NULL stays NULL). */
+export function canonicalValue(column: ColumnInfo, expression = ident(column.name)): string {
+  if (NUMERIC.has(column.typname)) return `trim_scale((${expression})::numeric)::text`;
+  if (FLOAT.has(column.typname)) return `(${expression})::float8::text`;
+  if (column.typname === 'json') return `(${expression})::jsonb::text`;
+  if (column.typname === 'bytea') return `encode(${expression}, 'hex')`;
+  return `(${expression})::text`;
+}
+
+/** Length-prefixed, NULL as `~`: injective over (NULL, any text). */
+export function encodedValue(column: ColumnInfo): string {
+  const text = canonicalValue(column);
+  return `coalesce(length(${text})::text || ':' || ${text}, '~')`;
+}
+
+export function rowText(key: readonly ColumnInfo[], columns: readonly ColumnInfo[]): string {
+  return [...key, ...columns].map(encodedValue).join(` || ',' || `);
+}
+
+/** 64 bits of md5 over the row's canonical text, as a bigint. */
+export function rowHash(key: readonly ColumnInfo[], columns: readonly ColumnInfo[]): string {
+  return `('x' || left(md5(${rowText(key, columns)}), 16))::bit(64)::int8`;
+}
+
+/** The key as a text[] of canonical values, the form keys are reported, compared and passed back in. */
+export function keyArray(key: readonly ColumnInfo[]): string {
+  return `array[${key.map((column) => canonicalValue(column)).join(', ')}]::text[]`;
+}
+
+/** The key for ordering and ranges: collatable columns under "C", so both sides sort text alike. */
+export function keyOrder(key: readonly ColumnInfo[]): string {
+  return `(${key.map((column) => (column.collatable ? `${ident(column.name)} collate "C"` : ident(column.name))).join(', ')})`;
+}

@@ -1,0 +1,137 @@
+/**
+ * The reads reconcile makes on one side: counts, range checksums, range boundaries and row hashes on
+ * the scan's connection (inside its snapshot), and rows by key on fresh connections for the re-check.
+ * Every statement is counted, so a report can say how many queries localising differences took.
+ */
+import type pg from 'pg';
+import { wrapError } from '../errors.js';
+import { ident } from '../migrations/sql.js';
+import { encodedValue, keyArray, keyOrder, rowHash, SESSION_SETTINGS } from './canonical.js';
+import type { ColumnInfo, SideShape } from './describe.js';
+import type { Key } from './types.js';
+
+export interface RangeStat {
+  rows: number;
+  /** the numeric sum of the row hashes, as text */
+  sum: string;
+}
+
+export interface KeyedRow {
+  key: Key;
+  hash: string;
+  /** encoded value per compared column (only from rowsByKeys) */
+  values?: string[];
+}
+
+export class SideReader {
+  queries = 0;
+  private readonly hash: string;
+  private readonly keyText: string;
+  private readonly order: string;
+
+  constructor(
+    readonly which: 'source' | 'target',
+    readonly shape: SideShape,
+    readonly key: readonly ColumnInfo[],
+    readonly columns: readonly ColumnInfo[],
+  ) {
+    this.hash = rowHash(key, columns);
+    this.keyText = keyArray(key);
+    this.order = keyOrder(key);
+  }
+
+  /** `lo <= key < hi`, either end open when absent; parameters numbered from `first`. */
+  range(lo: Key | undefined, hi: Key | undefined, first = 1): { where: string; params: string[] } {
+    const parts: string[] = [];
+    const params: string[] = [];
+    const bound = (values: Key, op: string) => {
+      const casts = this.key.map((column, index) => {
+        params.push(values[index] ?? '');
+        const cast = `$${first + params.length - 1}::${column.type}`;
+        return column.collatable ? `${cast} collate "C"` : cast;
+      });
+      parts.push(`${this.order} ${op} (${casts.join(', ')})`);
+    };
+    if (lo !== undefined) bound(lo, '>=');
+    if (hi !== undefined) bound(hi, '<');
+    return { where: parts.length === 0 ? 'true' : parts.join(' and '), params };
+  }
+
+  async run<R extends pg.QueryResultRow>(db: pg.ClientBase, doing: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    this.queries += 1;
+    try {
+      return (await db.query<R>(sql, params)).rows;
+    } catch (error) {
+      throw wrapError(`reconcile: ${doing} on the ${this.which} ${this.shape.label}`, error);
+    }
+  }
+
+  async count(db: pg.ClientBase): Promise<number> {
+    const rows = await this.run<{ n: string }>(db, 'counting rows', `select count(*) as n from ${this.shape.from}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async checksum(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined): Promise<RangeStat> {
+    const { where, params } = this.range(lo, hi);
+    const rows = await this.run<{ n: string; s: string }>(
+      db,
+      'checksumming a key range',
+      `select count(*) as n, coalesce(sum(h::numeric), 0)::text as s from (select ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows`,
+      params,
+    );
+    return { rows: Number(rows[0]?.n ?? 0), sum: rows[0]?.s ?? '0' };
+  }
+
+  /** Every `step`-th key of the range, in key order: the starts of sub-ranges after the first. */
+  async boundaries(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined, step: number): Promise<Key[]> {
+    const { where, params } = this.range(lo, hi);
+    const rows = await this.run<{ k: Key }>(
+      db,
+      'choosing key boundaries',
+      `select k from (select ${this.keyText} as k, row_number() over (order by ${this.order}) as n from ${this.shape.from} where ${where}) as promote_keys
+        where n % ${Math.max(1, Math.floor(step))} = 1 and n > 1 order by n`,
+      params,
+    );
+    return rows.map((row) => row.k);
+  }
+
+  async rowHashes(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined): Promise<KeyedRow[]> {
+    const { where, params } = this.range(lo, hi);
+    return this.run<KeyedRow>(db, 'reading row hashes', `select ${this.keyText} as key, (${this.hash})::text as hash from ${this.shape.from} where ${where}`, params);
+  }
+
+  /** The rows with these keys, with each compared column's encoded value, in a fresh read-only transaction. */
+  async rowsByKeys(pool: pg.Pool, keys: readonly Key[]): Promise<KeyedRow[]> {
+    if (keys.length === 0) return [];
+    const params = this.key.map((_column, index) => keys.map((key) => key[index] ?? ''));
+    const unnest = `select ${this.key.map((column, index) => `u${index}::${column.type}`).join(', ')} from unnest(${this.key.map((_c, index) => `$${index + 1}::text[]`).join(', ')}) as u(${this.key.map((_c, index) => `u${index}`).join(', ')})`;
+    const values = this.columns.length === 0 ? `array[]::text[]` : `array[${this.columns.map((column) => encodedValue(column)).join(', ')}]`;
+    const sql = `select ${this.keyText} as key, (${this.hash})::text as hash, ${values} as values from ${this.shape.from}
+      where (${this.key.map((column) => ident(column.name)).join(', ')}) in (${unnest})`;
+    return readOnly(pool, `reconcile: connecting to the ${this.which} database`, async (client) => this.run<KeyedRow>(client, 're-reading rows by key', sql, params));
+  }
+}
+
+/** One read-only transaction with the canonical session settings, on a client of `pool`. */
+export async function readOnly<T>(pool: pg.Pool, doing: string, work: (client: pg.PoolClient) => Promise<T>, isolation = 'read committed'): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw wrapError(doing, error);
+  }
+  let failed: Error | undefined;
+  try {
+    await client.query(`begin isolation level ${isolation} read only; ${SESSION_SETTINGS}`);
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch((rollbackError: unknown) => {
+      failed = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(failed ?? false);
+  }
+}
