@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { ExitCode, PromoteError, redactSecrets } from '../errors.js';
+import { flagAdminRoutes } from '../flags/admin-routes.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerReleaseRoutes } from './releases.js';
 import { registerReportedRoutes } from './reported.js';
@@ -41,6 +42,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerRolloutRoutes(app, options);
   registerReleaseRoutes(app, options);
   registerReportedRoutes(app, options);
+  await app.register(flagAdminRoutes, { pool: options.pool });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   await app.ready();
   return app;
