@@ -7,6 +7,7 @@ import { registerExplain } from './commands/explain.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrateLint } from './commands/migrate-lint.js';
 import { registerMigrateRun } from './commands/migrate-run.js';
+import { registerReconcile } from './commands/reconcile.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
@@ -60,6 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerServer(program, context);
   registerMigrateLint(program, context);
   registerMigrateRun(program, context);
+  registerReconcile(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {
