@@ -4,6 +4,7 @@ import { ExitCode, PromoteError, redactSecrets, ReportedFailure, describeCause }
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { registerDb } from './commands/db.js';
 import { registerExplain } from './commands/explain.js';
+import { registerFlags } from './commands/flags.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrateLint } from './commands/migrate-lint.js';
 import { registerMigrateRun } from './commands/migrate-run.js';
@@ -55,6 +56,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerDb(program, context);
   registerRelease(program, context);
   registerTraffic(program, context);
+  registerFlags(program, context);
   registerRouter(program, context);
   registerRollout(program, context);
   registerExplain(program, context);

@@ -12,6 +12,8 @@ export interface FieldProblem {
   field: string;
   path: PathSegment[];
   message: string;
+  /** `key` when the problem is the field's name itself (an unknown field), for positions in a file */
+  pointAt?: 'key' | 'value';
 }
 
 /** A flag or segment that does not validate; the API answers 400 with the fields, the CLI exits 2. */
@@ -41,7 +43,7 @@ export class FlagConflictError extends PromoteError {
 }
 
 export function toFieldProblems(problems: readonly PathProblem[]): FieldProblem[] {
-  return problems.map((problem) => ({ field: formatPath(problem.path), path: [...problem.path], message: problem.message }));
+  return problems.map((problem) => ({ field: formatPath(problem.path), path: [...problem.path], message: problem.message, ...(problem.pointAt ? { pointAt: problem.pointAt } : {}) }));
 }
 
 /** Validates a flag with the one schema promote.yaml uses too; the error names every bad field. */
