@@ -110,6 +110,14 @@ export async function assertApp(db: Queryable, app: string): Promise<void> {
   if (result.rowCount === 0) throw new FlagNotFoundError(`the state store has no app "${app}"`, { hint: 'apps are recorded from promote.yaml (promote flags sync, promote deploy)' });
 }
 
+/**
+ * Serialises writers of one flag or segment until the transaction ends, including two that create it at
+ * once (a row lock cannot, as there is no row yet). Keys that hash alike only wait for each other.
+ */
+export async function lockSubject(tx: TransactionClient, key: string): Promise<void> {
+  await query(tx, `waiting for other writers of ${key}`, `select pg_advisory_xact_lock(hashtextextended($1, 0))`, [`promote.flags:${key}`]);
+}
+
 /** Bumps the revision of one scope; its trigger notifies FLAGS_CHANNEL when the transaction commits. */
 export async function bumpRevision(tx: TransactionClient, scope: FlagScope): Promise<number> {
   const result = await query<{ revision: string }>(

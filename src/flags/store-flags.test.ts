@@ -136,6 +136,17 @@ describe('flag store', () => {
     for (const refusal of refusals) expect(refusal).toBeInstanceOf(FlagConflictError);
   });
 
+  it('serialises concurrent creations: one creates, the others see it', async () => {
+    const attempts = await Promise.allSettled(['a', 'b', 'c', 'd'].map((actor) => putFlag(pool, staging, { name: 'born-once', enabled: actor === 'a' }, { actor, expectedVersion: 0 })));
+    expect(attempts.filter((attempt) => attempt.status === 'fulfilled')).toHaveLength(1);
+    const writes = await Promise.all(['e', 'f', 'g'].map((actor) => putFlag(pool, staging, { name: 'born-twice', description: actor }, { actor })));
+    expect(writes.map((write) => write.change?.action).sort()).toEqual(['created', 'updated', 'updated']);
+    const history = await flagHistory(pool, staging, 'born-twice');
+    expect(history.map((entry) => entry.version)).toEqual([3, 2, 1]);
+    expect(history[2]!.before).toBeNull();
+    expect(history[1]!.before).toEqual(history[2]!.after);
+  });
+
   it('joins a caller transaction: a rolled-back change leaves no flag, history, event or revision', async () => {
     const revision = await currentRevision(pool, staging);
     const events = (await listEvents(pool)).length;

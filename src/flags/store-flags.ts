@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { UsageError } from '../errors.js';
 import { query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from '../store/queryable.js';
 import type { FlagScope } from './source.js';
-import { assertScope, bumpRevision, checkActor, listChanges, recordChange, scopeText, type ChangeOptions, type FlagChange } from './store-changes.js';
+import { assertScope, bumpRevision, checkActor, listChanges, lockSubject, recordChange, scopeText, type ChangeOptions, type FlagChange } from './store-changes.js';
 import { FlagConflictError, FlagNotFoundError, FlagValidationError, validateFlag, type FlagDefinition } from './store-errors.js';
 
 export interface StoredFlag {
@@ -119,6 +119,7 @@ async function checkSegmentReferences(tx: TransactionClient, app: string, defini
 }
 
 async function lockFlag(tx: TransactionClient, scope: FlagScope, name: string): Promise<FlagRow | undefined> {
+  await lockSubject(tx, `flag ${scopeText(scope)}/${name}`);
   const result = await query<FlagRow>(tx, `reading flag ${name} of ${scopeText(scope)}`, `select ${FLAG_COLUMNS} from promote.flags where app = $1 and environment = $2 and name = $3 for update`, [scope.app, scope.environment, name]);
   return result.rows[0];
 }

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { UsageError } from '../errors.js';
 import type { Constraint } from './model.js';
 import { query, rethrow, toDate, toId, withTransaction, type Queryable, type TransactionClient } from '../store/queryable.js';
-import { assertApp, bumpRevision, checkActor, listChanges, recordChange, type ChangeOptions, type FlagChange } from './store-changes.js';
+import { assertApp, bumpRevision, checkActor, listChanges, lockSubject, recordChange, type ChangeOptions, type FlagChange } from './store-changes.js';
 import { FlagConflictError, FlagNotFoundError, FlagValidationError, validateFlag, type FieldProblem } from './store-errors.js';
 
 /** A named list of constraints shared by the flags of an app; the client format refers to it by id. */
@@ -136,6 +136,7 @@ export async function putSegment(db: Queryable, app: string, input: unknown, opt
   try {
     return await withTransaction(db, async (tx) => {
       await assertApp(tx, app);
+      await lockSubject(tx, `segment ${app}/${segment.name}`);
       const existing = (await query<SegmentRow>(tx, doing, `select ${COLUMNS} from promote.flag_segments where app = $1 and name = $2 for update`, [app, segment.name])).rows[0];
       const conflict = versionConflict(app, segment.name, existing?.version ?? 0, options);
       if (conflict) throw conflict;
