@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { ExitCode, PromoteError, redactSecrets } from '../errors.js';
 import { flagAdminRoutes } from '../flags/admin-routes.js';
+import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerReleaseRoutes } from './releases.js';
 import { registerReportedRoutes } from './reported.js';
@@ -43,6 +44,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerReleaseRoutes(app, options);
   registerReportedRoutes(app, options);
   await app.register(flagAdminRoutes, { pool: options.pool });
+  await app.register(flagServing, { pool: options.pool, serverApp: options.spec.app.name });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   await app.ready();
   return app;
