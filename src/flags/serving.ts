@@ -21,6 +21,8 @@ export interface FlagServingOptions {
   serverApp: string;
   /** default: the Postgres store over `pool` */
   source?: FlagRulesetSource;
+  /** default: a cache over `source`; tests pass their own to watch its listeners */
+  cache?: RulesetCache;
   stream?: FlagStreamOptions;
 }
 
@@ -30,7 +32,7 @@ export interface FlagServingOptions {
  */
 export async function flagServing(app: FastifyInstance, options: FlagServingOptions): Promise<void> {
   const source = options.source ?? createPostgresFlagSource(options.pool);
-  const cache = createRulesetCache(source);
+  const cache = options.cache ?? createRulesetCache(source);
   const context: FlagServingContext = { cache, serverApp: options.serverApp, pool: options.pool };
   app.addHook('onClose', async () => {
     await cache.close();
