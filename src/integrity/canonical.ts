@@ -2,16 +2,18 @@
  * The canonical text of a row, computed in the database, so the same data hashes the same on both
  * sides whatever the column types' text output would do:
  *
- * - integers and numerics as numeric with trailing zeros trimmed (`1.50` and `1.5`, int4 `7` and int8
- *   `7` are the same value), floats as float8 in their shortest exact text;
+ * - integers as their text (int2, int4 and int8 alike), numerics with trailing zeros trimmed (`1.50`
+ *   and `1.5` are the same value, and `7.00` is `7`), floats as float8 in their shortest exact text;
  * - json as jsonb text (key order and spacing normalised), bytea as hex;
  * - dates, times, timestamps and intervals as text under fixed session settings (TimeZone UTC,
  *   DateStyle ISO, IntervalStyle iso_8601): a timestamptz reads the same whatever the servers' zones;
- * - each value length-prefixed (`5:hello`) and NULL as `~`, so NULL and '' differ, and no value can
- *   pass for two: `a,b` in one column never hashes like `a` and `b` in two.
+ * - each value quoted as an SQL literal (`quote_nullable`: `'it''s'`, `''`, and NULL as the bare word
+ *   NULL), joined by commas, so NULL and '' differ and no value can pass for two: `a,b` in one column
+ *   never hashes like `a` and `b` in two.
  *
  * The row hash is the first 64 bits of md5 over key and values, as a bigint; a chunk's checksum is the
- * count of its rows and the numeric (never overflowing) sum of their hashes. A sum is not a XOR: equal
+ * count of its rows and the sum of their hashes (sum(bigint) is numeric in PostgreSQL: it never
+ * overflows). A sum is not a XOR: equal
  * changes to an even number of rows do not cancel, and four rows changed by the same amount change the
  * sum unless their hash deltas happen to sum to zero (a 2^-64 event).
  */
@@ -27,7 +29,7 @@ export const SESSION_SETTINGS = [
   `set local bytea_output = 'hex'`,
 ].join('; ');
 
-const NUMERIC = new Set(['int2', 'int4', 'int8', 'numeric', 'money']);
+const NUMERIC = new Set(['numeric', 'money']);
 const FLOAT = new Set(['float4', 'float8']);
 
 /** The column's value as canonical text (NULL stays NULL). */
@@ -39,10 +41,9 @@ export function canonicalValue(column: ColumnInfo, expression = ident(column.nam
   return `(${expression})::text`;
 }
 
-/** Length-prefixed, NULL as `~`: injective over (NULL, any text). */
+/** Quoted as an SQL literal, NULL as the bare word: injective over (NULL, any text), one evaluation of the value. */
 export function encodedValue(column: ColumnInfo): string {
-  const text = canonicalValue(column);
-  return `coalesce(length(${text})::text || ':' || ${text}, '~')`;
+  return `quote_nullable(${canonicalValue(column)})`;
 }
 
 export function rowText(key: readonly ColumnInfo[], columns: readonly ColumnInfo[]): string {

@@ -19,7 +19,7 @@ import type { DifferenceKind, ReconcileOptions, ReconcileReport, SideInput } fro
 
 export type * from './types.js';
 
-const DEFAULTS = { chunkRows: 20_000, bisectionFactor: 16, leafRows: 256, recheckDelayMs: 250, recheckRounds: 2 };
+const DEFAULTS = { chunkRows: 20_000, bisectionFactor: 16, leafRows: 2048, recheckDelayMs: 250, recheckRounds: 2 };
 
 function checkWhole(name: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new PromoteError(`reconcile ${name} ${value}: expected a whole number, ${min} or more`);

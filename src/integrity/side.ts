@@ -78,7 +78,7 @@ export class SideReader {
     const rows = await this.run<{ n: string; s: string }>(
       db,
       'checksumming a key range',
-      `select count(*) as n, coalesce(sum(h::numeric), 0)::text as s from (select ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows`,
+      `select count(*) as n, coalesce(sum(h), 0)::text as s from (select ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows`,
       params,
     );
     return { rows: Number(rows[0]?.n ?? 0), sum: rows[0]?.s ?? '0' };

@@ -46,7 +46,7 @@ export interface ReconcileOptions {
   chunkRows?: number;
   /** sub-ranges a differing chunk is split into (default 16) */
   bisectionFactor?: number;
-  /** a range with at most this many rows is compared row by row (default 256) */
+  /** a range with at most this many rows is compared row by row (default 2048) */
   leafRows?: number;
   /** a difference found by the scan is read again after `delayMs`, `rounds` times, and reported only if it still differs every time */
   recheck?: { delayMs?: number; rounds?: number };
