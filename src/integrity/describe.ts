@@ -110,6 +110,11 @@ export interface Plan {
 export function planComparison(source: SideShape, target: SideShape, key: string[] | undefined, columns: string[] | undefined): Plan {
   const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((name) => b.includes(name));
   let keyNames = key;
+  for (const name of keyNames ?? []) {
+    for (const shape of [source, target]) {
+      if (!shape.columns.some((each) => each.name === name)) throw new PromoteError(`key column ${name} is not in ${shape.label} (its columns: ${shape.columns.map((each) => each.name).join(', ')})`);
+    }
+  }
   if (keyNames === undefined || keyNames.length === 0) {
     keyNames = source.uniqueKeys[0] ?? target.uniqueKeys[0];
     if (keyNames === undefined) {

@@ -106,7 +106,7 @@ async function applyBatch(keys: readonly Key[], context: RepairContext): Promise
     const params = [rowsJson, ...keyParams];
     const gone = await client.query(`delete from ${table} as t where ${keyIn(target.key, 2, 't.')} and not exists (select from ${rows} as s where ${sameKey('s', 't')})`, params);
     const doubled = await client.query(
-      `delete from ${table} as t where ${keyIn(target.key, 2, 't.')} and (${keyCols.map((column) => `t.${column}`).join(', ')}) in (select ${keyCols.join(', ')} from ${table} where ${keyIn(target.key, 2)} group by ${keyCols.join(', ')} having count(*) > 1)`,
+      `delete from ${table} as t where ${keyIn(target.key, 1, 't.')} and (${keyCols.map((column) => `t.${column}`).join(', ')}) in (select ${keyCols.join(', ')} from ${table} where ${keyIn(target.key, 1)} group by ${keyCols.join(', ')} having count(*) > 1)`,
       keyParams,
     );
     const updated = writable.length === 0 ? { rowCount: 0 } : await client.query(
