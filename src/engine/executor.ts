@@ -4,6 +4,8 @@ import type { Logger } from '../log.js';
 import type { TrafficConfig, VersionTraffic } from '../router/traffic.js';
 import { createAnalysisService } from '../analysis/service.js';
 import { applyFlagStep } from '../flags/rollout-binding.js';
+import { runIntegrityChecks } from '../integrity/checks/run-checks.js';
+import type { IntegrityCheckSpec } from '../spec/schema-integrity.js';
 import type { FlagDefinition } from '../flags/store-errors.js';
 import { routerAwareBackfill } from './backfill-throttle.js';
 import { contractReleaseMigrations, currentVersionSchema, expandReleaseMigrations, rollBackReleaseMigrations } from '../migrations/release-migrations.js';
@@ -28,6 +30,8 @@ export interface ExecutorOptions {
   migrations?: { schema: string; lockTimeoutMs: number; undoWindowMs?: number };
   /** promote.yaml's flags: a setFlag step creates a declared flag the store does not have yet */
   flags?: readonly FlagDefinition[];
+  /** promote.yaml's integrity checks, for verify steps, and where each environment's app database is */
+  integrity?: { checks: Readonly<Record<string, IntegrityCheckSpec>>; databaseUrl: (environment: string) => string; previousEnvironment?: string };
   /** promote.yaml's analysis templates by name */
   analysisTemplates?: Readonly<Record<string, AnalysisTemplateSpec>>;
   actor?: string;
@@ -37,8 +41,6 @@ export interface ExecutorOptions {
 /**
  * Performs the engine's actions with the real parts: the target starts and stops versions, the
  * routing table moves traffic, tests run against a version's own instances. Each is safe to repeat.
- * Steps whose parts are not built yet (integrity checks) fail with a
- * message saying so, rather than pretending to pass.
  */
 export function createExecutor(options: ExecutorOptions): Executor {
   const actor = options.actor ?? 'controller';
@@ -132,8 +134,16 @@ export function createExecutor(options: ExecutorOptions): Executor {
           const detail = await applyFlagStep(options.pool, { app: context.app, environment: context.environment }, action, { actor, reason, ...(options.flags ? { declared: options.flags } : {}) });
           return { status: 'succeeded', detail };
         }
-        case 'verify':
-          return { status: 'failed', detail: 'this Promote cannot run integrity checks yet' };
+        case 'verify': {
+          const missing = action.checks.filter((name) => options.integrity?.checks[name] === undefined);
+          if (missing.length > 0) return { status: 'failed', detail: `promote.yaml has no integrity check ${missing.join(', ')} any more; it was there when the rollout was planned` };
+          const integrity = options.integrity!;
+          const report = await runIntegrityChecks(
+            action.checks.map((name) => ({ name, spec: integrity.checks[name]! })),
+            { environment: context.environment, databaseUrl: integrity.databaseUrl, migrationsSchema: options.migrations?.schema ?? 'public', ...(integrity.previousEnvironment ? { previousEnvironment: integrity.previousEnvironment } : {}) },
+          );
+          return { status: report.passed ? 'succeeded' : 'failed', detail: report.summary, evidence: report };
+        }
         case 'runHook': {
           const { release, stable } = context.state;
           const result = await runCommand({

@@ -26,7 +26,8 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
   const executorFor = (environmentName: string): Executor => {
     let executor = executors.get(environmentName);
     if (executor) return executor;
-    const environment = spec.environments.find((each) => each.name === environmentName);
+    const position = spec.environments.findIndex((each) => each.name === environmentName);
+    const environment = spec.environments[position];
     if (!environment) throw new Error(`promote.yaml has no environment ${environmentName} any more`);
     const target = createTarget(environment.target, { app: spec.app.name, environment: environmentName, stateDir, configDir: options.configDir, ...(options.log ? { log: options.log } : {}) });
     targets.set(environmentName, target);
@@ -39,6 +40,15 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
       migrations: { schema: spec.migrations.schema, lockTimeoutMs: spec.migrations.lockTimeout, undoWindowMs: spec.migrations.undoWindow },
       analysisTemplates: spec.analysis?.templates ?? {},
       ...(spec.flags ? { flags: spec.flags } : {}),
+      integrity: {
+        checks: spec.integrity?.checks ?? {},
+        databaseUrl: (name) => {
+          const found = spec.environments.find((each) => each.name === name);
+          if (!found) throw new Error(`promote.yaml has no environment ${name}`);
+          return found.database;
+        },
+        ...(position > 0 ? { previousEnvironment: spec.environments[position - 1]!.name } : {}),
+      },
       ...(options.log ? { log: options.log } : {}),
     });
     executors.set(environmentName, executor);

@@ -25,6 +25,9 @@ strategies:
     type: canary
     steps:
 ${steps.map((step) => `      - ${step}`).join('\n')}
+integrity:
+  checks:
+    orders-totals: { type: notNull, table: orders, columns: [total] }
 `;
 }
 

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { analysisTemplateSchema } from './schema-analysis.js';
 import { environmentSchema, type targetSchema } from './schema-environment.js';
-import { flagListSchema, flagSchema } from './schema-flags.js';
+import { flagListSchema, type flagSchema } from './schema-flags.js';
+import { integrityCheckSchema } from './schema-integrity.js';
 import { headerNameSchema, nameSchema } from './schema-meta.js';
 import { stepSchema } from './schema-steps.js';
 
@@ -89,6 +90,12 @@ export const promoteSpecSchema = z
       .optional()
       .describe('Reusable metric analyses.'),
     flags: flagListSchema.optional().describe('Feature flags this app declares.'),
+    integrity: z
+      .strictObject({
+        checks: z.record(nameSchema, integrityCheckSchema).default({}).describe('Integrity checks by name; verify steps refer to them.'),
+      })
+      .optional()
+      .describe('Data integrity checks run by `verify` steps.'),
   })
   .describe('promote.yaml: how releases of one app are promoted from staging to production.');
 
@@ -108,6 +115,7 @@ export type AnalysisTemplateSpec = z.output<typeof analysisTemplateSchema>;
 export type ProviderSpec = AnalysisTemplateSpec['provider'];
 export type JudgeSpec = AnalysisTemplateSpec['judge'];
 export type FlagSpec = z.output<typeof flagSchema>;
+export type { IntegrityCheckSpec } from './schema-integrity.js';
 export type FlagStrategySpec = NonNullable<FlagSpec['strategies']>[number];
 export type ConstraintSpec = NonNullable<FlagStrategySpec['constraints']>[number];
 export type {

@@ -60,6 +60,17 @@ describe('checkSemantics', () => {
     ]);
   });
 
+  it('reports verify steps naming integrity checks that do not exist, and schema checks against unknown environments', () => {
+    const spec = (checks: Record<string, unknown>, names: string[]) => ({ ...baseSpec({ strategies: canary({ verify: { checks: names } }, { promote: {} }) }), integrity: { checks } });
+    expect(checkSemantics(spec({ totals: { type: 'sql', query: 'select 1 where false' } }, ['totals']))).toEqual([]);
+    expect(checkSemantics(spec({ totals: { type: 'sql' } }, ['totls']))).toEqual([
+      { path: ['strategies', 'canary', 'steps', 0, 'verify', 'checks', 0], message: 'unknown integrity check "totls"; integrity.checks defines totals (did you mean "totals"?)' },
+    ]);
+    expect(checkSemantics(spec({ shape: { type: 'schema', against: 'stagin' } }, ['shape']))).toEqual([
+      { path: ['integrity', 'checks', 'shape', 'against'], message: 'unknown environment "stagin"; environments are staging, production (did you mean "staging"?)' },
+    ]);
+  });
+
   it('reports compare judges whose provider cannot give the data their test needs', () => {
     const template = (provider: Record<string, unknown>, test: string) => ({ t: { provider, judge: { type: 'compare', test } } });
     const problemsOf = (provider: Record<string, unknown>, test: string) => checkSemantics(baseSpec({ templates: template(provider, test) })).map((problem) => problem.message);

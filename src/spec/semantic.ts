@@ -23,6 +23,8 @@ export function checkSemantics(data: unknown): PathProblem[] {
     ...Object.entries(strategies).flatMap(([name, strategy]) => checkStrategy(name, asObject(strategy), templates)),
     ...Object.entries(asObject(asObject(spec.analysis).templates)).flatMap(([name, template]) => checkTemplate(name, asObject(template))),
     ...flagSafeguards(asList(spec.flags), asObject(asObject(spec.analysis).templates)),
+    ...verifyChecks(strategies, Object.keys(asObject(asObject(spec.integrity).checks))),
+    ...schemaChecks(asObject(asObject(spec.integrity).checks), asList(spec.environments)),
   ];
 }
 
@@ -97,6 +99,29 @@ function flagSafeguards(flags: unknown[], templates: Json): PathProblem[] {
       return [];
     }),
   );
+}
+
+/** Every check a verify step names is defined under integrity.checks. */
+function verifyChecks(strategies: Json, checks: readonly string[]): PathProblem[] {
+  return Object.entries(strategies).flatMap(([name, strategy]) =>
+    asList(asObject(strategy).steps).flatMap((step, index) =>
+      asList(asObject(asObject(step).verify).checks).flatMap((check, position): PathProblem[] => {
+        if (typeof check !== 'string' || checks.includes(check)) return [];
+        const message = checks.length === 0 ? `unknown integrity check "${check}": none are defined (add them under integrity.checks)` : `unknown integrity check "${check}"; integrity.checks defines ${checks.join(', ')}${didYouMean(check, checks)}`;
+        return [{ path: ['strategies', name, 'steps', index, 'verify', 'checks', position], message }];
+      }),
+    ),
+  );
+}
+
+/** A schema check compares with an environment that exists; without `against`, with the one before. */
+function schemaChecks(checks: Json, environments: unknown[]): PathProblem[] {
+  const names = environments.map((environment) => asObject(environment).name).filter((name): name is string => typeof name === 'string');
+  return Object.entries(checks).flatMap(([name, check]): PathProblem[] => {
+    const against = asObject(check).against;
+    if (asObject(check).type !== 'schema' || typeof against !== 'string' || names.includes(against)) return [];
+    return [{ path: ['integrity', 'checks', name, 'against'], message: `unknown environment "${against}"; environments are ${names.join(', ')}${didYouMean(against, names)}` }];
+  });
 }
 
 function checkStrategy(name: string, strategy: Json, templates: string[]): PathProblem[] {
