@@ -41,7 +41,7 @@ async function pair(target: pg.Pool, table = 'orders'): Promise<void> {
 }
 
 const sides = (target: pg.Pool) => ({ source: { pool: app, table: 'orders' }, target: { pool: target, table: 'orders' } });
-const snapshot = async (db: pg.Pool, table = 'orders') => (await db.query(`select * from ${table} order by id`)).rows;
+const snapshot = async (db: pg.Pool, table = 'orders'): Promise<unknown[]> => (await db.query<Record<string, unknown>>(`select * from ${table} order by id`)).rows;
 const eventCount = async () => (await listEvents(store, { limit: 10_000 })).length;
 
 describe('reconcile repair', () => {
