@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from '../store/queryable.js';
 import type { FlagScope } from './source.js';
 import { assertScope, bumpRevision, checkActor, listChanges, lockSubject, recordChange, scopeText, type ChangeOptions, type FlagChange } from './store-changes.js';
+import { checkStoredDependencies } from './store-dependencies.js';
 import { FlagConflictError, FlagNotFoundError, FlagValidationError, validateFlag, type FlagDefinition } from './store-errors.js';
 
 export interface StoredFlag {
@@ -133,6 +134,7 @@ interface WriteContext {
 async function writeFlag(tx: TransactionClient, scope: FlagScope, existing: FlagRow | undefined, definition: FlagDefinition, options: ChangeOptions, context: WriteContext): Promise<FlagWrite> {
   if (existing && !existing.archived && isDeepStrictEqual(existing.definition, definition)) return { flag: toStoredFlag(existing), change: null };
   await checkSegmentReferences(tx, scope.app, definition);
+  await checkStoredDependencies(tx, scope, definition);
   const doing = `saving flag ${definition.name} of ${scopeText(scope)}`;
   const result = await query<FlagRow>(
     tx,
