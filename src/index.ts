@@ -1,3 +1,5 @@
 /** What an application imports from the `promote` package (package.json "exports"): the SDK. */
 export * from './sdk/report.js';
 export * from './sdk/schema-version.js';
+export * from './sdk/flags.js';
+export * from './sdk/openfeature.js';
