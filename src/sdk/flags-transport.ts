@@ -45,8 +45,10 @@ export function createSseParser(onEvent: (event: SseEvent) => void): (chunk: str
   let id: string | undefined;
   return (chunk) => {
     buffer += chunk;
-    const lines = buffer.split(/\r\n|\r|\n/);
-    buffer = lines.pop() ?? '';
+    // a CR at the end may be the first half of a CRLF cut between two chunks: wait for the next one
+    const end = buffer.endsWith('\r') ? buffer.length - 1 : buffer.length;
+    const lines = buffer.slice(0, end).split(/\r\n|\r|\n/);
+    buffer = (lines.pop() ?? '') + buffer.slice(end);
     for (const line of lines) {
       if (line === '') {
         if (data.length > 0) onEvent({ event: event || 'message', data: data.join('\n'), id });
