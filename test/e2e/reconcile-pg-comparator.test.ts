@@ -79,9 +79,9 @@ it.skipIf(BINARY === undefined)('finds the same differences as pg_comparator on 
   }
   const report = await reconcile({ source: { pool, table: 'left_side' }, target: { pool, table: 'right_side' } });
   const ours = {
-    INSERT: new Set(report.differences.filter((difference) => difference.kind === 'missing').map((difference) => difference.key[0])),
-    DELETE: new Set(report.differences.filter((difference) => difference.kind === 'extra').map((difference) => difference.key[0])),
-    UPDATE: new Set(report.differences.filter((difference) => difference.kind === 'different').map((difference) => difference.key[0])),
+    INSERT: new Set(report.differences.filter((difference) => difference.kind === 'missing').map((difference) => difference.key[0]!)),
+    DELETE: new Set(report.differences.filter((difference) => difference.kind === 'extra').map((difference) => difference.key[0]!)),
+    UPDATE: new Set(report.differences.filter((difference) => difference.kind === 'different').map((difference) => difference.key[0]!)),
   };
   const sorted = (sets: typeof theirs) => Object.fromEntries(Object.entries(sets).map(([verb, keys]) => [verb, [...keys].map(Number).sort((a, b) => a - b)]));
   expect(sorted(theirs)).toEqual(sorted(expected));
