@@ -11,7 +11,7 @@
  *   NULL), joined by commas, so NULL and '' differ and no value can pass for two: `a,b` in one column
  *   never hashes like `a` and `b` in two.
  *
- * The row hash is the first 64 bits of md5 over key and values, as a bigint; a chunk's checksum is the
+ * The row hash is 64 bits of hashtextextended (or md5) over key and values, as a bigint; a chunk's checksum is the
  * count of its rows and the sum of their hashes (sum(bigint) is numeric in PostgreSQL: it never
  * overflows). A sum is not a XOR: equal
  * changes to an even number of rows do not cancel, and four rows changed by the same amount change the
@@ -50,9 +50,22 @@ export function rowText(key: readonly ColumnInfo[], columns: readonly ColumnInfo
   return [...key, ...columns].map(encodedValue).join(` || ',' || `);
 }
 
-/** 64 bits of md5 over the row's canonical text, as a bigint. */
-export function rowHash(key: readonly ColumnInfo[], columns: readonly ColumnInfo[]): string {
-  return `('x' || left(md5(${rowText(key, columns)}), 16))::bit(64)::int8`;
+/**
+ * The row hash functions, both 64 bits over the same canonical text:
+ * - `hashtextextended`: PostgreSQL's own 64-bit hash (the one hash partitioning uses, so it is kept
+ *   stable across major versions since 11); about twice as fast as md5 here, but it depends on the
+ *   server's byte order, so reconcile uses it only when both servers hash a probe text alike
+ *   (see hash.ts). The text is hashed under "C", so a nondeterministic collation never makes two
+ *   different texts hash alike.
+ * - `md5`: the first 64 bits of md5, the same on every server; the fallback.
+ */
+export type HashFunction = 'hashtextextended' | 'md5';
+
+/** The row's 64-bit hash over its canonical text, as a bigint. */
+export function rowHash(key: readonly ColumnInfo[], columns: readonly ColumnInfo[], hash: HashFunction = 'md5'): string {
+  const text = rowText(key, columns);
+  if (hash === 'hashtextextended') return `hashtextextended((${text}) collate "C", 0)`;
+  return `('x' || left(md5(${text}), 16))::bit(64)::int8`;
 }
 
 /** The key as a text[] of canonical values, the form keys are reported, compared and passed back in. */

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
 import { SESSION_SETTINGS } from './canonical.js';
 import { describeSide, planComparison, sideLabel } from './describe.js';
+import { chooseHash } from './hash.js';
 import { recheck } from './recheck.js';
 import { checkRepairOptions, runRepair } from './repair.js';
 import { scan } from './scan.js';
@@ -19,7 +20,7 @@ import type { DifferenceKind, ReconcileOptions, ReconcileReport, SideInput } fro
 
 export type * from './types.js';
 
-const DEFAULTS = { chunkRows: 20_000, bisectionFactor: 16, leafRows: 2048, recheckDelayMs: 250, recheckRounds: 2 };
+const DEFAULTS = { chunkRows: 20_000, bisectionFactor: 128, leafRows: 256, recheckDelayMs: 250, recheckRounds: 2 };
 
 function checkWhole(name: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new PromoteError(`reconcile ${name} ${value}: expected a whole number, ${min} or more`);
@@ -70,9 +71,11 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     const targetShape = await describeWith(target.pool, options.target, 'target');
     const plan = planComparison(sourceShape, targetShape, options.key, options.columns);
     if (options.repair !== undefined) checkRepairOptions(options.repair, targetShape);
+    if (options.hash !== undefined && options.hash !== 'auto' && options.hash !== 'md5') throw new PromoteError(`reconcile hash ${String(options.hash)}: expected auto or md5`);
+    const hash = options.hash === 'md5' ? 'md5' : await chooseHash(source.pool, target.pool);
     const readers = {
-      source: new SideReader('source', sourceShape, plan.sourceKey, plan.columns),
-      target: new SideReader('target', targetShape, plan.targetKey, plan.targetColumns),
+      source: new SideReader('source', sourceShape, plan.sourceKey, plan.columns, hash),
+      target: new SideReader('target', targetShape, plan.targetKey, plan.targetColumns, hash),
     };
     const pools = { source: source.pool, target: target.pool };
     const scanned = await scan(readers.source, readers.target, pools, {
@@ -93,6 +96,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       key: plan.key.map((column) => column.name),
       columns: plan.columns.map((column) => column.name),
       consistency: scanned.consistency,
+      hash,
       source: { label: sourceShape.label, rows: scanned.sourceRows, rowsChecked: scanned.sourceChecked, queries: readers.source.queries },
       target: { label: targetShape.label, rows: scanned.targetRows, rowsChecked: scanned.targetChecked, queries: readers.target.queries },
       chunks: scanned.chunks,

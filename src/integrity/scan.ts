@@ -11,7 +11,8 @@
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
 import { SESSION_SETTINGS } from './canonical.js';
-import type { KeyedRow, RangeStat, SideReader } from './side.js';
+import { Bisector, rangesFrom } from './bisect.js';
+import type { SideReader } from './side.js';
 import type { DifferenceKind, Key } from './types.js';
 
 export interface ScanOptions {
@@ -94,39 +95,25 @@ export async function scan(source: SideReader, target: SideReader, pools: { sour
 
 async function scanIn(connections: Connections, source: SideReader, target: SideReader, options: ScanOptions): Promise<ScanResult> {
   const { source: sourceDb, target: targetDb } = connections;
-  const [sourceRows, targetRows] = await Promise.all([source.count(sourceDb), target.count(targetDb)]);
+  // both sides count and choose boundaries at once (one statement each, on their own connections)
+  const [sourceSurvey, targetSurvey] = await Promise.all([source.survey(sourceDb, options.chunkRows), target.survey(targetDb, options.chunkRows)]);
+  const sourceRows = sourceSurvey.rows;
+  const targetRows = targetSurvey.rows;
   // cut by the larger side, so no first-level range is much larger than chunkRows on either
-  const cutter = targetRows > sourceRows ? { reader: target, db: targetDb } : { reader: source, db: sourceDb };
-  const starts = await cutter.reader.boundaries(cutter.db, undefined, undefined, options.chunkRows);
-  const ranges = rangesFrom(undefined, starts, undefined);
+  const ranges = rangesFrom(undefined, targetRows > sourceRows ? targetSurvey.starts : sourceSurvey.starts, undefined);
   const result: ScanResult = { consistency: connections.consistency, sourceRows, targetRows, sourceChecked: 0, targetChecked: 0, chunks: ranges.length, differingRanges: 0, candidates: [] };
-  const stats = (lo: Key | undefined, hi: Key | undefined) => Promise.all([source.checksum(sourceDb, lo, hi), target.checksum(targetDb, lo, hi)]);
-
-  const bisect = async (lo: Key | undefined, hi: Key | undefined, sourceStat: RangeStat, targetStat: RangeStat): Promise<void> => {
-    result.differingRanges += 1;
-    const most = Math.max(sourceStat.rows, targetStat.rows);
-    if (most <= options.leafRows) {
-      const [sourceHashes, targetHashes] = await Promise.all([source.rowHashes(sourceDb, lo, hi), target.rowHashes(targetDb, lo, hi)]);
-      result.candidates.push(...compareRows(sourceHashes, targetHashes));
-      return;
-    }
-    const bigger = targetStat.rows > sourceStat.rows ? { reader: target, db: targetDb } : { reader: source, db: sourceDb };
-    const inner = await bigger.reader.boundaries(bigger.db, lo, hi, Math.ceil(most / options.bisectionFactor));
-    for (const [subLo, subHi] of rangesFrom(lo, inner, hi)) {
-      const [s, t] = await stats(subLo, subHi);
-      if (s.rows !== t.rows || s.sum !== t.sum) await bisect(subLo, subHi, s, t);
-    }
-  };
+  const bisector = new Bisector({ reader: source, db: sourceDb }, { reader: target, db: targetDb }, options, result);
 
   let done = 0;
   for (const [lo, hi] of ranges) {
-    const [s, t] = await stats(lo, hi);
+    const [s, t] = await Promise.all([source.checksum(sourceDb, lo, hi), target.checksum(targetDb, lo, hi)]);
     result.sourceChecked += s.rows;
     result.targetChecked += t.rows;
-    if (s.rows !== t.rows || s.sum !== t.sum) await bisect(lo, hi, s, t);
+    if (s.rows !== t.rows || s.sum !== t.sum) await bisector.differs({ lo, hi, source: s, target: t });
     done += 1;
     options.onProgress?.(done, ranges.length);
   }
+  await bisector.flush();
   for (const [which, present, checked, label] of [
     ['source', sourceRows, result.sourceChecked, source.shape.label],
     ['target', targetRows, result.targetChecked, target.shape.label],
@@ -138,36 +125,4 @@ async function scanIn(connections: Connections, source: SideReader, target: Side
     }
   }
   return result;
-}
-
-function rangesFrom(lo: Key | undefined, starts: readonly Key[], hi: Key | undefined): [Key | undefined, Key | undefined][] {
-  const edges = [lo, ...starts, hi];
-  return edges.slice(0, -1).map((edge, index) => [edge, edges[index + 1]]);
-}
-
-/** Row-level differences between two lists of (key, hash). */
-export function compareRows(sourceRows: readonly KeyedRow[], targetRows: readonly KeyedRow[]): Candidate[] {
-  const group = (rows: readonly KeyedRow[]) => {
-    const byKey = new Map<string, { key: Key; hashes: string[] }>();
-    for (const row of rows) {
-      const id = JSON.stringify(row.key);
-      const entry = byKey.get(id);
-      if (entry === undefined) byKey.set(id, { key: row.key, hashes: [row.hash] });
-      else entry.hashes.push(row.hash);
-    }
-    return byKey;
-  };
-  const sourceKeys = group(sourceRows);
-  const targetKeys = group(targetRows);
-  const candidates: Candidate[] = [];
-  for (const [id, entry] of sourceKeys) {
-    const other = targetKeys.get(id);
-    if (other === undefined) candidates.push({ kind: entry.hashes.length > 1 ? 'duplicate' : 'missing', key: entry.key });
-    else if (entry.hashes.length > 1 || other.hashes.length > 1) candidates.push({ kind: 'duplicate', key: entry.key });
-    else if (entry.hashes[0] !== other.hashes[0]) candidates.push({ kind: 'different', key: entry.key });
-  }
-  for (const [id, entry] of targetKeys) {
-    if (!sourceKeys.has(id)) candidates.push({ kind: entry.hashes.length > 1 ? 'duplicate' : 'extra', key: entry.key });
-  }
-  return candidates;
 }

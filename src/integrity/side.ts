@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { wrapError } from '../errors.js';
 import { ident } from '../migrations/sql.js';
-import { encodedValue, keyArray, keyOrder, rowHash, SESSION_SETTINGS } from './canonical.js';
+import { encodedValue, type HashFunction, keyArray, keyOrder, rowHash, SESSION_SETTINGS } from './canonical.js';
 import type { ColumnInfo, SideShape } from './describe.js';
 import type { Key } from './types.js';
 
@@ -34,8 +34,9 @@ export class SideReader {
     readonly shape: SideShape,
     readonly key: readonly ColumnInfo[],
     readonly columns: readonly ColumnInfo[],
+    hash: HashFunction = 'md5',
   ) {
-    this.hash = rowHash(key, columns);
+    this.hash = rowHash(key, columns, hash);
     this.keyText = keyArray(key);
     this.order = keyOrder(key);
   }
@@ -46,17 +47,19 @@ export class SideReader {
     // the coverage proof then fails the run
     const parts: string[] = [this.key.map((column) => `${ident(column.name)} is not null`).join(' and ')];
     const params: string[] = [];
-    const bound = (values: Key, op: string) => {
-      const casts = this.key.map((column, index) => {
-        params.push(values[index] ?? '');
-        const cast = `$${first + params.length - 1}::${column.type}`;
-        return column.collatable ? `${cast} collate "C"` : cast;
-      });
-      parts.push(`${this.order} ${op} (${casts.join(', ')})`);
-    };
-    if (lo !== undefined) bound(lo, '>=');
-    if (hi !== undefined) bound(hi, '<');
+    if (lo !== undefined) parts.push(`${this.order} >= ${this.bound(lo, first, params)}`);
+    if (hi !== undefined) parts.push(`${this.order} < ${this.bound(hi, first, params)}`);
     return { where: parts.join(' and '), params };
+  }
+
+  /** A key as a row of typed parameters (appended to `params`, numbered from `first`), collated as `order`. */
+  private bound(values: Key, first: number, params: string[]): string {
+    const casts = this.key.map((column, index) => {
+      params.push(values[index] ?? '');
+      const cast = `$${first + params.length - 1}::${column.type}`;
+      return column.collatable ? `${cast} collate "C"` : cast;
+    });
+    return `(${casts.join(', ')})`;
   }
 
   async run<R extends pg.QueryResultRow>(db: pg.ClientBase, doing: string, sql: string, params: unknown[] = []): Promise<R[]> {
@@ -68,9 +71,25 @@ export class SideReader {
     }
   }
 
-  async count(db: pg.ClientBase): Promise<number> {
-    const rows = await this.run<{ n: string }>(db, 'counting rows', `select count(*) as n from ${this.shape.from}`);
-    return Number(rows[0]?.n ?? 0);
+  /**
+   * One statement, the first thing the scan reads: count(*) of the side (every row, NULL keys too:
+   * the coverage proof's "rows present") and every `step`-th key in key order (the first-level
+   * boundaries, should this side be the larger).
+   */
+  async survey(db: pg.ClientBase, step: number): Promise<{ rows: number; starts: Key[] }> {
+    const { where } = this.range(undefined, undefined);
+    const keys = this.key.map((column) => ident(column.name)).join(', ');
+    const rows = await this.run<{ k: Key | null; n: string | null }>(
+      db,
+      'counting rows and choosing key boundaries',
+      `select k, n from (
+         select null::text[] as k, count(*) as n, 0::int8 as o from ${this.shape.from}
+         union all
+         select ${this.keyText}, null, rn from (select ${keys}, row_number() over (order by ${this.order}) as rn from ${this.shape.from} where ${where}) as promote_keys
+          where rn % ${Math.max(1, Math.floor(step))} = 1 and rn > 1
+       ) as promote_survey order by o`,
+    );
+    return { rows: Number(rows[0]?.n ?? 0), starts: rows.slice(1).map((row) => row.k ?? []) };
   }
 
   async checksum(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined): Promise<RangeStat> {
@@ -87,19 +106,52 @@ export class SideReader {
   /** Every `step`-th key of the range, in key order: the starts of sub-ranges after the first. */
   async boundaries(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined, step: number): Promise<Key[]> {
     const { where, params } = this.range(lo, hi);
+    const keys = this.key.map((column) => ident(column.name)).join(', ');
     const rows = await this.run<{ k: Key }>(
       db,
       'choosing key boundaries',
-      `select k from (select ${this.keyText} as k, row_number() over (order by ${this.order}) as n from ${this.shape.from} where ${where}) as promote_keys
+      `select ${this.keyText} as k from (select ${keys}, row_number() over (order by ${this.order}) as n from ${this.shape.from} where ${where}) as promote_keys
         where n % ${Math.max(1, Math.floor(step))} = 1 and n > 1 order by n`,
       params,
     );
     return rows.map((row) => row.k);
   }
 
-  async rowHashes(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined): Promise<KeyedRow[]> {
+  /**
+   * Count and hash sum of each sub-range of `lo <= key < hi` cut at `starts` (sorted), in one
+   * statement: each row's sub-range is found by a balanced CASE over the starts (log2 comparisons).
+   * Returns starts.length + 1 stats, in order.
+   */
+  async rangeStats(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined, starts: readonly Key[]): Promise<RangeStat[]> {
     const { where, params } = this.range(lo, hi);
-    return this.run<KeyedRow>(db, 'reading row hashes', `select ${this.keyText} as key, (${this.hash})::text as hash from ${this.shape.from} where ${where}`, params);
+    const bounds = starts.map((start) => this.bound(start, 1, params));
+    // bucket(from, to): the index in [from, to] of the sub-range holding the row (sub-range i starts at starts[i - 1])
+    const bucket = (from: number, to: number): string => {
+      if (from === to) return String(from);
+      const middle = Math.ceil((from + to) / 2);
+      return `case when ${this.order} < ${bounds[middle - 1] ?? ''} then ${bucket(from, middle - 1)} else ${bucket(middle, to)} end`;
+    };
+    const rows = await this.run<{ b: number; n: string; s: string }>(
+      db,
+      'checksumming sub-ranges',
+      `select b, count(*) as n, coalesce(sum(h), 0)::text as s from (select ${bucket(0, starts.length)} as b, ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows group by b`,
+      params,
+    );
+    const stats: RangeStat[] = starts.map(() => ({ rows: 0, sum: '0' }));
+    stats.push({ rows: 0, sum: '0' });
+    for (const row of rows) stats[row.b] = { rows: Number(row.n), sum: row.s };
+    return stats;
+  }
+
+  /** (key, hash) of every row in any of these ranges (they do not overlap), in one statement. */
+  async rowHashes(db: pg.ClientBase, ranges: readonly (readonly [Key | undefined, Key | undefined])[]): Promise<KeyedRow[]> {
+    const params: string[] = [];
+    const wheres = ranges.map(([lo, hi]) => {
+      const range = this.range(lo, hi, params.length + 1);
+      params.push(...range.params);
+      return `(${range.where})`;
+    });
+    return this.run<KeyedRow>(db, 'reading row hashes', `select ${this.keyText} as key, (${this.hash})::text as hash from ${this.shape.from} where ${wheres.join(' or ')}`, params);
   }
 
   /** The rows with these keys, with each compared column's encoded value, in a fresh read-only transaction. */

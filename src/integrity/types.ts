@@ -44,10 +44,15 @@ export interface ReconcileOptions {
   columns?: string[];
   /** rows per first-level chunk (default 20 000) */
   chunkRows?: number;
-  /** sub-ranges a differing chunk is split into (default 16) */
+  /** at most this many sub-ranges per split of a differing range; a split makes as many as it takes to reach `leafRows` (default 128) */
   bisectionFactor?: number;
-  /** a range with at most this many rows is compared row by row (default 2048) */
+  /** a range with at most this many rows is compared row by row (default 256) */
   leafRows?: number;
+  /**
+   * the 64-bit row hash: `auto` (default) uses hashtextextended when both servers hash probe texts
+   * alike (same byte order, PostgreSQL 11 or later), else md5; `md5` always uses md5
+   */
+  hash?: 'auto' | 'md5';
   /** a difference found by the scan is read again after `delayMs`, `rounds` times, and reported only if it still differs every time */
   recheck?: { delayMs?: number; rounds?: number };
   repair?: RepairOptions;
@@ -85,6 +90,8 @@ export interface ReconcileReport {
   columns: string[];
   /** `snapshot`: one database, both sides read in one exported REPEATABLE READ snapshot; `separate`: two databases */
   consistency: 'snapshot' | 'separate';
+  /** the row hash both sides used (see `ReconcileOptions.hash`) */
+  hash: 'hashtextextended' | 'md5';
   source: SideSummary;
   target: SideSummary;
   chunks: number;
