@@ -16,7 +16,7 @@
  */
 import type pg from 'pg';
 import type { Candidate, ScanResult } from './scan.js';
-import type { KeyedRow, RangeStat, SideReader } from './side.js';
+import { type HashedRow, parseKey, type RangeStat, type SideReader } from './side.js';
 import type { Key } from './types.js';
 
 export interface Side {
@@ -40,7 +40,7 @@ export class Bisector {
   private pending: DifferingRange[] = [];
   private pendingRows = 0;
   /** sub-ranges made by splits so far, and how many of them differed: how dense the drift is */
-  private subRanges = 0;
+  private subRangeCount = 0;
   private differingSubRanges = 0;
 
   constructor(
@@ -51,12 +51,15 @@ export class Bisector {
   ) {}
 
   get dense(): boolean {
-    return this.subRanges > 0 && this.differingSubRanges * 2 > this.subRanges;
+    return this.subRangeCount > 0 && this.differingSubRanges * 2 > this.subRangeCount;
   }
 
-  /** A range whose count or sum differed: compared row by row now or later, or split. */
+  /**
+   * A range whose count or sum differed: compared row by row now or later, or split. Called in key
+   * order (the scan walks its chunks in order, a split its sub-ranges): a leaf batch is read within
+   * its first range's start and its last range's end.
+   */
   async differs(range: DifferingRange): Promise<void> {
-    this.result.differingRanges += 1;
     const most = Math.max(range.source.rows, range.target.rows);
     if (most <= this.options.leafRows || (this.dense && most <= DENSE_ROWS)) await this.leaf(range, most);
     else await this.split(range, most);
@@ -73,12 +76,14 @@ export class Bisector {
   }
 
   private async leaf(range: DifferingRange, most: number): Promise<void> {
+    this.result.differingRanges += 1;
     if (this.pending.length > 0 && this.pendingRows + most > LEAF_BATCH_ROWS) await this.flush();
     this.pending.push(range);
     this.pendingRows += most;
   }
 
   private async split(range: DifferingRange, most: number): Promise<void> {
+    this.result.differingRanges += 1;
     const larger = range.target.rows > range.source.rows ? this.target : this.source;
     const parts = Math.max(2, Math.min(this.options.bisectionFactor, Math.ceil(most / this.options.leafRows)));
     const starts = await larger.reader.boundaries(larger.db, range.lo, range.hi, Math.ceil(most / parts));
@@ -86,18 +91,26 @@ export class Bisector {
       this.source.reader.rangeStats(this.source.db, range.lo, range.hi, starts),
       this.target.reader.rangeStats(this.target.db, range.lo, range.hi, starts),
     ]);
-    const subs = rangesFrom(range.lo, starts, range.hi);
-    this.subRanges += subs.length;
-    for (const [index, [lo, hi]] of subs.entries()) {
-      const sub = { lo, hi, source: sourceStats[index] ?? { rows: 0, sum: '0' }, target: targetStats[index] ?? { rows: 0, sum: '0' } };
-      if (sub.source.rows === sub.target.rows && sub.source.sum === sub.target.sum) continue;
-      this.differingSubRanges += 1;
+    await this.subRanges(range.lo, starts, range.hi, sourceStats, targetStats, most);
+  }
+
+  /**
+   * The sub-ranges of lo..hi cut at `starts`, with both sides' stats: the differing ones go on. The
+   * scan's first level passes each chunk's sub-ranges here too (`most` absent: no parent to compare).
+   */
+  async subRanges(lo: Key | undefined, starts: readonly Key[], hi: Key | undefined, sourceStats: readonly RangeStat[], targetStats: readonly RangeStat[], most = Infinity): Promise<void> {
+    const differing = rangesFrom(lo, starts, hi)
+      .map(([subLo, subHi], index) => ({ lo: subLo, hi: subHi, source: sourceStats[index] ?? { rows: 0, sum: '0' }, target: targetStats[index] ?? { rows: 0, sum: '0' } }))
+      .filter((sub) => sub.source.rows !== sub.target.rows || sub.source.sum !== sub.target.sum);
+    // counted before any goes on, so this range's own density decides for its sub-ranges
+    this.subRangeCount += starts.length + 1;
+    this.differingSubRanges += differing.length;
+    for (const sub of differing) {
       const subMost = Math.max(sub.source.rows, sub.target.rows);
       if (subMost < most) {
         await this.differs(sub);
       } else {
         // no progress (one key repeated through the whole range): compare it row by row
-        this.result.differingRanges += 1;
         await this.leaf(sub, subMost);
       }
     }
@@ -111,28 +124,27 @@ export function rangesFrom(lo: Key | undefined, starts: readonly Key[], hi: Key 
 }
 
 /** Row-level differences between two lists of (key, hash). */
-export function compareRows(sourceRows: readonly KeyedRow[], targetRows: readonly KeyedRow[]): Candidate[] {
-  const group = (rows: readonly KeyedRow[]) => {
-    const byKey = new Map<string, { key: Key; hashes: string[] }>();
+export function compareRows(sourceRows: readonly HashedRow[], targetRows: readonly HashedRow[]): Candidate[] {
+  const group = (rows: readonly HashedRow[]) => {
+    const byKey = new Map<string, string[]>();
     for (const row of rows) {
-      const id = JSON.stringify(row.key);
-      const entry = byKey.get(id);
-      if (entry === undefined) byKey.set(id, { key: row.key, hashes: [row.hash] });
-      else entry.hashes.push(row.hash);
+      const hashes = byKey.get(row.id);
+      if (hashes === undefined) byKey.set(row.id, [row.hash]);
+      else hashes.push(row.hash);
     }
     return byKey;
   };
   const sourceKeys = group(sourceRows);
   const targetKeys = group(targetRows);
   const candidates: Candidate[] = [];
-  for (const [id, entry] of sourceKeys) {
+  for (const [id, hashes] of sourceKeys) {
     const other = targetKeys.get(id);
-    if (other === undefined) candidates.push({ kind: entry.hashes.length > 1 ? 'duplicate' : 'missing', key: entry.key });
-    else if (entry.hashes.length > 1 || other.hashes.length > 1) candidates.push({ kind: 'duplicate', key: entry.key });
-    else if (entry.hashes[0] !== other.hashes[0]) candidates.push({ kind: 'different', key: entry.key });
+    if (other === undefined) candidates.push({ kind: hashes.length > 1 ? 'duplicate' : 'missing', key: parseKey(id) });
+    else if (hashes.length > 1 || other.length > 1) candidates.push({ kind: 'duplicate', key: parseKey(id) });
+    else if (hashes[0] !== other[0]) candidates.push({ kind: 'different', key: parseKey(id) });
   }
-  for (const [id, entry] of targetKeys) {
-    if (!sourceKeys.has(id)) candidates.push({ kind: entry.hashes.length > 1 ? 'duplicate' : 'extra', key: entry.key });
+  for (const [id, hashes] of targetKeys) {
+    if (!sourceKeys.has(id)) candidates.push({ kind: hashes.length > 1 ? 'duplicate' : 'extra', key: parseKey(id) });
   }
   return candidates;
 }

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
 import { SESSION_SETTINGS } from './canonical.js';
-import { Bisector, rangesFrom } from './bisect.js';
+import { Bisector } from './bisect.js';
 import type { SideReader } from './side.js';
 import type { DifferenceKind, Key } from './types.js';
 
@@ -95,23 +95,30 @@ export async function scan(source: SideReader, target: SideReader, pools: { sour
 
 async function scanIn(connections: Connections, source: SideReader, target: SideReader, options: ScanOptions): Promise<ScanResult> {
   const { source: sourceDb, target: targetDb } = connections;
-  // both sides count and choose boundaries at once (one statement each, on their own connections)
-  const [sourceSurvey, targetSurvey] = await Promise.all([source.survey(sourceDb, options.chunkRows), target.survey(targetDb, options.chunkRows)]);
+  // a chunk is read as `parts` leaf-sized sub-ranges, their stats in the one statement per side that
+  // hashes the chunk: a differing chunk needs no second pass, its differing sub-ranges are leaves
+  const parts = Math.max(1, Math.min(options.bisectionFactor, Math.ceil(options.chunkRows / options.leafRows)));
+  // both sides count and choose sub-range boundaries at once (one statement each, on their own connections)
+  const [sourceSurvey, targetSurvey] = await Promise.all([source.survey(sourceDb, Math.ceil(options.chunkRows / parts)), target.survey(targetDb, Math.ceil(options.chunkRows / parts))]);
   const sourceRows = sourceSurvey.rows;
   const targetRows = targetSurvey.rows;
-  // cut by the larger side, so no first-level range is much larger than chunkRows on either
-  const ranges = rangesFrom(undefined, targetRows > sourceRows ? targetSurvey.starts : sourceSurvey.starts, undefined);
-  const result: ScanResult = { consistency: connections.consistency, sourceRows, targetRows, sourceChecked: 0, targetChecked: 0, chunks: ranges.length, differingRanges: 0, candidates: [] };
+  // cut by the larger side, so no range is much larger than intended on either
+  const starts = targetRows > sourceRows ? targetSurvey.starts : sourceSurvey.starts;
+  const chunks = Math.ceil((starts.length + 1) / parts);
+  const result: ScanResult = { consistency: connections.consistency, sourceRows, targetRows, sourceChecked: 0, targetChecked: 0, chunks, differingRanges: 0, candidates: [] };
   const bisector = new Bisector({ reader: source, db: sourceDb }, { reader: target, db: targetDb }, options, result);
 
-  let done = 0;
-  for (const [lo, hi] of ranges) {
-    const [s, t] = await Promise.all([source.checksum(sourceDb, lo, hi), target.checksum(targetDb, lo, hi)]);
-    result.sourceChecked += s.rows;
-    result.targetChecked += t.rows;
-    if (s.rows !== t.rows || s.sum !== t.sum) await bisector.differs({ lo, hi, source: s, target: t });
-    done += 1;
-    options.onProgress?.(done, ranges.length);
+  for (let chunk = 0; chunk < chunks; chunk += 1) {
+    // chunk `chunk` holds sub-ranges chunk * parts ... chunk * parts + parts - 1, cut at starts[sub - 1]
+    const first = chunk * parts;
+    const lo = first === 0 ? undefined : starts[first - 1];
+    const hi = first + parts - 1 < starts.length ? starts[first + parts - 1] : undefined;
+    const inner = starts.slice(first, first + parts - 1);
+    const [s, t] = await Promise.all([source.rangeStats(sourceDb, lo, hi, inner), target.rangeStats(targetDb, lo, hi, inner)]);
+    for (const stat of s) result.sourceChecked += stat.rows;
+    for (const stat of t) result.targetChecked += stat.rows;
+    await bisector.subRanges(lo, inner, hi, s, t);
+    options.onProgress?.(chunk + 1, chunks);
   }
   await bisector.flush();
   for (const [which, present, checked, label] of [

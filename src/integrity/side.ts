@@ -3,7 +3,7 @@
  * the scan's connection (inside its snapshot), and rows by key on fresh connections for the re-check.
  * Every statement is counted, so a report can say how many queries localising differences took.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { wrapError } from '../errors.js';
 import { ident } from '../migrations/sql.js';
 import { encodedValue, type HashFunction, keyArray, keyOrder, rowHash, SESSION_SETTINGS } from './canonical.js';
@@ -21,6 +21,20 @@ export interface KeyedRow {
   hash: string;
   /** encoded value per compared column (only from rowsByKeys) */
   values?: string[];
+}
+
+/** A row as the leaves read it: its key as the text of its text[] (one string to group by), and its hash. */
+export interface HashedRow {
+  id: string;
+  hash: string;
+}
+
+// 1009 is text[]; its parser is not among the builtins' names the types list
+const parseTextArray = (pg.types.getTypeParser as (oid: number, format: 'text') => (text: string) => (string | null)[])(1009, 'text');
+
+/** A HashedRow's id back to the key (only for the few rows that differ). */
+export function parseKey(id: string): Key {
+  return parseTextArray(id).map((value) => value ?? '');
 }
 
 export class SideReader {
@@ -92,15 +106,14 @@ export class SideReader {
     return { rows: Number(rows[0]?.n ?? 0), starts: rows.slice(1).map((row) => row.k ?? []) };
   }
 
-  async checksum(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined): Promise<RangeStat> {
-    const { where, params } = this.range(lo, hi);
-    const rows = await this.run<{ n: string; s: string }>(
-      db,
-      'checksumming a key range',
-      `select count(*) as n, coalesce(sum(h), 0)::text as s from (select ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows`,
-      params,
-    );
-    return { rows: Number(rows[0]?.n ?? 0), sum: rows[0]?.s ?? '0' };
+  /** How many of `bounds` (sorted keys as parameter rows) are <= the row's key: a balanced CASE, log2 comparisons. */
+  private bucket(bounds: readonly string[]): string {
+    const tree = (from: number, to: number): string => {
+      if (from === to) return String(from);
+      const middle = Math.ceil((from + to) / 2);
+      return `case when ${this.order} < ${bounds[middle - 1] ?? ''} then ${tree(from, middle - 1)} else ${tree(middle, to)} end`;
+    };
+    return tree(0, bounds.length);
   }
 
   /** Every `step`-th key of the range, in key order: the starts of sub-ranges after the first. */
@@ -124,17 +137,11 @@ export class SideReader {
    */
   async rangeStats(db: pg.ClientBase, lo: Key | undefined, hi: Key | undefined, starts: readonly Key[]): Promise<RangeStat[]> {
     const { where, params } = this.range(lo, hi);
-    const bounds = starts.map((start) => this.bound(start, 1, params));
-    // bucket(from, to): the index in [from, to] of the sub-range holding the row (sub-range i starts at starts[i - 1])
-    const bucket = (from: number, to: number): string => {
-      if (from === to) return String(from);
-      const middle = Math.ceil((from + to) / 2);
-      return `case when ${this.order} < ${bounds[middle - 1] ?? ''} then ${bucket(from, middle - 1)} else ${bucket(middle, to)} end`;
-    };
+    const bucket = this.bucket(starts.map((start) => this.bound(start, 1, params)));
     const rows = await this.run<{ b: number; n: string; s: string }>(
       db,
       'checksumming sub-ranges',
-      `select b, count(*) as n, coalesce(sum(h), 0)::text as s from (select ${bucket(0, starts.length)} as b, ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows group by b`,
+      `select b, count(*) as n, coalesce(sum(h), 0)::text as s from (select ${bucket} as b, ${this.hash} as h from ${this.shape.from} where ${where}) as promote_rows group by b`,
       params,
     );
     const stats: RangeStat[] = starts.map(() => ({ rows: 0, sum: '0' }));
@@ -143,15 +150,26 @@ export class SideReader {
     return stats;
   }
 
-  /** (key, hash) of every row in any of these ranges (they do not overlap), in one statement. */
-  async rowHashes(db: pg.ClientBase, ranges: readonly (readonly [Key | undefined, Key | undefined])[]): Promise<KeyedRow[]> {
-    const params: string[] = [];
-    const wheres = ranges.map(([lo, hi]) => {
-      const range = this.range(lo, hi, params.length + 1);
-      params.push(...range.params);
-      return `(${range.where})`;
-    });
-    return this.run<KeyedRow>(db, 'reading row hashes', `select ${this.keyText} as key, (${this.hash})::text as hash from ${this.shape.from} where ${wheres.join(' or ')}`, params);
+  /**
+   * (key, hash) of every row in any of these ranges (in key order, not overlapping), in one statement:
+   * the stretch from the first range's start to the last one's end (an index range scan), less the
+   * gaps between the ranges. Adjacent ranges are merged; the edges between them (a range's end, the
+   * next one's start, ...) cut the stretch into intervals that alternate in, out, in: a row is in a
+   * range when an even number of those edges are <= its key (a balanced CASE, log2 comparisons).
+   */
+  async rowHashes(db: pg.ClientBase, ranges: readonly (readonly [Key | undefined, Key | undefined])[]): Promise<HashedRow[]> {
+    const merged: [Key | undefined, Key | undefined][] = [];
+    for (const [lo, hi] of ranges) {
+      const last = merged.at(-1);
+      if (last !== undefined && last[1] !== undefined && lo !== undefined && JSON.stringify(last[1]) === JSON.stringify(lo)) last[1] = hi;
+      else merged.push([lo, hi]);
+    }
+    const outer = this.range(merged[0]?.[0], merged.at(-1)?.[1]);
+    const params = [...outer.params];
+    const edges = merged.flatMap(([lo, hi], index) => [...(index === 0 ? [] : [lo]), ...(index === merged.length - 1 ? [] : [hi])]);
+    const bounds = edges.map((edge) => this.bound(edge ?? [], 1, params));
+    const where = bounds.length === 0 ? outer.where : `${outer.where} and (${this.bucket(bounds)}) % 2 = 0`;
+    return this.run<HashedRow>(db, 'reading row hashes', `select (${this.keyText})::text as id, (${this.hash})::text as hash from ${this.shape.from} where ${where}`, params);
   }
 
   /** The rows with these keys, with each compared column's encoded value, in a fresh read-only transaction. */

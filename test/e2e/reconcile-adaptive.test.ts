@@ -31,19 +31,26 @@ describe('reconcile localisation', () => {
     await pair('dense', 20_000);
     // every 5th row changed: every chunk and nearly every sub-range differs
     await pool.query(`update dense_b set v = v || '!' where id % 5 = 0`);
-    const report = await reconcile({ source: { pool, table: 'dense_a' }, target: { pool, table: 'dense_b' }, chunkRows: 2000, leafRows: 64, recheck: { delayMs: 0, rounds: 1 } });
+    // chunks of 2000 rows read as 4 sub-ranges of 500: larger than leafRows, so a differing one is split
+    // (into 8 leaves) unless the drift is dense
+    const options = { chunkRows: 2000, leafRows: 64, bisectionFactor: 4, recheck: { delayMs: 0, rounds: 1 } };
+    const report = await reconcile({ source: { pool, table: 'dense_a' }, target: { pool, table: 'dense_b' }, ...options });
     expect(report.counts).toEqual({ missing: 0, extra: 0, different: 4000, duplicate: 0 });
     expect(report.differences.every((difference) => Number(difference.key[0]) % 5 === 0 && difference.columns?.join() === 'v')).toBe(true);
     expect(report.source.rowsChecked).toBe(20_000);
-    // 2 surveys, 2 x 10 chunk checksums, one split of the first chunk (3), then the other nine
-    // chunks read row by row with its leaves, in one batch of 20 000 rows per side: no further
-    // splits; the re-check reads the 4000 keys in two reads per side
-    expect(queries(report)).toBe(2 + 20 + 3 + 2 + 4);
+    // 2 surveys, 2 x 10 chunk statements; every sub-range of the first chunk differs (dense), so all
+    // 40 differing sub-ranges are read row by row at once, in one batch of 20 000 rows per side, none
+    // split; the re-check reads the 4000 keys in two reads per side
+    expect(queries(report)).toBe(2 + 20 + 2 + 4);
+    expect(report.differingRanges).toBe(40);
     // the same tables with sparse drift: every differing chunk is split, only differing leaves are read
     await pool.query(`update dense_b set v = 'v' || id where id % 5 = 0 and id % 2000 <> 0`);
-    const sparse = await reconcile({ source: { pool, table: 'dense_a' }, target: { pool, table: 'dense_b' }, chunkRows: 2000, leafRows: 64, recheck: { delayMs: 0 } });
-    expect(sparse.counts.different).toBe(10);
-    expect(sparse.differingRanges).toBe(20);
+    const sparse = await reconcile({ source: { pool, table: 'dense_a' }, target: { pool, table: 'dense_b' }, ...options });
+    expect(sparse.differences.map((difference) => difference.key[0])).toEqual(['2000', '4000', '6000', '8000', '10000', '12000', '14000', '16000', '18000', '20000']);
+    // one differing sub-range of 500 rows in each chunk, split into 4 (bisectionFactor) of 125, one
+    // of them into 2 of 63: one differing leaf each, all ten leaves read in one batch
+    expect(sparse.differingRanges).toBe(30);
+    expect(queries(sparse)).toBe(2 + 20 + 10 * 2 * 3 + 2 + 2);
   });
 
   it('terminates and reports a key repeated through a whole range', async () => {
