@@ -137,7 +137,8 @@ function startWriters(source: { db: pg.Pool; table: string }, target: { db: pg.P
       if (roll < 0.7) await both(`update $table set a = a + 1, b = b || '+' where id = $1`, [key]);
       else if (roll < 0.9 || mine.length === 0) {
         mine.push(inserted--);
-        await both(`insert into $table values ($1, 0, 'writer', 0, now(), null)`, [mine.at(-1)]);
+        // the same row on both sides (now() would differ between the two inserts: a real difference)
+        await both(`insert into $table values ($1::int8, 0, 'writer', 0, timestamptz '2024-01-01 00:00:00+00' - $1::int8 * interval '1 second', null)`, [mine.at(-1)]);
       } else await both(`delete from $table where id = $1`, [mine.shift()]);
     }
   };
