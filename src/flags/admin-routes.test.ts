@@ -2,32 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStorePool } from '../../test/helpers/database.js';
-import { buildServer } from '../server/app.js';
-import { parseSpec } from '../spec/index.js';
-import { upsertApp } from '../store/apps.js';
-import { syncEnvironments } from '../store/environments.js';
+import { startServingFixture } from '../../test/helpers/flag-serving.js';
 import { listEvents } from '../store/events.js';
 import { applyDueFlagSchedules } from './store-schedules.js';
 
-const specText = `version: 1
-app: { name: shop }
-environments:
-  - name: staging
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-  - name: production
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-strategies:
-  canary:
-    type: canary
-    steps:
-      - setWeight: 50
-      - promote: {}
-`;
 
 type Body = Record<string, unknown> & Array<Record<string, unknown>>;
 
@@ -36,13 +14,7 @@ describe('the flag admin API', () => {
   let api: FastifyInstance;
   let base: string;
   beforeAll(async () => {
-    ({ pool: db } = await createStorePool());
-    const parsed = parseSpec(specText, { file: 'promote.yaml' });
-    if (!parsed.ok) throw new Error('spec');
-    await upsertApp(db, { name: 'shop' });
-    await syncEnvironments(db, 'shop', ['staging', 'production']);
-    api = await buildServer({ pool: db, spec: parsed.spec });
-    base = await api.listen({ host: '127.0.0.1', port: 0 });
+    ({ pool: db, api, base } = await startServingFixture());
   });
   afterAll(async () => api.close());
 

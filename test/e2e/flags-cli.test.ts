@@ -5,27 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDueFlagSchedules } from '../../src/flags/store-schedules.js';
 import { runInProcess } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { SPEC_TEXT } from '../helpers/flag-serving.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
-const config = `version: 1
-app:
-  name: shop
-environments:
-  - name: staging
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-  - name: production
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-strategies:
-  canary:
-    type: canary
-    steps:
-      - setWeight: 50
-      - promote: {}
-flags:
+const config = `${SPEC_TEXT}flags:
   - name: new-checkout
     description: the one-page checkout
     enabled: false
