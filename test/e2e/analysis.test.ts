@@ -114,7 +114,8 @@ analysis:
     expect(bad.phase).toBe('RolledBack');
     expect(bad.reason).toMatch(/errors failed|error-ratio failed/);
     const text = await explainText(bad.id);
-    expect(text).toMatch(/#1 \d\d:\d\d:\d\d Failed: value 0\.[12]\d* is not < 0\.05/);
+    // on a loaded machine the first look may still lack samples (NoData); the failing one comes next
+    expect(text).toMatch(/#\d \d\d:\d\d:\d\d Failed: value 0\.[12]\d* is not < 0\.05/);
     expect(text).toContain('candidate v3-errors');
     // the same evidence over the API, for the dashboard
     const measurements = (await api('GET', `/api/rollouts/${bad.id}/measurements`)) as unknown as Array<{ template: string; verdict: string; candidate: { version: string; value?: number } | null }>;
