@@ -20,7 +20,7 @@ function copyAt(target: unknown, from: unknown, path: readonly PathSegment[]): u
 const json = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, fc.constantFrom(null, true, false, 0, 1, 'a', 'b'), tie('array'), tie('object')),
   array: fc.array(tie('value'), { maxLength: 3 }),
-  object: fc.dictionary(fc.constantFrom('enabled', 'name', 'rollout', 'a.b', 'x'), tie('value'), { maxKeys: 4 }),
+  object: fc.dictionary(fc.constantFrom('enabled', 'name', 'rollout', 'a.b', 'x'), tie('value'), { maxKeys: 4, noNullPrototype: true }),
 })).value;
 
 describe('changedPaths', () => {
