@@ -400,7 +400,9 @@ class Context {
   private turnOffReleasedFlags(): { pending: boolean; turnedOff: string[]; failures: string[] } {
     const result = { pending: false, turnedOff: [] as string[], failures: [] as string[] };
     this.plan.steps.forEach((step, index) => {
-      if (step.kind !== 'setFlag' || step.flag.enabled === false || !(step.flag.enabled === true || (step.flag.rollout ?? 0) > 0)) return;
+      if (step.kind !== 'setFlag') return;
+      const turnsOn = step.flag.enabled === true || (step.flag.enabled === undefined && (step.flag.rollout ?? 0) > 0);
+      if (!turnsOn) return;
       if (this.outcome(this.id(index, 'setFlag')) === undefined) return;
       const id = `${this.prefix()}.rollback.flag.s${index}`;
       const outcome = this.outcome(id);

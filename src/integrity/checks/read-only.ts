@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { wrapError } from '../../errors.js';
+import { ident } from '../../migrations/sql.js';
 
 /**
  * Runs `work` in a READ ONLY transaction with a statement timeout on a connection of its own: a check
@@ -29,13 +30,9 @@ export async function readOnly<T>(url: string, timeoutMs: number, doing: string,
 
 /** `name` or `schema.name` as a quoted SQL name; a name already quoted is taken as written. */
 export function tableName(name: string): string {
-  if (name.includes('"')) return name;
-  return name
-    .split('.')
-    .map((part) => `"${part}"`)
-    .join('.');
+  return name.includes('"') ? name : name.split('.').map(ident).join('.');
 }
 
 export function columnName(name: string): string {
-  return name.includes('"') ? name : `"${name}"`;
+  return name.includes('"') ? name : ident(name);
 }
