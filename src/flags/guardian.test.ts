@@ -98,6 +98,8 @@ describe('flag safeguards', () => {
     await errorRate(0.5);
     await setFlagRollout(db, scope, 'dark-mode', 50, { actor: 'ana' });
     await until('the flag turned off after its second change', async () => ((await getFlag(db, scope, 'dark-mode'))?.definition.enabled === false ? true : undefined));
+    // the flag goes off first, then the run's verdict is recorded
+    await until('the second run ended', async () => ((await endedSafeguardRuns(db, scope)).has('dark-mode@2') ? true : undefined));
     expect([...(await endedSafeguardRuns(db, scope))].filter((run) => run.startsWith('dark-mode@')).sort()).toEqual(['dark-mode@1', 'dark-mode@2']);
   }, 30_000);
 
