@@ -3,7 +3,8 @@ import semver from 'semver';
 import type { ClientRuleset, Constraint, StrategyDefinition } from './model.js';
 import type { CachedRuleset } from './ruleset-cache.js';
 import { matchesEtag, requireClientToken, scopeOf, type FlagServingContext } from './serving.js';
-import { recordClientRegistration, recordFlagUsage } from './store.js';
+import { FlagNotFoundError } from './store-errors.js';
+import { currentRevision, disableFlag, recordClientRegistration, recordFlagUsage } from './store.js';
 
 /**
  * Unleash's client API, so the stock `unleash-client` SDKs of every language read Promote's flags
@@ -117,6 +118,38 @@ export function registerUnleashClientApi(app: FastifyInstance, context: FlagServ
         toggles: body.bucket.toggles,
       });
       return reply.status(202).send();
+    },
+  );
+
+  // Promote's own addition: the kill switch the SDK's gate pulls when a new code path keeps failing.
+  // It can only ever turn a flag off, so a client token (which anything reading flags holds) is enough.
+  app.post(
+    '/api/client/features/:name/disable',
+    {
+      schema: {
+        summary: "Kill switch: turn a flag of the token's scope off for everyone (recorded in its history as sdk:<instance>); only ever turns off",
+        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 255 } } },
+        body: {
+          type: 'object',
+          required: ['reason'],
+          properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 }, instance: { type: 'string', minLength: 1, maxLength: 255 } },
+          additionalProperties: false,
+        },
+        response: { 200: { type: 'object', required: ['changed', 'revision'], properties: { changed: { type: 'boolean' }, revision: { type: 'integer' } } }, 400: error, 401: error, 404: error },
+      },
+    },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const { name } = request.params as { name: string };
+      const body = request.body as { reason: string; instance?: string };
+      try {
+        const written = await disableFlag(context.pool, scope, name, { actor: `sdk:${body.instance ?? 'unknown'}`, reason: body.reason });
+        // read after the write: a later change only makes the number higher, which is what callers wait past
+        return reply.send({ changed: written.change !== null, revision: await currentRevision(context.pool, scope) });
+      } catch (caught) {
+        if (caught instanceof FlagNotFoundError) return reply.status(404).send({ error: caught.message });
+        throw caught;
+      }
     },
   );
 }
