@@ -1,0 +1,206 @@
+/**
+ * Transactional gating: behind a flag, a new code path writes in one database transaction of its
+ * own; when it fails in any way (an error, a statement or overall timeout, a failed commit) the
+ * transaction is rolled back, so nothing of it persists, and the legacy path serves the request.
+ * Serialization failures and deadlocks are retried first, as the database asks. Repeated failures
+ * turn the flag off in this process at once and, with a kill switch, for everyone (gate-kill.ts).
+ *
+ * What reaches the caller: the new path's result, or the legacy path's result or error (the app's
+ * own). The new path's errors never do: they go to `onFailure` and the `gate.failure` metric.
+ */
+import type pg from 'pg';
+import { PromoteError, wrapError } from '../errors.js';
+import type { FlagContext } from '../flags/model.js';
+import type { FlagsClient } from './flags.js';
+import { createKillSwitch } from './gate-kill.js';
+import type { Reporter } from './report.js';
+
+export interface GateOptions {
+  flags: Pick<FlagsClient, 'isEnabled' | 'revision'>;
+  /** the new path's transaction runs on a client of this pool */
+  pool: pg.Pool;
+  reporter?: Pick<Reporter, 'count' | 'observe'>;
+  /** the whole new-path transaction including retried attempts; default 2000 ms */
+  timeoutMs?: number;
+  /** extra attempts on 40001 / 40P01, default 3, jittered backoff */
+  retries?: number;
+  /** default 'read committed' */
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  /** default { failures: 5, withinMs: 60_000 } */
+  disableAfter?: { failures: number; withinMs: number };
+  /** the Promote server to turn the flag off for everyone, with a client token of the app's scope */
+  killSwitch?: { url: string; token: string; instance?: string };
+  /** told about every new-path failure and a kill switch the server did not take; its errors are ignored */
+  onFailure?: (error: Error, flag: string) => void;
+}
+
+export interface GateStats {
+  /** new-path transactions committed */
+  success: number;
+  /** new paths that failed and fell back to the legacy path */
+  failure: number;
+  /** attempts retried after a serialization failure or deadlock */
+  retries: number;
+  /** calls that went to the legacy path only (flag off or killed here) */
+  legacy: number;
+  /** times the gate killed a flag locally */
+  disabled: number;
+  /** flags killed here now */
+  killed: string[];
+}
+
+export type Gate = (<T>(flag: string, context: FlagContext, newPath: (client: pg.PoolClient) => Promise<T>, legacyPath: () => Promise<T>) => Promise<T>) & {
+  killed(flag: string): boolean;
+  stats(): GateStats;
+};
+
+const ISOLATIONS = ['read committed', 'repeatable read', 'serializable'] as const;
+const RETRYABLE = new Set(['40001', '40P01']);
+/** the database's statement timeout ends slow SQL at the deadline; the gate's own timer, this much
+ * later, ends a new path stuck outside the database (its connection is closed: the server rolls back) */
+const TIMER_GRACE_MS = 100;
+
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: Error; retryable: boolean };
+
+export function createGate(options: GateOptions): Gate {
+  const { flags, pool, timeoutMs = 2000, retries = 3, isolation = 'read committed' } = options;
+  const disableAfter = options.disableAfter ?? { failures: 5, withinMs: 60_000 };
+  checkOptions(timeoutMs, retries, isolation, disableAfter);
+  const reporter = {
+    count: (name: string) => ignoreErrors(() => options.reporter?.count(name)),
+    observe: (name: string, value: number) => ignoreErrors(() => options.reporter?.observe(name, value)),
+  };
+  const tell = (error: Error, flag: string) => ignoreErrors(() => options.onFailure?.(error, flag));
+  const kill = createKillSwitch({ flags, disableAfter, ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}), reporter, onError: tell });
+  const counts = { success: 0, failure: 0, retries: 0, legacy: 0, disabled: 0 };
+
+  const flagOn = (flag: string, context: FlagContext) => {
+    if (kill.holds(flag, context)) return false;
+    try {
+      return flags.isEnabled(flag, context);
+    } catch {
+      return false;
+    }
+  };
+
+  /** one transaction; never throws */
+  const attempt = async <T>(flag: string, newPath: (client: pg.PoolClient) => Promise<T>, deadline: number): Promise<Attempt<T>> => {
+    const fail = (error: Error, retryable = false): Attempt<T> => ({ ok: false, error, retryable });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - performance.now()) + TIMER_GRACE_MS);
+    });
+    const timedOut = () => new PromoteError(`gate ${flag}: the new path took longer than ${timeoutMs} ms; its transaction was rolled back`);
+    const connecting = pool.connect();
+    try {
+      const client = await Promise.race([connecting, expired]);
+      if (client === 'expired') {
+        void connecting.then((late) => late.release(), () => undefined);
+        return fail(timedOut());
+      }
+      let released = false;
+      const release = (destroy?: Error) => {
+        if (!released) client.release(destroy);
+        released = true;
+      };
+      try {
+        const statementMs = Math.max(1, Math.floor(deadline - performance.now()));
+        await client.query(`begin isolation level ${isolation}; set local statement_timeout = ${statementMs}`);
+        const running = newPath(client);
+        const outcome = await Promise.race([running.then((value) => ({ value })), expired]);
+        if (outcome === 'expired') {
+          // closing the connection is the rollback nothing can delay: COMMIT was never sent
+          running.catch(() => undefined);
+          release(new Error('gate: the new path ran out of time'));
+          return fail(timedOut());
+        }
+        clearTimeout(timer);
+        await client.query('commit');
+        release();
+        return { ok: true, value: outcome.value };
+      } catch (error) {
+        try {
+          await client.query('rollback');
+          release();
+        } catch (rollbackError) {
+          release(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+        }
+        return fail(wrapError(`gate ${flag}: the new path failed and was rolled back`, error), isRetryable(error));
+      }
+    } catch (error) {
+      return fail(wrapError(`gate ${flag}: could not start the new path's transaction`, error));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const runNewPath = async <T>(flag: string, newPath: (client: pg.PoolClient) => Promise<T>): Promise<Attempt<T>> => {
+    const started = performance.now();
+    const deadline = started + timeoutMs;
+    for (let tried = 0; ; tried++) {
+      const result = await attempt(flag, newPath, deadline);
+      if (result.ok) {
+        reporter.observe('gate.new_path_ms', performance.now() - started);
+        return result;
+      }
+      const left = deadline - performance.now();
+      if (!result.retryable || tried >= retries || left <= 0) return result;
+      counts.retries++;
+      reporter.count('gate.retry');
+      // jittered exponential backoff, so the transactions that collided do not collide again
+      const backoff = Math.min(left / 2, 5 * 2 ** tried * (0.5 + Math.random()));
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  };
+
+  const gate = async <T>(flag: string, context: FlagContext, newPath: (client: pg.PoolClient) => Promise<T>, legacyPath: () => Promise<T>): Promise<T> => {
+    if (!flagOn(flag, context)) {
+      counts.legacy++;
+      return legacyPath();
+    }
+    const result = await runNewPath(flag, newPath);
+    if (result.ok) {
+      counts.success++;
+      reporter.count('gate.success');
+      return result.value;
+    }
+    counts.failure++;
+    reporter.count('gate.failure');
+    reporter.count('gate.fallback');
+    tell(result.error, flag);
+    if (kill.failed(flag, result.error)) counts.disabled++;
+    return legacyPath();
+  };
+
+  return Object.assign(gate, {
+    killed: (flag: string) => kill.holds(flag),
+    stats: (): GateStats => ({ ...counts, killed: kill.killedFlags() }),
+  });
+}
+
+function isRetryable(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && RETRYABLE.has(code)) return true;
+  }
+  return false;
+}
+
+function ignoreErrors(work: () => void): void {
+  try {
+    work();
+  } catch {
+    // metrics and the app's failure handler are best effort: they must not change the request's outcome
+  }
+}
+
+function checkOptions(timeoutMs: number, retries: number, isolation: string, disableAfter: { failures: number; withinMs: number }): void {
+  const bad = (message: string) => {
+    throw new PromoteError(`createGate: ${message}`);
+  };
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) bad(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+  if (!Number.isSafeInteger(retries) || retries < 0) bad(`retries must be a whole number >= 0, got ${String(retries)}`);
+  if (!(ISOLATIONS as readonly string[]).includes(isolation)) bad(`isolation must be one of ${ISOLATIONS.join(', ')}, got ${JSON.stringify(isolation)}`);
+  if (!Number.isSafeInteger(disableAfter?.failures) || disableAfter.failures < 1) bad(`disableAfter.failures must be a whole number >= 1, got ${String(disableAfter?.failures)}`);
+  if (!(disableAfter.withinMs > 0)) bad(`disableAfter.withinMs must be a positive number of milliseconds, got ${String(disableAfter.withinMs)}`);
+}
