@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { approveRollout } from '../engine/approvals.js';
 import { sendCommand } from '../engine/commands.js';
 import { startRollout } from '../engine/start.js';
 import { listMeasurements } from '../store/analysis.js';
-import { getRollout, listEvents, listRollouts } from '../store/index.js';
+import { APPROVAL_DECISIONS, getRollout, listApprovals, listEvents, listRollouts, type ApprovalDecision } from '../store/index.js';
 import type { ServerOptions } from './app.js';
 
 const rollout = {
@@ -57,6 +58,34 @@ const measurement = {
   required: ['id', 'actionId', 'template', 'seq', 'takenAt', 'verdict', 'reason', 'statistics'],
 } as const;
 
+const approval = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    rolloutId: { type: 'integer' },
+    stepIndex: { type: 'integer', description: 'the step voted on, counted from 0' },
+    approver: { type: 'string' },
+    decision: { type: 'string', enum: APPROVAL_DECISIONS },
+    reason: { type: ['string', 'null'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+  required: ['id', 'rolloutId', 'stepIndex', 'approver', 'decision', 'createdAt'],
+} as const;
+
+const approvalReceipt = {
+  type: 'object',
+  properties: {
+    approval,
+    step: { type: 'integer', description: 'the approval step voted on, counted from 1' },
+    required: { type: 'integer', description: 'how many different people the step needs' },
+    approvals: { type: 'integer', description: 'valid approvals of the step now' },
+    counted: { type: 'boolean', description: 'false for a rejection and for the vote of the person who started the rollout' },
+    message: { type: 'string' },
+  },
+  required: ['approval', 'step', 'required', 'approvals', 'counted', 'message'],
+} as const;
+
 const error = { type: 'object', properties: { error: { type: 'string' }, hint: { type: 'string' } }, required: ['error'] } as const;
 const environmentName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } as const;
@@ -103,6 +132,43 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
     '/api/rollouts/:id/events',
     { schema: { summary: 'The audit trail of a rollout', params: idParams, querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } }, additionalProperties: false }, response: { 200: { type: 'array', items: event } } } },
     async (request) => listEvents(options.pool, { rolloutId: (request.params as { id: number }).id, ...((request.query as { after?: number }).after !== undefined ? { afterSeq: (request.query as { after: number }).after } : {}) }),
+  );
+
+  app.get(
+    '/api/rollouts/:id/approvals',
+    { schema: { summary: 'The votes on the approval steps of a rollout, oldest first', params: idParams, response: { 200: { type: 'array', items: approval }, 404: error } } },
+    async (request, reply) => {
+      const id = (request.params as { id: number }).id;
+      const found = await getRollout(options.pool, id);
+      if (!found || found.app !== appName) return reply.status(404).send({ error: `no rollout #${id}` });
+      return listApprovals(options.pool, id);
+    },
+  );
+
+  app.post(
+    '/api/rollouts/:id/approvals',
+    {
+      schema: {
+        summary: 'Vote on the approval step the rollout waits at; each person votes once per step, and the person who started the rollout never counts',
+        params: idParams,
+        body: {
+          type: 'object',
+          properties: {
+            approver: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'who votes (named by the caller until tokens and roles exist)' },
+            reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S', description: 'why, for the audit trail' },
+            decision: { type: 'string', enum: APPROVAL_DECISIONS, default: 'approved', description: 'a rejection is recorded as evidence; it does not stop the rollout (abort does)' },
+          },
+          required: ['approver', 'reason'],
+          additionalProperties: false,
+        },
+        response: { 201: approvalReceipt, 400: error, 404: error, 409: error },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { approver: string; reason: string; decision: ApprovalDecision };
+      const receipt = await approveRollout(options.pool, { app: appName, rolloutId: (request.params as { id: number }).id, approver: body.approver.trim(), reason: body.reason, decision: body.decision });
+      return reply.status(201).send(receipt);
+    },
   );
 
   app.post(

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PromoteError, ReportedFailure } from '../../errors.js';
+import { approveRollout } from '../../engine/approvals.js';
 import { sendCommand } from '../../engine/commands.js';
 import { describeStep, type RolloutPlan } from '../../engine/plan.js';
 import { createEngine } from '../../engine/runtime.js';
@@ -109,6 +110,26 @@ export function registerRollout(program: Command, context: () => CliContext): vo
   steer('retry', 'start an aborted or rolled-back rollout again from its first step');
 
   program
+    .command('approve')
+    .description('vote on the approval step a rollout waits at: each person once per step; the person who started the rollout never counts')
+    .argument('<rollout-id>', 'the rollout (see `promote status` or `promote history`)', parseRolloutId)
+    .requiredOption('--reason <text>', 'why, for the audit trail')
+    .option('--as <name>', 'who approves (default: $PROMOTE_ACTOR, else the system user)')
+    .option('--reject', 'record a rejection instead (evidence only: it does not stop the rollout; abort does)')
+    .option('--json', 'print the vote and the step\'s count as JSON')
+    .addHelpText('after', '\nExamples:\n  $ promote approve 42 --as carol --reason "dashboards are green"\n')
+    .action(async (rolloutId: number, options: { reason: string; as?: string; reject?: boolean; json?: boolean }) => {
+      const ctx = context();
+      const { spec } = await loadConfig(ctx);
+      const approver = (options.as ?? currentActor(ctx)).trim();
+      if (approver.length === 0) throw new PromoteError('--as needs a name', { exitCode: 2 });
+      if (options.reason.trim().length === 0) throw new PromoteError('--reason needs a text: an approval is evidence, and its reason is part of it', { exitCode: 2 });
+      const receipt = await withStore(ctx, (store) => approveRollout(store.pool, { app: spec.app.name, rolloutId, approver, reason: options.reason, decision: options.reject ? 'rejected' : 'approved' }));
+      if (options.json) return printJson(ctx.io, receipt);
+      printLine(ctx.io, `${options.reject ? 'rejection' : 'approval'} of rollout #${rolloutId} by ${approver} recorded: ${receipt.message}`);
+    });
+
+  program
     .command('history')
     .description('the rollouts of an environment, newest first')
     .requiredOption('--env <name>', 'the environment')
@@ -158,6 +179,12 @@ async function report(ctx: CliContext, store: Store, spec: PromoteSpec, configDi
   } finally {
     await engine.close();
   }
+}
+
+function parseRolloutId(value: string): number {
+  const id = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw new PromoteError(`a rollout id is a whole number from 1, got "${value}"`, { exitCode: 2 });
+  return id;
 }
 
 async function previousHealthy(store: Store, app: string, environment: string): Promise<string> {
