@@ -42,7 +42,8 @@ export async function inTransaction<T>(pool: pg.Pool, options: TransactionOption
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await attemptOnce(pool, options, deadline, work);
-    } catch (error) {
+    } catch (caught) {
+      const error = withDoing(options.doing, caught);
       const left = deadline - Date.now();
       if (!isRetryable(error) || attempt >= options.retries || left <= 0) throw error;
       options.onRetry?.();
@@ -119,6 +120,12 @@ async function attemptOnce<T>(pool: pg.Pool, options: TransactionOptions, deadli
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Promote's own step errors (the outbox statements) also say which transaction they were part of. */
+function withDoing(doing: string, error: unknown): unknown {
+  if (!(error instanceof PromoteError) || error.message.startsWith(doing)) return error;
+  return new PromoteError(`${doing}: ${error.message}`, { cause: error.cause ?? error, ...(error.hint === undefined ? {} : { hint: error.hint }) });
 }
 
 /** A statement of Promote's own: its failure is wrapped, keeping pg's code for the retry check. */

@@ -77,14 +77,15 @@ export async function recordApplied(client: pg.ClientBase, names: OutboxNames, s
 
 /** The oldest rows not yet applied, in id order, up to id `upTo` when given. */
 export async function pendingRows(client: pg.ClientBase | pg.Pool, names: OutboxNames, stream: string, limit: number, upTo?: string): Promise<OutboxRow[]> {
-  const result = await run<{ id: string; idempotency_key: string; payload: unknown }>(
+  // the text copy has a name of its own: `order by id` must sort the bigint, not its text
+  const result = await run<{ outbox_id: string; idempotency_key: string; payload: unknown }>(
     client,
     'reading pending outbox rows',
-    `select id::text as id, idempotency_key, payload from ${names.outbox}
+    `select id::text as outbox_id, idempotency_key, payload from ${names.outbox}
      where stream = $1 and applied_at is null and ($3::bigint is null or id <= $3::bigint) order by id limit $2`,
     [stream, limit, upTo ?? null],
   );
-  return result.rows.map((row) => ({ id: row.id, idempotencyKey: row.idempotency_key, payload: row.payload }));
+  return result.rows.map((row) => ({ id: row.outbox_id, idempotencyKey: row.idempotency_key, payload: row.payload }));
 }
 
 /** The largest id queued so far: a pass stops there, so a steady stream of writes cannot keep it going. */
