@@ -2,10 +2,13 @@ import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { afterFile } from '../../test/helpers/cleanup.js';
 import { createTestDatabase } from '../../test/helpers/database.js';
+import { PRODUCTION, TOKEN, startServingFixture, waitFor } from '../../test/helpers/flag-serving.js';
 import { PromoteError } from '../errors.js';
 import { MIGRATION_STAGES, type MigrationStage } from '../flags/migration-stages.js';
+import { putFlag } from '../flags/store.js';
 import { createDualWriter, type DualWriteOptions } from './dual-write.js';
 import { createExperimenter, type ExperimentResult } from './experiment.js';
+import { createFlagsClient } from './flags.js';
 import { installOutbox } from './outbox.js';
 
 /** The legacy store keeps cents as an integer; the next one keeps a decimal amount. */
@@ -55,7 +58,7 @@ beforeEach(async () => {
 type Mode = 'one database' | 'two databases';
 type Options = DualWriteOptions<OrderInput, NextOrder, number, Order>;
 
-function writer(mode: Mode, stage: MigrationStage | (() => MigrationStage), extra: Partial<Options> = {}) {
+function writer(mode: Mode, stage: MigrationStage | Options['flags']['migrationStage'], extra: Partial<Options> = {}) {
   const counts = new Map<string, number>();
   const results: ExperimentResult[] = [];
   const experimenter = createExperimenter({ onResult: (result) => results.push(result) });
@@ -205,6 +208,27 @@ describe.each<Mode>(['one database', 'two databases'])('dual writes with %s', (m
       expect(await dual.worker().pending()).toBe(1);
       expect(await countRows(nextPool, 'promote_outbox_applied')).toBe(0);
     }
+  });
+});
+
+describe('dual writes: the stage from a real migration flag', () => {
+  it('follows the flag as its stage moves from dual-write to complete', async () => {
+    const { pool: store, api, base } = await startServingFixture();
+    afterFile('closing the flag server', async () => api.close());
+    const stageTo = (stage: MigrationStage) =>
+      putFlag(store, PRODUCTION, { name: 'orders-move', type: 'migration', enabled: true, strategies: [{ name: 'default' }], variants: [{ name: stage, weight: 1000, weightType: 'fix' }] }, { actor: 'test' });
+    await stageTo('dual-write');
+    const flags = createFlagsClient({ url: base, token: TOKEN, reconnectMaxMs: 400 });
+    afterFile('closing the flags client', async () => flags.close());
+    expect(await flags.ready()).toBe('server');
+    const { dual } = writer('one database', (flag, context) => flags.migrationStage(flag, context));
+    expect(await dual.write({ userId: 'u-1' }, { id: 30, cents: 100 })).toMatchObject({ stage: 'dual-write', legacy: true, next: 'written' });
+    await stageTo('complete');
+    await waitFor(() => flags.migrationStage('orders-move') === 'complete', 5000, 'the complete stage');
+    expect(await dual.write({ userId: 'u-1' }, { id: 30, cents: 200 })).toMatchObject({ stage: 'complete', legacy: false, next: 'written' });
+    expect(await legacyCents(30)).toBe(100);
+    expect(await nextAmount('one database', 30)).toBe('2.00');
+    expect(await dual.read({ userId: 'u-1' }, 30)).toEqual({ id: 30, cents: 200 });
   });
 });
 
