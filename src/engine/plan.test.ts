@@ -38,6 +38,21 @@ describe('planRollout', () => {
     expect(automatic.steps.map(describeStep)).toEqual(['promote']);
   });
 
+  // a rollback is one command: it returns to a release that was Healthy here, so it neither judges it
+  // again (analysis), nor changes the schema (migrate), nor waits for a person to switch (the blue-green gate)
+  it.each([
+    { type: 'blueGreen', autoPromote: false, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'pause until resumed', 'promote'] },
+    { type: 'blueGreen', autoPromote: false, rollback: true, steps: ['test smoke', 'promote'] },
+    { type: 'blueGreen', autoPromote: true, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'promote'] },
+    { type: 'blueGreen', autoPromote: true, rollback: true, steps: ['test smoke', 'promote'] },
+    { type: 'canary', autoPromote: undefined, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'promote'] },
+    { type: 'canary', autoPromote: undefined, rollback: true, steps: ['test smoke', 'promote'] },
+  ])('plans $type (autoPromote $autoPromote, rollback $rollback) as $steps', ({ type, autoPromote, rollback, steps }) => {
+    const strategy = `  main:\n    type: ${type}\n${autoPromote === undefined ? '' : `    autoPromote: ${String(autoPromote)}\n`}    steps:\n      - migrate: expand\n      - test: { name: smoke, run: "true" }\n      - analysis: { templates: [errors] }\n      - promote: {}\n`;
+    const templates = 'analysis:\n  templates:\n    errors:\n      provider: { type: builtin, metric: error_rate }\n      judge: { type: threshold, condition: "value < 0.01" }\n';
+    expect(planRollout(spec(strategy, templates), 'production', { rollback }).steps.map(describeStep)).toEqual(steps);
+  });
+
   it('rejects at plan time, with the position of each, steps that cannot run', () => {
     const steps = `  main:
     type: canary

@@ -88,8 +88,9 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
       problem([...at, 'migrate'], 'a contract migration must come after the `promote` step: the old version still needs the old shape until then');
     }
     if (context.rollback && (planned.kind === 'analysis' || planned.kind === 'migrate')) return;
-    if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !steps.some((each) => each.kind === 'promote')) {
-      // without autoPromote a person switches blue to green: wait for them right before the switch
+    if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !context.rollback && !steps.some((each) => each.kind === 'promote')) {
+      // without autoPromote a person switches blue to green: wait for them right before the switch; a
+      // rollback is that person's decision already (`promote rollback` is one command), so it does not wait
       steps.push({ kind: 'pause', reason: 'waiting for `promote promote` to switch traffic to the new version' });
     }
     steps.push(planned);
