@@ -298,3 +298,139 @@ console.log('smoke: ' + body.version + ' answers');
     expect(load!.seen.get('v2 200')).toBeGreaterThan(100);
   }, 90_000);
 });
+
+describe('a blue-green rollout: preview, a person switches, blue stays warm, then rollback', () => {
+  let folder: string;
+  let env: Record<string, string>;
+  let routerPort: number;
+  let server: ChildProcess | undefined;
+  let output: Promise<unknown> | undefined;
+  let api: Api;
+  let load: ReturnType<typeof countedLoad> | undefined;
+  const marker = `every-step-bluegreen-${process.pid}`;
+  const cli = (...args: string[]) => runInProcess(args, { cwd: folder, env });
+  /** the versions `count` requests through the router reached, with their statuses */
+  const answers = async (count: number, headers: Record<string, string> = {}) => {
+    const seen = new Set<string>();
+    for (let index = 0; index < count; index++) {
+      const { status, version } = await viaRouter(routerPort, headers);
+      seen.add(`${version ?? '-'} ${status}`);
+    }
+    return [...seen].sort();
+  };
+
+  beforeAll(async () => {
+    folder = await scratchFolder('promote-every-step-bg-');
+    const appDatabase = await createTestDatabase();
+    const appDb = new pg.Pool({ connectionString: appDatabase.url, max: 1 });
+    await appDb.query(`create table orders (id serial primary key, total numeric not null); insert into orders (total) select n from generate_series(1, 100) n`);
+    await appDb.end();
+    env = { DATABASE_URL: (await createTestDatabase()).url, PROMOTE_ACTOR: 'release-bot' };
+    const [apiPort, adminPort] = [await freePort(), await freePort()];
+    routerPort = await freePort();
+    await writeFile(
+      join(folder, 'promote.yaml'),
+      `version: 1
+app: { name: shop }
+environments:
+  - name: staging
+    database: ${appDatabase.url}
+    target: { type: process, command: "node ${targetApp}", instances: 2, env: { PROMOTE_TEST_MARKER: ${marker} }, readiness: { path: /healthz, timeout: 10s, interval: 100ms }, drainTimeout: 2s }
+    router: { listen: 127.0.0.1:${routerPort}, admin: 127.0.0.1:${adminPort} }
+    strategy: blue-green
+strategies:
+  blue-green:
+    type: blueGreen
+    autoPromote: false
+    scaleDownDelay: 3s
+    steps:
+      - test: { name: preview, http: { path: /healthz, expectBody: ok } }
+      - verify: { checks: [orders-have-totals] }
+      - promote: {}
+integrity:
+  checks:
+    orders-have-totals: { type: notNull, table: orders, columns: [total] }
+`,
+    );
+    await createReleases(folder, env, ['blue', 'green']);
+    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
+    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
+    api = apiClient(apiPort);
+  }, 60_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    if (server?.exitCode === null) server.kill('SIGTERM');
+    await output;
+    await stopDeployedVersions(folder, ['blue', 'green']);
+  });
+
+  const labels = ['test preview', 'verify orders-have-totals', 'pause until resumed', 'promote'];
+  const GATE = 'waiting for `promote promote` to switch traffic to the new version';
+
+  it('waits for a person before the switch, with green reachable by the preview header only; switches; keeps blue warm for scaleDownDelay; ends Healthy', async () => {
+    // blue, the first release, through the same plan; the CLI's `promote promote` switches it
+    const blue = (await api('POST', '/api/deploy', { version: 'blue', environment: 'staging' })) as unknown as RolloutView;
+    expect((await waitFor(api, blue.id, 'the gate', (rollout) => rollout.phase === 'Paused')).phaseReason).toBe(GATE);
+    const promoted = await cli('promote', '--env', 'staging', '--reason', 'first release');
+    expect(promoted.stdout, promoted.stderr).toContain(`promote sent to rollout #${blue.id} (Paused)`);
+    expect(await waitFor(api, blue.id, 'Healthy', (rollout) => ENDED.includes(rollout.phase))).toMatchObject({ phase: 'Healthy' });
+    await expectStepsOnceInOrder(api, blue.id, labels);
+    load = countedLoad(`http://127.0.0.1:${routerPort}/`, 4);
+
+    const green = (await api('POST', '/api/deploy', { version: 'green', environment: 'staging' })) as unknown as RolloutView;
+    const gated = await waitFor(api, green.id, 'the gate', (rollout) => rollout.phase === 'Paused');
+    expect(gated).toMatchObject({ currentStep: 2, phaseReason: GATE, weights: { green: 0, blue: 100 } });
+    // the preview test and the integrity check ran before anyone could switch
+    const early = (await events(api, green.id)).filter((event) => event.type === 'step.completed').map((event) => event.data.label);
+    expect(early).toEqual(labels.slice(0, 2));
+    // before the switch: clients get blue, testers reach green through the preview header
+    expect(await answers(10)).toEqual(['blue 200']);
+    expect(await answers(10, { 'x-promote-preview': '1' })).toEqual(['green 200']);
+    // without autoPromote it stays there: nothing moves by itself
+    const held = load.snapshot();
+    await sleep(500);
+    expect((await api('GET', `/api/rollouts/${green.id}`)) as unknown as RolloutView).toMatchObject({ phase: 'Paused', currentStep: 2 });
+    expect([...since(held, load.snapshot()).keys()]).toEqual(['blue 200']);
+
+    const switchedAt = Date.now();
+    expect(await api('POST', '/api/environments/staging/promote', { reason: 'preview looks right' })).toMatchObject({ id: green.id });
+    // the switch: everyone on green at once, while blue keeps running for scaleDownDelay
+    const switched = await waitFor(api, green.id, 'the switch', (rollout) => rollout.weights.green === 100);
+    expect(switched.phase).toBe('Progressing');
+    expect(await answers(10)).toEqual(['green 200']);
+    expect(await answers(5, { 'x-promote-version': 'blue' })).toEqual(['blue 200']);
+    const healthy = await waitFor(api, green.id, 'Healthy', (rollout) => ENDED.includes(rollout.phase));
+    expect(healthy, healthy.phaseReason ?? '').toMatchObject({ phase: 'Healthy', phaseReason: 'green serves all traffic', weights: { green: 100, blue: 0 } });
+    expect(Date.now() - switchedAt).toBeGreaterThanOrEqual(3_000);
+    const trail = await expectStepsOnceInOrder(api, green.id, labels);
+    expect(trail.filter((event) => ['rollout.switched', 'rollout.previous-retired'].includes(event.type)).map((event) => [event.type, event.data])).toEqual([
+      ['rollout.switched', { release: 'green', previous: 'blue' }],
+      ['rollout.previous-retired', { version: 'blue' }],
+    ]);
+    const table = JSON.parse((await cli('traffic', 'get', '--env', 'staging', '--json')).stdout) as { config: { versions: Array<{ name: string }> } };
+    expect(table.config.versions.map((version) => version.name)).toEqual(['green']);
+  }, 60_000);
+
+  it('returns to blue with `promote rollback`: one command, no person to wait for, nothing failed under load', async () => {
+    const startedAt = Date.now();
+    const back = await cli('rollback', '--env', 'staging', '--json');
+    expect(back.stderr).toBe('');
+    const rollback = JSON.parse(back.stdout) as { id: number };
+    let servedBlueAfter: number | undefined;
+    // blue is started again and takes everyone as soon as its test and check pass: no gate, no analysis
+    while (servedBlueAfter === undefined && Date.now() - startedAt < 10_000) {
+      if ((await answers(5)).join() === 'blue 200') servedBlueAfter = Date.now() - startedAt;
+      else await sleep(50);
+    }
+    expect(servedBlueAfter, `blue did not serve everyone within 10 s of the rollback: ${JSON.stringify(await api('GET', `/api/rollouts/${rollback.id}`))}`).toBeDefined();
+    const ended = await waitFor(api, rollback.id, 'Healthy', (rollout) => ENDED.includes(rollout.phase));
+    expect(ended, ended.phaseReason ?? '').toMatchObject({ phase: 'Healthy', phaseReason: 'blue serves all traffic' });
+    const trail = await expectStepsOnceInOrder(api, rollback.id, ['test preview', 'verify orders-have-totals', 'promote']);
+    expect(trail.find((event) => event.type === 'rollout.created')?.data).toMatchObject({ version: 'blue', stable: 'green', rollback: true });
+    expect(trail.filter((event) => event.type === 'rollout.phase').map((event) => event.data.to)).not.toContain('Paused');
+    await load!.stop();
+    expect([...load!.seen.keys()].filter((key) => !key.endsWith(' 200'))).toEqual([]);
+    expect(load!.seen.get('green 200')).toBeGreaterThan(50);
+  }, 60_000);
+});
