@@ -29,7 +29,7 @@ import { inTransaction } from './dual-write-transaction.js';
 import { createExperimenter, type Experimenter } from './experiment.js';
 import type { FlagsClient } from './flags.js';
 import type { OutboxWorker, OutboxWorkerOptions } from './outbox.js';
-import { hasPending, insertOutboxRow, outboxHasKey, recordApplied } from './outbox-steps.js';
+import { firstPendingId, hasPending, insertOutboxRow, outboxHasKey, pruneApplied, recordApplied } from './outbox-steps.js';
 import { createOutboxWorker } from './outbox-worker.js';
 import type { Reporter } from './report.js';
 
@@ -78,7 +78,15 @@ export interface DualWriter<Input, Key, Output> {
   read(context: FlagContext, key: Key): Promise<Output | undefined>;
   /** the outbox worker; two-database mode only */
   worker(options?: OutboxWorkerOptions): OutboxWorker;
+  /**
+   * Forgets writes applied more than `olderThanMs` ago (default 7 days): their outbox rows and, once
+   * nothing before them is pending, their `<table>_applied` records. An idempotency key is remembered
+   * that long. A started worker does this once an hour.
+   */
+  prune(options?: { olderThanMs?: number }): Promise<{ outbox: number; applied: number }>;
 }
+
+const DEFAULT_RETAIN_MS = 7 * 24 * 3600_000;
 
 const WRITES_BOTH: ReadonlySet<MigrationStage> = new Set(['dual-write', 'shadow', 'live', 'ramp-down']);
 
@@ -169,6 +177,14 @@ export function createDualWriter<Input, Next, Key, Output>(options: DualWriteOpt
     return oneDatabase ? writeOneDatabase(stage, input, row, key) : writeTwoDatabases(stage, input, row, key);
   };
 
+  const prune = async (olderThanMs: number) => {
+    try {
+      return await pruneApplied(nextPool, legacyPool, names, name, olderThanMs, await firstPendingId(legacyPool, names, name));
+    } catch (error) {
+      throw error instanceof PromoteError ? new PromoteError(`dual writer "${name}": ${error.message}`, { cause: error }) : error;
+    }
+  };
+
   const withClient = async <T>(pool: pg.Pool, side: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect().catch((error: unknown) => {
       throw new PromoteError(`dual writer "${name}": connecting to the ${side} database to read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -226,7 +242,14 @@ export function createDualWriter<Input, Next, Key, Output>(options: DualWriteOpt
       if (oneDatabase) {
         throw new PromoteError(`dual writer "${name}": worker() is for two databases; with one database (next.pool absent or the legacy pool) both writes commit together and there is no outbox to apply`);
       }
-      return createOutboxWorker({ ...workerOptions, name, table, names, legacyPool, nextPool, apply: (client, payload) => next.write(client, payload as Next), reporter, timeoutMs, retries });
+      return createOutboxWorker({ ...workerOptions, name, table, names, legacyPool, nextPool, apply: (client, payload) => next.write(client, payload as Next), prune: () => prune(DEFAULT_RETAIN_MS), reporter, timeoutMs, retries });
+    },
+
+    prune: ({ olderThanMs = DEFAULT_RETAIN_MS } = {}) => {
+      if (typeof olderThanMs !== 'number' || !Number.isFinite(olderThanMs) || olderThanMs < 0) {
+        return Promise.reject(new PromoteError(`dual writer "${name}": prune olderThanMs must be a number of milliseconds >= 0, got ${String(olderThanMs)}`));
+      }
+      return prune(olderThanMs);
     },
   };
 }

@@ -165,3 +165,20 @@ export async function installOutboxTables(pool: pg.Pool, names: OutboxNames, sid
     client.release(broken);
   }
 }
+
+/** The lowest id of the stream's rows not yet marked applied; none pending: undefined. */
+export async function firstPendingId(client: pg.ClientBase | pg.Pool, names: OutboxNames, stream: string): Promise<string | undefined> {
+  const result = await run<{ id: string | null }>(client, 'finding the first pending outbox row', `select min(id)::text as id from ${names.outbox} where stream = $1 and applied_at is null`, [stream]);
+  return result.rows[0]?.id ?? undefined;
+}
+
+/**
+ * Forgets what was applied longer than `olderThanMs` ago. A `<table>_applied` record is what stops a
+ * re-apply, so it goes only once every outbox row up to its id is marked applied (below `beforeId`).
+ */
+export async function pruneApplied(next: pg.Pool, legacy: pg.Pool, names: OutboxNames, stream: string, olderThanMs: number, beforeId: string | undefined): Promise<{ outbox: number; applied: number }> {
+  const age = `${Math.floor(olderThanMs)} milliseconds`;
+  const applied = await run(next, 'pruning old records of applied outbox keys', `delete from ${names.applied} where stream = $1 and applied_at < now() - $2::interval and ($3::bigint is null or outbox_id is null or outbox_id < $3::bigint)`, [stream, age, beforeId ?? null]);
+  const outbox = await run(legacy, 'pruning old applied outbox rows', `delete from ${names.outbox} where stream = $1 and applied_at < now() - $2::interval`, [stream, age]);
+  return { outbox: outbox.rowCount ?? 0, applied: applied.rowCount ?? 0 };
+}

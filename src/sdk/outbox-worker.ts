@@ -18,10 +18,14 @@ export interface OutboxWorkerConfig extends OutboxWorkerOptions {
   legacyPool: pg.Pool;
   nextPool: pg.Pool;
   apply: (client: pg.PoolClient, payload: unknown) => Promise<void>;
+  /** forgets old applied writes; the background loop calls it once an hour */
+  prune: () => Promise<unknown>;
   reporter?: Pick<Reporter, 'count' | 'observe'> | undefined;
   timeoutMs: number;
   retries: number;
 }
+
+const PRUNE_EVERY_MS = 3600_000;
 
 export function createOutboxWorker(config: OutboxWorkerConfig): OutboxWorker {
   const batchSize = config.batchSize ?? 100;
@@ -108,10 +112,15 @@ export function createOutboxWorker(config: OutboxWorkerConfig): OutboxWorker {
   let running = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
+  let prunedAt = 0;
   const tick = () => {
     timer = undefined;
     current = pass(false)
-      .then(() => undefined)
+      .then(async () => {
+        if (Date.now() - prunedAt < PRUNE_EVERY_MS) return;
+        prunedAt = Date.now();
+        await config.prune();
+      })
       .catch((error: unknown) => {
         const reported = failed(error);
         try {

@@ -158,6 +158,38 @@ describe('the outbox', () => {
     await expectNextMatchesLegacy();
   });
 
+  it('prune forgets old applied writes, but keeps the applied record of a row still pending so it is never applied twice', async () => {
+    await queue(6);
+    const names = outboxNames('promote_outbox', 'test');
+    // rows 1-3 applied and marked; rows 4-6 applied on the next side but never marked (a worker died)
+    const rows = await pendingRows(legacyPool, names, 'items', 100);
+    const client = await nextPool.connect();
+    try {
+      await client.query('begin');
+      await applyRows(client, names, 'items', rows, async (c, payload) => {
+        const row = payload as NextItem;
+        await c.query('insert into next_items values ($1, $2, $3)', [row.id, row.quantity, row.deleted]);
+        await c.query('insert into apply_log (id, quantity) values ($1, $2)', [row.id, row.quantity]);
+      });
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    await legacyPool.query('update promote_outbox set applied_at = now() where id = any($1::bigint[])', [rows.slice(0, 3).map((row) => row.id)]);
+    await Promise.all([legacyPool.query(`update promote_outbox set created_at = created_at - interval '8 days', applied_at = applied_at - interval '8 days'`), nextPool.query(`update promote_outbox_applied set applied_at = applied_at - interval '8 days'`)]);
+    const { dual } = writer(() => 'dual-write');
+    // nothing younger than the window goes
+    expect(await dual.prune({ olderThanMs: 30 * 24 * 3600_000 })).toEqual({ outbox: 0, applied: 0 });
+    // the three marked rows go; every applied record at or after the first pending row stays
+    expect(await dual.prune()).toEqual({ outbox: 3, applied: 3 });
+    const worker = dual.worker();
+    expect(await worker.pending()).toBe(3);
+    expect(await worker.drain()).toBe(0);
+    expect(await applyCount()).toBe(6);
+    await expectNextMatchesLegacy();
+    await expect(dual.prune({ olderThanMs: -1 })).rejects.toThrow(/prune olderThanMs must be a number of milliseconds >= 0, got -1/);
+  });
+
   it('a worker whose connection is terminated while marking rows applied re-runs without applying twice', async () => {
     await queue(6);
     // the server ends the worker's own session the moment it marks rows: the next side has committed by then
