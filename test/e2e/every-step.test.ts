@@ -227,6 +227,15 @@ console.log('smoke: ' + body.version + ' answers');
       ['errors', 'v2'],
     ]);
 
+    // a vote is taken only at an approval step, and names a rollout by its number
+    const early = await cli('approve', String(id), '--as', 'erin', '--reason', 'too early');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain(`rollout #${id} is at step 8 of 13 (pause until resumed), not at an approval step; votes are taken only while it waits at one`);
+    const unnamed = await cli('approve', 'latest', '--reason', 'which one?');
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain('a rollout id is a whole number from 1, got "latest"');
+    expect(await api('GET', `/api/rollouts/${id}/approvals`)).toEqual([]);
+
     expect(await api('POST', '/api/environments/staging/resume', { reason: 'dashboards look fine' })).not.toHaveProperty('error');
     // the approval step: two different people, one through the API and one through the CLI
     const waiting = await waitFor(api, id, 'the approval step', (rollout) => rollout.currentStep === 9 && rollout.phase === 'Paused');
