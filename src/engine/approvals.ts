@@ -58,7 +58,7 @@ export async function approveRollout(db: Queryable, request: ApprovalRequest): P
       const where = step ? `step ${state.step + 1} of ${plan.steps.length} (${describeStep(step)})` : `the end of its ${plan.steps.length} steps`;
       throw new PromoteError(`rollout #${rolloutId} is at ${where}, not at an approval step; votes are taken only while it waits at one`);
     }
-    const approval = await recordApproval(tx, { rolloutId, stepIndex: state.step, approver, decision, reason });
+    const approval = await recordApproval(tx, { rolloutId, attempt: state.attempt, stepIndex: state.step, approver, decision, reason });
     await appendEvent(tx, {
       type: 'approval.recorded',
       actor: approver,
@@ -67,7 +67,7 @@ export async function approveRollout(db: Queryable, request: ApprovalRequest): P
       rolloutId,
       data: { step: state.step, approver, decision, reason },
     });
-    const approvals = await countValidApprovals(tx, rolloutId, state.step);
+    const approvals = await countValidApprovals(tx, rolloutId, state.step, { attempt: state.attempt });
     await query(tx, 'waking the controller', `select pg_notify('${ROLLOUTS_CHANNEL}', $1)`, [String(rolloutId)]);
     const required = step.approval.count;
     const starter = row.created_by !== null && approver === row.created_by;

@@ -115,6 +115,16 @@ describe('POST /api/rollouts/:id/approvals', () => {
     expect(((await listed.body.json()) as Array<{ approver: string; decision: string }>).map((each) => `${each.approver} ${each.decision}`)).toEqual(['bob approved', 'alice approved', 'dave rejected', 'carol approved']);
   });
 
+  it('after a retry, the votes of the earlier attempt no longer count and the same people vote again', async () => {
+    // what decide() does on retry: the next attempt starts again from the first step
+    await db.query(`update promote.rollouts set state = jsonb_set(state, '{attempt}', '2') where id = $1`, [gated]);
+    expect((await loadEngineRecord(db, gated))?.approvals).toEqual({});
+    const again = await vote(gated, { approver: 'bob', reason: 'the fix is in' });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ approvals: 1, counted: true, approval: { attempt: 2, approver: 'bob' } });
+    expect((await loadEngineRecord(db, gated))?.approvals).toEqual({ 0: 1 });
+  });
+
   it('refuses a vote on a rollout that is not at an approval step, or has ended, naming where it is', async () => {
     const early = await vote(canary, { approver: 'bob', reason: 'looks good' });
     expect(early).toEqual({ status: 409, body: { error: `rollout #${canary} is at step 1 of 3 (setWeight 50), not at an approval step; votes are taken only while it waits at one` } });

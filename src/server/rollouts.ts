@@ -63,6 +63,7 @@ const approval = {
   properties: {
     id: { type: 'integer' },
     rolloutId: { type: 'integer' },
+    attempt: { type: 'integer', description: 'the attempt of the rollout the vote was cast in: 1, then one more per retry' },
     stepIndex: { type: 'integer', description: 'the step voted on, counted from 0' },
     approver: { type: 'string' },
     decision: { type: 'string', enum: APPROVAL_DECISIONS },
@@ -70,7 +71,7 @@ const approval = {
     createdAt: { type: 'string', format: 'date-time' },
     expiresAt: { type: ['string', 'null'], format: 'date-time' },
   },
-  required: ['id', 'rolloutId', 'stepIndex', 'approver', 'decision', 'createdAt'],
+  required: ['id', 'rolloutId', 'attempt', 'stepIndex', 'approver', 'decision', 'createdAt'],
 } as const;
 
 const approvalReceipt = {

@@ -46,28 +46,28 @@ describe('approvals', () => {
     await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'dave', decision: 'rejected', reason: 'error rate' });
     await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'erin', decision: 'approved', expiresAt: new Date(now.getTime() + 2 * HOUR) });
     // bob (no expiry), carol, erin approved; dave rejected
-    expect(await countValidApprovals(pool, rolloutId, 3, now)).toBe(3);
+    expect(await countValidApprovals(pool, rolloutId, 3, { now })).toBe(3);
     // after carol's approval expires, only bob and erin count
-    expect(await countValidApprovals(pool, rolloutId, 3, new Date(now.getTime() + HOUR + 1))).toBe(2);
+    expect(await countValidApprovals(pool, rolloutId, 3, { now: new Date(now.getTime() + HOUR + 1) })).toBe(2);
     // expiry is exclusive: at the exact moment it no longer counts
-    expect(await countValidApprovals(pool, rolloutId, 3, new Date(now.getTime() + HOUR))).toBe(2);
-    expect(await countValidApprovals(pool, rolloutId, 3, new Date(now.getTime() + 3 * HOUR))).toBe(1);
+    expect(await countValidApprovals(pool, rolloutId, 3, { now: new Date(now.getTime() + HOUR) })).toBe(2);
+    expect(await countValidApprovals(pool, rolloutId, 3, { now: new Date(now.getTime() + 3 * HOUR) })).toBe(1);
     // another step, another count
-    expect(await countValidApprovals(pool, rolloutId, 5, now)).toBe(1);
-    expect(await countValidApprovals(pool, rolloutId, 7, now)).toBe(0);
+    expect(await countValidApprovals(pool, rolloutId, 5, { now })).toBe(1);
+    expect(await countValidApprovals(pool, rolloutId, 7, { now })).toBe(0);
   });
 
   it('never counts the person who started the rollout, nor an excluded approver', async () => {
     await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'alice', decision: 'approved' });
     const now = new Date();
-    expect(await countValidApprovals(pool, rolloutId, 3, now)).toBe(3); // alice is the rollout's creator
-    expect(await countValidApprovals(pool, rolloutId, 3, now, 'erin')).toBe(2);
+    expect(await countValidApprovals(pool, rolloutId, 3, { now })).toBe(3); // alice is the rollout's creator
+    expect(await countValidApprovals(pool, rolloutId, 3, { now, excludeApprover: 'erin' })).toBe(2);
     expect((await listApprovals(pool, rolloutId, 3)).map((approval) => approval.approver)).toContain('alice');
     // a rollout without a recorded creator excludes only the one named
     await recordApproval(pool, { rolloutId: anonymousRolloutId, stepIndex: 0, approver: 'alice', decision: 'approved' });
     await recordApproval(pool, { rolloutId: anonymousRolloutId, stepIndex: 0, approver: 'bob', decision: 'approved' });
-    expect(await countValidApprovals(pool, anonymousRolloutId, 0, now)).toBe(2);
-    expect(await countValidApprovals(pool, anonymousRolloutId, 0, now, 'bob')).toBe(1);
+    expect(await countValidApprovals(pool, anonymousRolloutId, 0, { now })).toBe(2);
+    expect(await countValidApprovals(pool, anonymousRolloutId, 0, { now, excludeApprover: 'bob' })).toBe(1);
   });
 
   it('refuses an expiry already past, an unknown rollout and bad input', async () => {
@@ -93,6 +93,18 @@ describe('approvals', () => {
       client.release();
     }
     expect(await countValidApprovals(pool, rolloutId, 9)).toBe(1);
+  });
+
+  it('votes belong to one attempt: after a retry the earlier votes do not count and the same people vote again', async () => {
+    await recordApproval(pool, { rolloutId, attempt: 2, stepIndex: 11, approver: 'hank', decision: 'approved' });
+    expect(await countValidApprovals(pool, rolloutId, 11, { attempt: 2 })).toBe(1);
+    expect(await countValidApprovals(pool, rolloutId, 11, { attempt: 3 })).toBe(0);
+    const again = await recordApproval(pool, { rolloutId, attempt: 3, stepIndex: 11, approver: 'hank', decision: 'approved' });
+    expect(again).toMatchObject({ attempt: 3, stepIndex: 11, approver: 'hank' });
+    expect(await countValidApprovals(pool, rolloutId, 11, { attempt: 3 })).toBe(1);
+    await expect(recordApproval(pool, { rolloutId, attempt: 3, stepIndex: 11, approver: 'hank', decision: 'rejected' })).rejects.toThrow(/hank has already voted on step 11 of rollout #\d+ \(attempt 3\) \(approved at .*\); each person votes once per step/);
+    await expect(recordApproval(pool, { rolloutId, attempt: 0, stepIndex: 11, approver: 'ivy', decision: 'approved' })).rejects.toThrow('the attempt must be a whole number from 1, got 0');
+    await pool.query('delete from promote.approvals where step_index = 11');
   });
 
   it('lists every vote of a rollout, oldest first', async () => {

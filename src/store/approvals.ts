@@ -19,6 +19,8 @@ export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
 export interface Approval {
   id: number;
   rolloutId: number;
+  /** the rollout's attempt (1, then one more per retry) the vote was cast in */
+  attempt: number;
   stepIndex: number;
   approver: string;
   decision: ApprovalDecision;
@@ -30,6 +32,8 @@ export interface Approval {
 
 export interface ApprovalInput {
   rolloutId: number;
+  /** default 1 */
+  attempt?: number;
   stepIndex: number;
   approver: string;
   decision: ApprovalDecision;
@@ -40,6 +44,7 @@ export interface ApprovalInput {
 interface ApprovalRow {
   id: string | number;
   rollout_id: string | number;
+  attempt: number;
   step_index: number;
   approver: string;
   decision: ApprovalDecision;
@@ -48,12 +53,13 @@ interface ApprovalRow {
   expires_at: Date | string | null;
 }
 
-const COLUMNS = 'id, rollout_id, step_index, approver, decision, reason, created_at, expires_at';
+const COLUMNS = 'id, rollout_id, attempt, step_index, approver, decision, reason, created_at, expires_at';
 
 function toApproval(row: ApprovalRow): Approval {
   return {
     id: toId(row.id),
     rolloutId: toId(row.rollout_id),
+    attempt: row.attempt,
     stepIndex: row.step_index,
     approver: row.approver,
     decision: row.decision,
@@ -61,6 +67,10 @@ function toApproval(row: ApprovalRow): Approval {
     createdAt: toDate(row.created_at),
     expiresAt: row.expires_at === null ? null : toDate(row.expires_at),
   };
+}
+
+function checkAttempt(attempt: number): void {
+  if (!Number.isSafeInteger(attempt) || attempt < 1) throw new PromoteError(`the attempt must be a whole number from 1, got ${String(attempt)}`);
 }
 
 function checkStepIndex(stepIndex: number): void {
@@ -74,6 +84,8 @@ function checkStepIndex(stepIndex: number): void {
 export async function recordApproval(db: Queryable, input: ApprovalInput): Promise<Approval> {
   checkId('rollout', input.rolloutId);
   checkStepIndex(input.stepIndex);
+  const attempt = input.attempt ?? 1;
+  checkAttempt(attempt);
   if (typeof input.approver !== 'string' || input.approver.trim().length === 0) throw new PromoteError(`an approval of rollout #${input.rolloutId} needs the approver's name`);
   if (!(APPROVAL_DECISIONS as readonly string[]).includes(input.decision)) {
     throw new PromoteError(`an approval decision is "approved" or "rejected", got ${JSON.stringify(input.decision)}`);
@@ -82,21 +94,21 @@ export async function recordApproval(db: Queryable, input: ApprovalInput): Promi
   if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
     throw new PromoteError(`the expiry of ${input.approver}'s approval must be a valid date`);
   }
-  const where = `step ${input.stepIndex} of rollout #${input.rolloutId}`;
+  const where = `step ${input.stepIndex} of rollout #${input.rolloutId}${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
   try {
     // a savepoint inside a caller's transaction: after a refusal the connection can still explain it
     return await withTransaction(db, async (tx) => {
       const result = await tx.query<ApprovalRow>(
-        `insert into promote.approvals (rollout_id, step_index, approver, decision, reason, expires_at)
-         values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
-        [input.rolloutId, input.stepIndex, input.approver, input.decision, input.reason ?? null, expiresAt],
+        `insert into promote.approvals (rollout_id, attempt, step_index, approver, decision, reason, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7) returning ${COLUMNS}`,
+        [input.rolloutId, attempt, input.stepIndex, input.approver, input.decision, input.reason ?? null, expiresAt],
       );
       return toApproval(result.rows[0]!);
     });
   } catch (error) {
     const { code } = databaseErrorOf(error);
     if (code === PG_UNIQUE_VIOLATION) {
-      const earlier = (await listApprovals(db, input.rolloutId, input.stepIndex).catch(() => [])).find((approval) => approval.approver === input.approver);
+      const earlier = (await listApprovals(db, input.rolloutId, input.stepIndex).catch(() => [])).find((approval) => approval.approver === input.approver && approval.attempt === attempt);
       const what = earlier ? ` (${earlier.decision} at ${earlier.createdAt.toISOString()})` : '';
       throw new PromoteError(`${input.approver} has already voted on ${where}${what}; each person votes once per step`, { cause: error });
     }
@@ -122,13 +134,15 @@ export async function listApprovals(db: Queryable, rolloutId: number, stepIndex?
 }
 
 /**
- * How many distinct people have approved a step and still count at `now`: decision approved, not
- * expired. The person who started the rollout (its `createdBy`) never counts, nor does `excludeApprover`
- * when given (for example the author of the release).
+ * How many distinct people have approved a step of an attempt (default 1) and still count at `now`:
+ * decision approved, not expired. The person who started the rollout (its `createdBy`) never counts,
+ * nor does `excludeApprover` when given (for example the author of the release).
  */
-export async function countValidApprovals(db: Queryable, rolloutId: number, stepIndex: number, now: Date = new Date(), excludeApprover?: string): Promise<number> {
+export async function countValidApprovals(db: Queryable, rolloutId: number, stepIndex: number, options: { now?: Date; excludeApprover?: string; attempt?: number } = {}): Promise<number> {
+  const { now = new Date(), excludeApprover, attempt = 1 } = options;
   checkId('rollout', rolloutId);
   checkStepIndex(stepIndex);
+  checkAttempt(attempt);
   if (Number.isNaN(now.getTime())) throw new PromoteError('counting approvals needs a valid current time');
   const result = await query<{ count: string }>(
     db,
@@ -136,11 +150,11 @@ export async function countValidApprovals(db: Queryable, rolloutId: number, step
     `select count(distinct a.approver) as count
        from promote.approvals a
        join promote.rollouts r on r.id = a.rollout_id
-      where a.rollout_id = $1 and a.step_index = $2 and a.decision = 'approved'
+      where a.rollout_id = $1 and a.step_index = $2 and a.decision = 'approved' and a.attempt = $5
         and (a.expires_at is null or a.expires_at > $3)
         and a.approver is distinct from r.created_by
         and ($4::text is null or a.approver <> $4)`,
-    [rolloutId, stepIndex, now, excludeApprover ?? null],
+    [rolloutId, stepIndex, now, excludeApprover ?? null, attempt],
   );
   return Number(result.rows[0]?.count ?? 0);
 }

@@ -37,9 +37,9 @@ export async function loadEngineRecord(db: Queryable, rolloutId: number, now = n
         db,
         doing,
         `select step_index, count(distinct approver) as count from promote.approvals
-         where rollout_id = $1 and decision = 'approved' and (expires_at is null or expires_at > $2) and approver is distinct from $3
+         where rollout_id = $1 and decision = 'approved' and (expires_at is null or expires_at > $2) and approver is distinct from $3 and attempt = $4
          group by step_index`,
-        [rolloutId, now, rollout.created_by],
+        [rolloutId, now, rollout.created_by, attemptOf(rollout.state)],
       ),
     ]);
     return {
@@ -152,4 +152,10 @@ export async function activeRolloutIds(db: Queryable): Promise<number[]> {
 
 function rolloutEvent(record: Pick<EngineRecord, 'id' | 'app' | 'environment'>, type: string, actor: string, data: Record<string, unknown>): EventInput {
   return { type, actor, app: record.app, environment: record.environment, rolloutId: record.id, data };
+}
+
+/** The attempt the rollout is in (1 until a retry): only its votes count. */
+function attemptOf(state: unknown): number {
+  const attempt = (state as { attempt?: unknown } | null)?.attempt;
+  return typeof attempt === 'number' && Number.isSafeInteger(attempt) && attempt >= 1 ? attempt : 1;
 }

@@ -5,6 +5,7 @@ import analysis from './004-analysis.js';
 import migrationHistory from './005-migrations.js';
 import flags from './006-flags.js';
 import flagSafeguards from './007-flag-safeguards.js';
+import approvalAttempts from './008-approval-attempts.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -13,4 +14,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards, approvalAttempts];
