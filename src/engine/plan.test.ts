@@ -39,16 +39,20 @@ describe('planRollout', () => {
   });
 
   // a rollback is one command: it returns to a release that was Healthy here, so it neither judges it
-  // again (analysis), nor changes the schema (migrate), nor waits for a person to switch (the blue-green gate)
+  // again (analysis), nor changes the schema (migrate), nor steps through weights, pauses, approvals
+  // or flag changes, nor waits for a person to switch (the blue-green gate); its tests still run
   it.each([
     { type: 'blueGreen', autoPromote: false, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'pause until resumed', 'promote'] },
     { type: 'blueGreen', autoPromote: false, rollback: true, steps: ['test smoke', 'promote'] },
     { type: 'blueGreen', autoPromote: true, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'promote'] },
     { type: 'blueGreen', autoPromote: true, rollback: true, steps: ['test smoke', 'promote'] },
     { type: 'canary', autoPromote: undefined, rollback: false, steps: ['migrate expand', 'test smoke', 'analysis errors', 'promote'] },
+    { type: 'canary', autoPromote: undefined, rollback: false, extra: true, steps: ['migrate expand', 'test smoke', 'analysis errors', 'setWeight 20', 'pause until resumed', 'approval (1)', 'setFlag new-checkout', 'promote'] },
+    { type: 'canary', autoPromote: undefined, rollback: true, extra: true, steps: ['test smoke', 'promote'] },
     { type: 'canary', autoPromote: undefined, rollback: true, steps: ['test smoke', 'promote'] },
-  ])('plans $type (autoPromote $autoPromote, rollback $rollback) as $steps', ({ type, autoPromote, rollback, steps }) => {
-    const strategy = `  main:\n    type: ${type}\n${autoPromote === undefined ? '' : `    autoPromote: ${String(autoPromote)}\n`}    steps:\n      - migrate: expand\n      - test: { name: smoke, run: "true" }\n      - analysis: { templates: [errors] }\n      - promote: {}\n`;
+  ])('plans $type (autoPromote $autoPromote, rollback $rollback) as $steps', ({ type, autoPromote, rollback, steps, extra }) => {
+    const more = extra ? '      - setWeight: 20\n      - pause: {}\n      - approval: { count: 1 }\n      - setFlag: { flag: new-checkout, enabled: true }\n' : '';
+    const strategy = `  main:\n    type: ${type}\n${autoPromote === undefined ? '' : `    autoPromote: ${String(autoPromote)}\n`}    steps:\n      - migrate: expand\n      - test: { name: smoke, run: "true" }\n      - analysis: { templates: [errors] }\n${more}      - promote: {}\n`;
     const templates = 'analysis:\n  templates:\n    errors:\n      provider: { type: builtin, metric: error_rate }\n      judge: { type: threshold, condition: "value < 0.01" }\n';
     expect(planRollout(spec(strategy, templates), 'production', { rollback }).steps.map(describeStep)).toEqual(steps);
   });

@@ -34,8 +34,9 @@ export type HookPoint = keyof RolloutPlan['hooks'];
 
 export interface PlanContext {
   /**
-   * a rollback to a release that was Healthy here before: no analysis (it proved itself already) and
-   * no migrations (going back in code never changes the schema)
+   * a rollback to a release that was Healthy here before, as one command (Argo's rollback window):
+   * no analysis (it proved itself already), no migrations (going back in code never changes the
+   * schema), no weights, pauses, approvals or flag changes; its tests and verify steps still run
    */
   rollback?: boolean;
   /** flags the flag store knows besides those declared in promote.yaml */
@@ -58,6 +59,8 @@ export class PlanError extends PromoteError {
     this.name = 'PlanError';
   }
 }
+
+const SKIPPED_IN_ROLLBACK: ReadonlySet<PlannedStep['kind']> = new Set(['analysis', 'migrate', 'setWeight', 'pause', 'approval', 'setFlag']);
 
 export function planRollout(spec: PromoteSpec, environmentName: string, context: PlanContext = {}): RolloutPlan {
   const environment = spec.environments.find((each) => each.name === environmentName);
@@ -87,7 +90,7 @@ export function planRollout(spec: PromoteSpec, environmentName: string, context:
     if (planned.kind === 'migrate' && planned.phase === 'contract' && !steps.some((each) => each.kind === 'promote')) {
       problem([...at, 'migrate'], 'a contract migration must come after the `promote` step: the old version still needs the old shape until then');
     }
-    if (context.rollback && (planned.kind === 'analysis' || planned.kind === 'migrate')) return;
+    if (context.rollback && SKIPPED_IN_ROLLBACK.has(planned.kind)) return;
     if (strategy.type === 'blueGreen' && planned.kind === 'promote' && !strategy.autoPromote && !context.rollback && !steps.some((each) => each.kind === 'promote')) {
       // without autoPromote a person switches blue to green: wait for them right before the switch; a
       // rollback is that person's decision already (`promote rollback` is one command), so it does not wait
