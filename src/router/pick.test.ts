@@ -4,18 +4,7 @@ import { PromoteError } from '../errors.js';
 import { murmur3 } from '../flags/murmur3.js';
 import { BUCKETS, compileTraffic, pick, stickyBucket, type CompiledTraffic, type RequestFacts } from './pick.js';
 import type { TrafficConfig } from './traffic.js';
-
-/** mulberry32: a small seeded PRNG, so statistical tests are reproducible from their seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from '../system/seeded-random.js';
 
 const noRandom = (): number => {
   throw new Error('random() must not be called here');

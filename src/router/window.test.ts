@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from './histogram.js';
-import { RollingWindow, STATUS_CLASSES, seededRandom, statusClassIndex, type RollingWindowOptions } from './window.js';
-
-/** a small seeded PRNG so the statistical checks are deterministic */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../system/seeded-random.js';
+import { RollingWindow, STATUS_CLASSES, statusClassIndex, type RollingWindowOptions } from './window.js';
 
 function windowWithClock(options: Omit<RollingWindowOptions, 'now'> = {}) {
   const clock = { ms: 1_700_000_000_000 };
@@ -246,7 +235,7 @@ describe('RollingWindow reservoir', () => {
   });
 
   it('keeps at most capacity values per second, each one of the recorded values, none twice', () => {
-    const samples = oneSecond(range(5000), { samplesPerSecond: 100, random: mulberry32(1) });
+    const samples = oneSecond(range(5000), { samplesPerSecond: 100, random: seededRandom(1) });
     expect(samples).toHaveLength(100);
     expect(new Set(samples).size).toBe(100);
     for (const v of samples) expect(v >= 1 && v <= 5000).toBe(true);
@@ -271,7 +260,7 @@ describe('RollingWindow reservoir', () => {
   });
 
   it.each([
-    ['an injected PRNG', mulberry32(42)],
+    ['an injected PRNG', seededRandom(42)],
     ['the default source', undefined],
   ])('samples uniformly with %s: every tenth of the stream is equally represented', (_name, random) => {
     const trials = 1000;

@@ -13,22 +13,11 @@ import { reconcile } from '../../src/integrity/reconcile.js';
 import { installOutbox } from '../../src/sdk/outbox.js';
 import { afterFile } from '../helpers/cleanup.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { seededRandom } from '../../src/system/seeded-random.js';
 
 const writer = fileURLToPath(new URL('../fixtures/gated-writer.mjs', import.meta.url));
 const MIN_ACKS = 1000;
 const MIN_KILLS = 20;
-
-/** mulberry32: the kill points are random but the same on every run of the test */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Ack = { kind: string; id: number; path: string };
 
@@ -79,7 +68,8 @@ beforeAll(async () => {
 
 describe('gated writes and dual writes under SIGKILL', () => {
   it('leave zero divergence and every acknowledged write in place', async () => {
-    const random = seeded(20261123);
+    // seeded: the kill points are the same on every run
+    const random = seededRandom(20261123);
     const acks: Ack[] = [];
     const count = (kind: string) => acks.filter((ack) => ack.kind === kind).length;
     let kills = 0;

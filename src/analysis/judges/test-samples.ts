@@ -5,17 +5,13 @@
  */
 import { qnorm } from '../stats/index.js';
 import type { CompareJudgeSpec } from './specs.js';
+import { seededRandom } from '../../system/seeded-random.js';
 
 /** uniform numbers in (0, 1) from a 32-bit seed */
 export function uniformStream(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return (((mixed ^ (mixed >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = seededRandom(seed);
+  // half a step up: never exactly 0, which qnorm would turn into -Infinity
+  return () => next() + 0.5 / 4294967296;
 }
 
 /** n latencies with the given median; sigma is the spread of their logarithm */

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backfillPool, checkTable, createBackfillTable } from '../../../test/fixtures/backfill-table.js';
 import { backfillProgress, runBackfill } from './backfill.js';
+import { seededRandom as seeded } from '../../system/seeded-random.js';
 
 const child = fileURLToPath(new URL('../../../test/fixtures/backfill-child.mjs', import.meta.url));
 const built = fileURLToPath(new URL('../../../dist/migrations/backfill/backfill.js', import.meta.url));
@@ -67,18 +68,6 @@ async function childSessionGone(): Promise<void> {
     await delay(25);
   }
   throw new Error('the killed backfill session did not end within 5 s');
-}
-
-/** mulberry32: seeded, so the kill points are the same on every run */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 describe('a backfill killed with SIGKILL', () => {
