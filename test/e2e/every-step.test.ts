@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/system/processes.js';
 import { afterFile } from '../helpers/cleanup.js';
 import { runInProcess } from '../helpers/cli.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, createUsersDatabase } from '../helpers/database.js';
 import { stopDeployedVersions } from '../helpers/instances.js';
 import { apiClient, createReleases, killLeftoversOnExit, startPromoteServer, steadyLoad, type Api } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
@@ -98,15 +98,12 @@ describe('a canary through every step kind', () => {
   let load: ReturnType<typeof countedLoad> | undefined;
   const marker = `every-step-canary-${process.pid}`;
   const cli = (...args: string[]) => runInProcess(args, { cwd: folder, env });
-  const columns = async () =>
-    (await appDb.query<{ column_name: string }>(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`)).rows.map((row) => row.column_name);
+  let columns: () => Promise<string[]>;
 
   beforeAll(async () => {
     folder = await scratchFolder('promote-every-step-');
-    const appDatabase = await createTestDatabase();
-    appDb = new pg.Pool({ connectionString: appDatabase.url, max: 2 });
-    afterFile('closing the app database pool', () => appDb.end());
-    await appDb.query(`create table users (id serial primary key, name text not null); insert into users (name) select 'User ' || n from generate_series(1, 500) n`);
+    const appDatabase = await createUsersDatabase(500);
+    ({ pool: appDb, userColumns: columns } = appDatabase);
     env = { DATABASE_URL: (await createTestDatabase()).url, PROMOTE_ACTOR: 'release-bot' };
     const [apiPort, adminPort] = [await freePort(), await freePort()];
     routerPort = await freePort();

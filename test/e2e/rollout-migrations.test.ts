@@ -6,13 +6,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/system/processes.js';
-import { afterFile } from '../helpers/cleanup.js';
 import { runInProcess } from '../helpers/cli.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, createUsersDatabase } from '../helpers/database.js';
 import { stopDeployedVersions } from '../helpers/instances.js';
 import { apiClient, createReleases, rollOut, startPromoteServer, type Api } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
@@ -48,14 +47,12 @@ describe('a rollout with migrations', () => {
     return echo.schemaVersion;
   }
 
-  const columns = async () => (await appDb.query<{ column_name: string }>(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`)).rows.map((row) => row.column_name);
+  let columns: () => Promise<string[]>;
 
   beforeAll(async () => {
     folder = await scratchFolder('promote-rollout-migrations-');
-    const appDatabase = await createTestDatabase();
-    appDb = new pg.Pool({ connectionString: appDatabase.url, max: 2 });
-    afterFile('closing the app database pool', () => appDb.end());
-    await appDb.query(`create table users (id serial primary key, name text not null); insert into users (name) select 'User ' || n from generate_series(1, 200) n`);
+    const appDatabase = await createUsersDatabase(200);
+    ({ pool: appDb, userColumns: columns } = appDatabase);
     env = { DATABASE_URL: (await createTestDatabase()).url, PROMOTE_ACTOR: 'release-bot' };
     await mkdir(join(folder, 'migrations'));
     await writeFile(

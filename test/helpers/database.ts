@@ -50,3 +50,18 @@ export async function createStorePool(options: { max?: number } = {}): Promise<{
   await migrateStore(pool);
   return { pool, url };
 }
+
+/**
+ * An app's database for rollout tests: a `users` table of `rows` named users (id, name), a pool on it
+ * closed after the file, and the columns of `users` in order (what a migration added or dropped).
+ */
+export async function createUsersDatabase(rows: number): Promise<{ url: string; pool: pg.Pool; userColumns: () => Promise<string[]> }> {
+  const { url } = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  afterFile('closing the app database pool', () => pool.end());
+  await pool.query('create table users (id serial primary key, name text not null)');
+  await pool.query(`insert into users (name) select 'User ' || n from generate_series(1, $1::int) n`, [rows]);
+  const userColumns = async () =>
+    (await pool.query<{ column_name: string }>(`select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position`)).rows.map((row) => row.column_name);
+  return { url, pool, userColumns };
+}
