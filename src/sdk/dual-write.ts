@@ -25,7 +25,7 @@ import { PromoteError } from '../errors.js';
 import type { MigrationStage } from '../flags/migration-stages.js';
 import type { FlagContext } from '../flags/model.js';
 import { checkDualWriteOptions } from './dual-write-options.js';
-import { inTransaction } from './dual-write-transaction.js';
+import { inTransaction } from './transaction.js';
 import { createExperimenter, type Experimenter } from './experiment.js';
 import type { FlagsClient } from './flags.js';
 import type { OutboxWorker, OutboxWorkerOptions } from './outbox.js';

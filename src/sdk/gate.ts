@@ -14,6 +14,7 @@ import type { FlagContext } from '../flags/model.js';
 import type { FlagsClient } from './flags.js';
 import { createKillSwitch } from './gate-kill.js';
 import type { Reporter } from './report.js';
+import { inTransaction, ISOLATIONS, type Isolation } from './transaction.js';
 
 export interface GateOptions {
   flags: Pick<FlagsClient, 'isEnabled' | 'revision'>;
@@ -25,7 +26,7 @@ export interface GateOptions {
   /** extra attempts on 40001 / 40P01, default 3, jittered backoff */
   retries?: number;
   /** default 'read committed' */
-  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  isolation?: Isolation;
   /** default { failures: 5, withinMs: 60_000 } */
   disableAfter?: { failures: number; withinMs: number };
   /** the Promote server to turn the flag off for everyone, with a client token of the app's scope */
@@ -54,13 +55,7 @@ export type Gate = (<T>(flag: string, context: FlagContext, newPath: (client: pg
   stats(): GateStats;
 };
 
-const ISOLATIONS = ['read committed', 'repeatable read', 'serializable'] as const;
-const RETRYABLE = new Set(['40001', '40P01']);
-/** the database's statement timeout ends slow SQL at the deadline; the gate's own timer, this much
- * later, ends a new path stuck outside the database (its connection is closed: the server rolls back) */
-const TIMER_GRACE_MS = 100;
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: Error; retryable: boolean };
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: Error };
 
 export function createGate(options: GateOptions): Gate {
   const { flags, pool, timeoutMs = 2000, retries = 3, isolation = 'read committed' } = options;
@@ -83,73 +78,20 @@ export function createGate(options: GateOptions): Gate {
     }
   };
 
-  /** one transaction; never throws */
-  const attempt = async <T>(flag: string, newPath: (client: pg.PoolClient) => Promise<T>, deadline: number): Promise<Attempt<T>> => {
-    const fail = (error: Error, retryable = false): Attempt<T> => ({ ok: false, error, retryable });
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - performance.now()) + TIMER_GRACE_MS);
-    });
-    const timedOut = () => new PromoteError(`gate ${flag}: the new path took longer than ${timeoutMs} ms; its transaction was rolled back`);
-    const connecting = pool.connect();
-    try {
-      const client = await Promise.race([connecting, expired]);
-      if (client === 'expired') {
-        void connecting.then((late) => late.release(), () => undefined);
-        return fail(timedOut());
-      }
-      let released = false;
-      const release = (destroy?: Error) => {
-        if (!released) client.release(destroy);
-        released = true;
-      };
-      try {
-        const statementMs = Math.max(1, Math.floor(deadline - performance.now()));
-        await client.query(`begin isolation level ${isolation}; set local statement_timeout = ${statementMs}`);
-        const running = newPath(client);
-        const outcome = await Promise.race([running.then((value) => ({ value })), expired]);
-        if (outcome === 'expired') {
-          // closing the connection is the rollback nothing can delay: COMMIT was never sent
-          running.catch(() => undefined);
-          release(new Error('gate: the new path ran out of time'));
-          return fail(timedOut());
-        }
-        clearTimeout(timer);
-        await client.query('commit');
-        release();
-        return { ok: true, value: outcome.value };
-      } catch (error) {
-        try {
-          await client.query('rollback');
-          release();
-        } catch (rollbackError) {
-          release(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
-        }
-        return fail(wrapError(`gate ${flag}: the new path failed and was rolled back`, error), isRetryable(error));
-      }
-    } catch (error) {
-      return fail(wrapError(`gate ${flag}: could not start the new path's transaction`, error));
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
+  /** the new path in one transaction (timeouts, rollback and retries are transaction.ts's); never throws */
   const runNewPath = async <T>(flag: string, newPath: (client: pg.PoolClient) => Promise<T>): Promise<Attempt<T>> => {
     const started = performance.now();
-    const deadline = started + timeoutMs;
-    for (let tried = 0; ; tried++) {
-      const result = await attempt(flag, newPath, deadline);
-      if (result.ok) {
-        reporter.observe('gate.new_path_ms', performance.now() - started);
-        return result;
-      }
-      const left = deadline - performance.now();
-      if (!result.retryable || tried >= retries || left <= 0) return result;
+    const onRetry = () => {
       counts.retries++;
       reporter.count('gate.retry');
-      // jittered exponential backoff, so the transactions that collided do not collide again
-      const backoff = Math.min(left / 2, 5 * 2 ** tried * (0.5 + Math.random()));
-      await new Promise((resolve) => setTimeout(resolve, backoff));
+    };
+    try {
+      const value = await inTransaction(pool, { doing: `gate ${flag}: the new path`, timeoutMs, retries, isolation, onRetry }, async (client) => ({ value: await newPath(client), commit: true }));
+      reporter.observe('gate.new_path_ms', performance.now() - started);
+      return { ok: true, value };
+    } catch (error) {
+      // Promote's own failures (timeouts, connecting, committing) say what they were; the app's are wrapped here
+      return { ok: false, error: error instanceof PromoteError ? error : wrapError(`gate ${flag}: the new path failed and was rolled back`, error) };
     }
   };
 
@@ -176,14 +118,6 @@ export function createGate(options: GateOptions): Gate {
     killed: (flag: string) => kill.holds(flag),
     stats: (): GateStats => ({ ...counts, killed: kill.killedFlags() }),
   });
-}
-
-function isRetryable(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && RETRYABLE.has(code)) return true;
-  }
-  return false;
 }
 
 function ignoreErrors(work: () => void): void {

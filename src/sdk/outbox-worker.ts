@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
-import { inTransaction } from './dual-write-transaction.js';
+import { inTransaction } from './transaction.js';
 import type { OutboxWorker, OutboxWorkerOptions } from './outbox.js';
 import { applyRows, countPending, lastQueuedId, markApplied, pendingRows, workerLockName, type OutboxNames } from './outbox-steps.js';
 import type { Reporter } from './report.js';
