@@ -5,7 +5,8 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { afterFile } from '../../test/helpers/cleanup.js';
 import { createTestDatabase } from '../../test/helpers/database.js';
-import { startOrdersService, type OrdersService } from './orders-service.js';
+import { startOrdersService, type InstanceCounters, type OrdersService } from './orders-service.js';
+import type { Order } from './orders-store.js';
 import { setupOrdersDatabase } from './schema.js';
 
 let url: string;
@@ -21,9 +22,12 @@ beforeAll(async () => {
   afterFile('stopping orders v1', () => v1.close());
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+/** what the service answers: an order, a list, health or stats */
+type Answer = Partial<Omit<Order, 'status'>> & { status?: string; orders?: Order[]; instance?: InstanceCounters; error?: string };
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Answer }> {
   const response = await fetch(v1.url + path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-  return { status: response.status, json: await response.json() };
+  return { status: response.status, json: (await response.json()) as Answer };
 }
 
 describe('orders service v1 (numeric dollars in the base tables)', () => {
@@ -41,7 +45,7 @@ describe('orders service v1 (numeric dollars in the base tables)', () => {
     const created = await call('POST', '/orders', { user: 'ann', items: [{ sku: 'A-1', qty: 2, price: 1999 }, { sku: 'B-2', qty: 1, price: 5 }], note: 'gift' });
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ user: 'ann', status: 'placed', note: 'gift', total: 4003, items: [{ sku: 'A-1', qty: 2, price: 1999 }, { sku: 'B-2', qty: 1, price: 5 }] });
-    const id = created.json.id as number;
+    const id = created.json.id!;
     expect(id).toBeGreaterThan(30);
     const row = await pool.query(`select total::text as total, (select array_agg(price::text order by line_no) from order_lines where order_id = $1) as prices from orders where id = $1`, [id]);
     expect(row.rows[0]).toEqual({ total: '40.03', prices: ['19.99', '0.05'] });
@@ -50,8 +54,8 @@ describe('orders service v1 (numeric dollars in the base tables)', () => {
     const second = await call('POST', '/orders', { user: 'ann', items: [{ sku: 'C-3', qty: 3, price: 100 }] });
     const listed = await call('GET', '/orders?user=ann');
     expect(listed.status).toBe(200);
-    expect(listed.json.orders.map((order: { id: number }) => order.id)).toEqual([second.json.id, id]);
-    expect(listed.json.orders[0]).toMatchObject({ note: null, total: 300 });
+    expect(listed.json.orders!.map((order) => order.id)).toEqual([second.json.id, id]);
+    expect(listed.json.orders![0]).toMatchObject({ note: null, total: 300 });
     expect((await call('GET', '/orders?user=ann&limit=1')).json.orders).toHaveLength(1);
     expect((await call('GET', '/orders?user=nobody')).json).toEqual({ orders: [] });
   });
@@ -81,8 +85,8 @@ describe('orders service v1 (numeric dollars in the base tables)', () => {
     );
     expect(stats.status).toBe(200);
     expect(stats.json).toMatchObject({ release: '1.4.0', shape: 'dollars', errorRate: 0, ...expected.rows[0] });
-    expect(stats.json.instance.requests).toBeGreaterThan(10);
-    expect(stats.json.instance.requests).toBeLessThanOrEqual(v1.counters.requests);
+    expect(stats.json.instance!.requests).toBeGreaterThan(10);
+    expect(stats.json.instance!.requests).toBeLessThanOrEqual(v1.counters.requests);
   });
 });
 
@@ -109,7 +113,7 @@ describe('orders service as a process (node dist/demo/orders-service.js)', () =>
     const health = await (await fetch(`${listening}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', release: '1.0.0' });
     child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
+    const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
   });
 
@@ -117,7 +121,7 @@ describe('orders service as a process (node dist/demo/orders-service.js)', () =>
     const child = spawn(process.execPath, [script], { env: { ...process.env, PORT: '0', RELEASE: '2.0.0', ORDERS_DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const [code] = await once(child, 'exit');
+    const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(1);
     expect(err).toMatch(/orders service 2\.0\.0 reads orders\.total_cents and order_lines\.price_cents through the base tables, and they are not there: column "total_cents" does not exist/);
     expect(err).toContain('hint: start migration 01_amounts_in_cents');
