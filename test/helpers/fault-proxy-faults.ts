@@ -27,7 +27,9 @@ export interface BandwidthFault extends FaultCommon {
 }
 /**
  * sends a TCP RST to both peers (socket.resetAndDestroy) once afterBytes bytes (default 0: at the first
- * data) have passed in the fault's direction(s) since it was set. Default: both.
+ * data) have passed in the fault's direction(s) since it was set; after a partial forward the RST waits
+ * 20 ms so the peer reads those bytes first (libuv reports a RST arriving with unread data as a clean
+ * end). Default: both.
  */
 export interface ResetFault extends FaultCommon {
   afterBytes?: number;
