@@ -80,6 +80,8 @@ export interface PhaseReport {
   mismatches: number;
   /** a few of them, described */
   mismatchSamples: string[];
+  /** a few failures: route, status or error, and what the answer said */
+  failureSamples: string[];
   /** requests per second over the phase */
   rate: number;
   /** of the requests with an outcome, in milliseconds */
@@ -144,7 +146,10 @@ export interface Load {
   waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   /** stops the users, waits for their requests in flight, closes the connections; the final report */
   stop(): Promise<LoadReport>;
-  /** checks every acknowledged order is in the database with the content acknowledged */
+  /**
+   * checks every acknowledged order is in the database with the content acknowledged. Exact after
+   * stop(); while the load runs, an order with a cancel in flight may be either placed or cancelled
+   */
   verifyLedger(pool: pg.Pool, options?: VerifyOptions): Promise<LedgerVerification>;
 }
 
@@ -166,11 +171,12 @@ class PhaseCounters {
   cancelled = 0;
   mismatches = 0;
   readonly mismatchSamples: string[] = [];
+  readonly failureSamples: string[] = [];
   readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 
   constructor(readonly name: string) {}
 
-  record(route: Route, micros: number, failure: string | undefined): void {
+  record(route: Route, micros: number, failure: string | undefined, detail: string | undefined): void {
     this.histogram.recordValue(Math.max(1, Math.round(micros)));
     this.byRoute[route].requests += 1;
     if (failure === undefined) {
@@ -180,6 +186,7 @@ class PhaseCounters {
     this.failed += 1;
     this.byRoute[route].failed += 1;
     this.failures.set(failure, (this.failures.get(failure) ?? 0) + 1);
+    if (this.failureSamples.length < MAX_SAMPLES) this.failureSamples.push(`${route}: ${failure}${detail === undefined ? '' : `: ${detail}`}`);
   }
 
   mismatch(description: string): void {
@@ -206,6 +213,7 @@ class PhaseCounters {
       acknowledged: { created: this.created, cancelled: this.cancelled },
       mismatches: this.mismatches,
       mismatchSamples: [...this.mismatchSamples],
+      failureSamples: [...this.failureSamples],
       rate: durationMs > 0 ? Math.round((requests / durationMs) * 10_000) / 10 : 0,
       latencyMs:
         h.totalCount === 0
@@ -245,6 +253,8 @@ export function startLoad(options: LoadOptions): Load {
   const phases: PhaseCounters[] = [new PhaseCounters(options.phase ?? 'steady')];
   const total = new PhaseCounters('total');
   const ledger = new Map<number, LedgerEntry>();
+  /** orders with a cancel sent and not answered yet: their status may be either while it runs */
+  const cancelsInFlight = new Set<number>();
   let inFlight = 0;
   let running = true;
   const stopping = new AbortController();
@@ -263,7 +273,8 @@ export function startLoad(options: LoadOptions): Load {
   };
   const choose = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
 
-  async function send(user: User, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Outcome> {
+  /** `seen.answer` keeps the answer, so a failure can say what the service said */
+  async function send(user: User, seen: { answer?: Outcome }, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Outcome> {
     const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
     if (userHeader !== undefined) headers[userHeader] = user.name;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -275,7 +286,8 @@ export function startLoad(options: LoadOptions): Load {
     } catch {
       parsed = text;
     }
-    return { status: response.statusCode, body: parsed };
+    seen.answer = { status: response.statusCode, body: parsed };
+    return seen.answer;
   }
 
   function failureOf(error: unknown): string {
@@ -305,6 +317,8 @@ export function startLoad(options: LoadOptions): Load {
     const phase = current();
     const started = performance.now();
     let failure: string | undefined;
+    let detail: string | undefined;
+    const seen: { answer?: Outcome } = {};
     let cancelling: LedgerEntry | undefined;
     inFlight += 1;
     try {
@@ -315,7 +329,7 @@ export function startLoad(options: LoadOptions): Load {
             return { sku: product.sku, qty: 1 + Math.floor(random() * 3), price: product.price };
           });
           const note = random() < 0.2 ? `note ${Math.floor(random() * 1000)} from ${user.name}` : null;
-          const answer = await send(user, 'POST', '/orders', { user: user.name, items, ...(note === null ? {} : { note }) });
+          const answer = await send(user, seen, 'POST', '/orders', { user: user.name, items, ...(note === null ? {} : { note }) });
           if (answer.status !== 201) {
             failure = `HTTP ${answer.status}`;
             break;
@@ -335,13 +349,13 @@ export function startLoad(options: LoadOptions): Load {
         }
         case 'get': {
           const id = choose(user.orders);
-          const answer = await send(user, 'GET', `/orders/${id}`);
+          const answer = await send(user, seen, 'GET', `/orders/${id}`);
           if (answer.status !== 200) failure = `HTTP ${answer.status}`;
           else checkAgainstLedger(phase, answer.body as Partial<Order>, id, `GET /orders/${id}`);
           break;
         }
         case 'list': {
-          const answer = await send(user, 'GET', `/orders?user=${encodeURIComponent(user.name)}&limit=${LIST_LIMIT}`);
+          const answer = await send(user, seen, 'GET', `/orders?user=${encodeURIComponent(user.name)}&limit=${LIST_LIMIT}`);
           if (answer.status !== 200) {
             failure = `HTTP ${answer.status}`;
             break;
@@ -351,16 +365,16 @@ export function startLoad(options: LoadOptions): Load {
             failure = 'bad-response';
             break;
           }
-          const seen = new Set<number>();
+          const listedIds = new Set<number>();
           for (const order of orders) {
             if (typeof order.id !== 'number') continue;
-            seen.add(order.id);
+            listedIds.add(order.id);
             checkAgainstLedger(phase, order, order.id, 'GET /orders?user=');
           }
           // newest first: every acknowledged order newer than the oldest listed (or all, when the list was not cut) must be there
-          const oldest = orders.length < LIST_LIMIT ? 0 : Math.min(...seen);
+          const oldest = orders.length < LIST_LIMIT ? 0 : Math.min(...listedIds);
           for (const id of user.orders) {
-            if (id > oldest && !seen.has(id)) {
+            if (id > oldest && !listedIds.has(id)) {
               const description = `GET /orders?user=${user.name}: acknowledged order ${id} is not listed`;
               phase.mismatch(description);
               total.mismatch(description);
@@ -371,7 +385,8 @@ export function startLoad(options: LoadOptions): Load {
         case 'cancel': {
           const id = choose(placed);
           cancelling = ledger.get(id)!;
-          const answer = await send(user, 'POST', `/orders/${id}/cancel`);
+          cancelsInFlight.add(id);
+          const answer = await send(user, seen, 'POST', `/orders/${id}/cancel`);
           if (answer.status !== 200) {
             failure = `HTTP ${answer.status}`;
             cancelling.statusUncertain = true;
@@ -385,20 +400,23 @@ export function startLoad(options: LoadOptions): Load {
           break;
         }
         case 'stats': {
-          const answer = await send(user, 'GET', '/stats');
+          const answer = await send(user, seen, 'GET', '/stats');
           if (answer.status !== 200) failure = `HTTP ${answer.status}`;
           break;
         }
       }
     } catch (error) {
       failure = failureOf(error);
+      detail = error instanceof Error ? error.message : String(error);
       if (cancelling !== undefined) cancelling.statusUncertain = true;
     } finally {
       inFlight -= 1;
+      if (cancelling !== undefined) cancelsInFlight.delete(cancelling.id);
     }
     const micros = (performance.now() - started) * 1000;
-    phase.record(route, micros, failure);
-    total.record(route, micros, failure);
+    if (failure !== undefined && detail === undefined && seen.answer !== undefined) detail = describeAnswer(seen.answer);
+    phase.record(route, micros, failure, detail);
+    total.record(route, micros, failure, detail);
     for (const wake of waiters) wake();
   }
 
@@ -477,8 +495,20 @@ export function startLoad(options: LoadOptions): Load {
       })();
       return stopped;
     },
-    verifyLedger: (pool, verifyOptions) => verifyLedger([...ledger.values()], pool, verifyOptions),
+    // a copy as of now: a cancel acknowledged while the database is read must not change what is expected
+    verifyLedger: (pool, verifyOptions) =>
+      verifyLedger(
+        [...ledger.values()].map((entry) => ({ ...entry, statusUncertain: entry.statusUncertain || cancelsInFlight.has(entry.id) })),
+        pool,
+        verifyOptions,
+      ),
   };
+}
+
+function describeAnswer(answer: Outcome): string {
+  const error = (answer.body as { error?: unknown } | undefined)?.error;
+  const text = typeof error === 'string' ? error : JSON.stringify(answer.body) ?? '';
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
 /** The fields of a read order that differ from what was acknowledged (a status in doubt matches either). */
