@@ -200,6 +200,7 @@ class PhaseCounters {
     const requests = this.ok + this.failed;
     const h = this.histogram;
     const ms = (micros: number) => Math.round(micros) / 1000;
+    const at = (percentile: number) => Math.min(h.getValueAtPercentile(percentile), h.maxValue);
     return {
       name: this.name,
       startedAt: this.startedAt.toISOString(),
@@ -218,7 +219,8 @@ class PhaseCounters {
       latencyMs:
         h.totalCount === 0
           ? { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 }
-          : { count: h.totalCount, p50: ms(h.getValueAtPercentile(50)), p90: ms(h.getValueAtPercentile(90)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue), mean: ms(h.mean) },
+          : // a percentile is its bucket's upper end, which can pass the largest value recorded
+            { count: h.totalCount, p50: ms(at(50)), p90: ms(at(90)), p99: ms(at(99)), max: ms(h.maxValue), mean: ms(h.mean) },
     };
   }
 }
