@@ -45,9 +45,6 @@ async function columns(table: string): Promise<string[]> {
  * demo's to change). Each lets exactly its failures through in the phase that runs it, and nothing else;
  * delete an entry once the runner is fixed and the test holds it to zero failed requests.
  *
- * - expand: add_column's start adds the NOT VALID check `_promote_not_null_<column>` in one transaction
- *   and the `up` trigger in a later one (src/migrations/ops/add-column.ts), so the old version's inserts,
- *   and its updates of rows not yet backfilled, are refused (23514) in between.
  * - contract: complete renames add_column's column and drops `_promote_needs_backfill` while the
  *   drop_column's `down` trigger that reads them is still there (each operation's complete in turn), so
  *   the new version's writes fail with `record "new" has no field` (42703) in between; and drop_column's
@@ -55,7 +52,6 @@ async function columns(table: string): Promise<string[]> {
  *   `total` / `price` (23502) in between.
  */
 const KNOWN_ENGINE_BUGS: Record<string, RegExp> = {
-  expand: /^(create|cancel): HTTP 500: POST \/orders(\/:id\/cancel)?: new row for relation "(orders|order_lines)" violates check constraint "_promote_not_null_(total|price)_cents" \(23514\)$/,
   contract:
     /^(create|cancel): HTTP 500: POST \/orders(\/:id\/cancel)?: (record "new" has no field "_promote_(needs_backfill|new_total_cents|new_price_cents)" \(42703\)|null value in column "(total|price)" of relation "(orders|order_lines)" violates not-null constraint \(23502\))$/,
 };

@@ -40,7 +40,6 @@ export const addColumn: OperationHandler<'add_column'> = {
     });
     const steps: Step[] = [{ sql: `alter table ${target} add column ${definition}` }];
     if (column.comment !== undefined) steps.push({ sql: commentSql('column', `${target}.${ident(physical)}`, column.comment) });
-    if (notNullByCheck) steps.push({ sql: `alter table ${target} add constraint ${ident(notNullCheckName(column.name))} check (${ident(physical)} is not null) not valid` });
     if (column.check !== undefined) {
       const constraint = await renameColumnReferences(column.check.constraint, new Map([[column.name, physical]]));
       steps.push({ sql: `alter table ${target} add ${checkSql({ ...column.check, constraint }, true)}` });
@@ -55,6 +54,9 @@ export const addColumn: OperationHandler<'add_column'> = {
       steps.push(...createTriggerSteps({ schema, table: { ...table, columns: [...table.columns] }, target: physical, expression: up, direction: 'up', versionSchema }));
       backfill = [table.name];
     }
+    // only once the trigger fills the column: before, the old version's writes (which know nothing of
+    // it) would break the check; a NULL passes the other NOT VALID constraints above
+    if (notNullByCheck) steps.push({ sql: `alter table ${target} add constraint ${ident(notNullCheckName(column.name))} check (${ident(physical)} is not null) not valid` });
     table.columns.push(virtualColumn(column, physical));
     return { steps, ...(backfill === undefined ? {} : { backfill }) };
   },
