@@ -3,9 +3,9 @@
  * field named rather than on the first write of a request.
  */
 import { PromoteError } from '../errors.js';
+import { EXPERIMENT_NAME } from './experiment.js';
 import { DEFAULT_OUTBOX_TABLE, outboxNames, type OutboxNames } from './outbox-steps.js';
 
-export const DUAL_WRITER_NAME = /^[a-z][a-z0-9_-]{0,40}$/;
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_RETRIES = 3;
 
@@ -23,8 +23,8 @@ export function checkDualWriteOptions(options: Record<string, unknown> | undefin
     throw new PromoteError(`createDualWriter${name}: ${message}`);
   };
   if (options === undefined || options === null || typeof options !== 'object') return fail('options are required');
-  if (typeof options.name !== 'string' || !DUAL_WRITER_NAME.test(options.name)) {
-    fail(`name must match ${String(DUAL_WRITER_NAME)} (it names the metrics and the outbox stream); got ${JSON.stringify(options.name)}`);
+  if (typeof options.name !== 'string' || !EXPERIMENT_NAME.test(options.name)) {
+    fail(`name must match ${String(EXPERIMENT_NAME)} (it names the metrics and the outbox stream); got ${JSON.stringify(options.name)}`);
   }
   if (typeof options.flag !== 'string' || options.flag === '') fail('flag must be the name of a migration flag');
   const flags = options.flags as { migrationStage?: unknown } | undefined;

@@ -71,7 +71,8 @@ export interface Experimenter {
   settled(): Promise<void>;
 }
 
-const NAME = /^[a-z][a-z0-9_-]{0,40}$/;
+/** an experiment's name, and so a dual writer's (its reads are compared under it): it goes into metric names */
+export const EXPERIMENT_NAME = /^[a-z][a-z0-9_-]{0,40}$/;
 const DEFAULT_TIMEOUT_MS = 1000;
 
 type Settled<T> = { ok: true; value: T; ms: number } | { ok: false; error: unknown; ms: number };
@@ -148,7 +149,7 @@ function validate<T>(spec: ExperimentSpec<T>): void {
   const fail = (message: string) => {
     throw new PromoteError(`experiment ${JSON.stringify(spec?.name)}: ${message}`);
   };
-  if (typeof spec?.name !== 'string' || !NAME.test(spec.name)) fail('name must match /^[a-z][a-z0-9_-]{0,40}$/ (it is used in metric names)');
+  if (typeof spec?.name !== 'string' || !EXPERIMENT_NAME.test(spec.name)) fail(`name must match ${String(EXPERIMENT_NAME)} (it is used in metric names)`);
   if (typeof spec.use !== 'function') fail('use must be a function (the control)');
   if (typeof spec.try !== 'function') fail('try must be a function (the candidate)');
   const rate = spec.sampleRate ?? 1;

@@ -6,7 +6,7 @@ import { createTestDatabase } from '../../test/helpers/database.js';
 import type { MigrationStage } from '../flags/migration-stages.js';
 import { createDualWriter } from './dual-write.js';
 import { installOutbox } from './outbox.js';
-import { applyRows, outboxNames, pendingRows } from './outbox-steps.js';
+import { applyRows, outboxNames, pendingRows, type OutboxRow } from './outbox-steps.js';
 
 /** Legacy keeps a quantity and a deleted mark (deletes are upserts); next keeps it times ten. */
 interface Item {
@@ -93,6 +93,25 @@ async function queue(n: number, ids = (i: number) => i): Promise<void> {
   for (let i = 0; i < n; i += 1) await dual.write({}, { id: ids(i), qty: i, deleted: false });
 }
 
+/** The worker's first steps by hand: apply every pending row and record its key on the next side, commit, and stop before marking. */
+async function applyWithoutMarking(): Promise<{ rows: OutboxRow[]; applied: number }> {
+  const names = outboxNames('promote_outbox', 'test');
+  const rows = await pendingRows(legacyPool, names, 'items', 100);
+  const client = await nextPool.connect();
+  try {
+    await client.query('begin');
+    const applied = await applyRows(client, names, 'items', rows, async (c, payload) => {
+      const row = payload as NextItem;
+      await c.query('insert into next_items values ($1, $2, $3)', [row.id, row.quantity, row.deleted]);
+      await c.query('insert into apply_log (id, quantity) values ($1, $2)', [row.id, row.quantity]);
+    });
+    await client.query('commit');
+    return { rows, applied };
+  } finally {
+    client.release();
+  }
+}
+
 describe('the outbox', () => {
   it('installOutbox is idempotent, also when instances run it at once, and checks the table name', async () => {
     await Promise.all([installOutbox(legacyPool, nextPool), installOutbox(legacyPool, nextPool), installOutbox(legacyPool, nextPool, 'other_outbox')]);
@@ -132,22 +151,7 @@ describe('the outbox', () => {
 
   it('a worker that died after the next-side commit but before marking applies nothing twice when run again', async () => {
     await queue(5);
-    const names = outboxNames('promote_outbox', 'test');
-    // the worker's first steps by hand: apply and record on the next side, commit, and stop there
-    const rows = await pendingRows(legacyPool, names, 'items', 100);
-    const client = await nextPool.connect();
-    try {
-      await client.query('begin');
-      const apply = async (c: pg.ClientBase, payload: unknown) => {
-        const row = payload as NextItem;
-        await c.query('insert into next_items values ($1, $2, $3)', [row.id, row.quantity, row.deleted]);
-        await c.query('insert into apply_log (id, quantity) values ($1, $2)', [row.id, row.quantity]);
-      };
-      expect(await applyRows(client, names, 'items', rows, apply)).toBe(5);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+    expect((await applyWithoutMarking()).applied).toBe(5);
     const { dual, counts } = writer(() => 'dual-write');
     const worker = dual.worker();
     expect(await worker.pending()).toBe(5);
@@ -160,21 +164,8 @@ describe('the outbox', () => {
 
   it('prune forgets old applied writes, but keeps the applied record of a row still pending so it is never applied twice', async () => {
     await queue(6);
-    const names = outboxNames('promote_outbox', 'test');
     // rows 1-3 applied and marked; rows 4-6 applied on the next side but never marked (a worker died)
-    const rows = await pendingRows(legacyPool, names, 'items', 100);
-    const client = await nextPool.connect();
-    try {
-      await client.query('begin');
-      await applyRows(client, names, 'items', rows, async (c, payload) => {
-        const row = payload as NextItem;
-        await c.query('insert into next_items values ($1, $2, $3)', [row.id, row.quantity, row.deleted]);
-        await c.query('insert into apply_log (id, quantity) values ($1, $2)', [row.id, row.quantity]);
-      });
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+    const { rows } = await applyWithoutMarking();
     await legacyPool.query('update promote_outbox set applied_at = now() where id = any($1::bigint[])', [rows.slice(0, 3).map((row) => row.id)]);
     await Promise.all([legacyPool.query(`update promote_outbox set created_at = created_at - interval '8 days', applied_at = applied_at - interval '8 days'`), nextPool.query(`update promote_outbox_applied set applied_at = applied_at - interval '8 days'`)]);
     const { dual } = writer(() => 'dual-write');
