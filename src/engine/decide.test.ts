@@ -136,6 +136,23 @@ describe('decide: failures return traffic to stable by themselves', () => {
     expect(run.state.phase).toBe('Healthy');
     expect(kinds(run.actions).filter((kind) => kind.startsWith('setTraffic'))).toEqual(['setTraffic {"v1":100}']);
   });
+
+  it('skips the analysis and the timed pauses of an app\'s first release, but not a pause that waits for a person', () => {
+    const steps: PlannedStep[] = [
+      { kind: 'setWeight', weight: 20 },
+      { kind: 'pause', duration: 3_600_000 },
+      { kind: 'analysis', analysis: { templates: ['errors'], background: false } },
+      { kind: 'pause' },
+      { kind: 'promote' },
+    ];
+    const first = simulate(plan(steps), initialState(1, 'v1', null));
+    expect(first.state.phase).toBe('Paused');
+    expect(first.state.step).toBe(3);
+    expect(kinds(first.actions)).not.toContain('startAnalysis');
+    // a later release waits out the pause and runs its analysis
+    const later = simulate(plan(steps), initialState(1, 'v2', 'v1'), { outcome: (action) => (action.kind === 'startAnalysis' ? { status: 'succeeded', verdict: 'Successful' } : undefined) });
+    expect(kinds(later.actions)).toContain('startAnalysis');
+  });
 });
 
 describe('decide: people in the loop', () => {

@@ -116,6 +116,12 @@ class Context {
   private runStep(step: PlannedStep): 'done' | 'waiting' | 'failed' {
     const index = this.state.step;
     if (needsRelease(step) && !this.releaseDeployed()) return 'waiting';
+    if (this.state.stable === null && (step.kind === 'analysis' || (step.kind === 'pause' && step.duration !== undefined))) {
+      // as Argo Rollouts does on an initial deploy: no traffic reaches a first release before its
+      // switch and there is no stable version to compare it with, so waiting would measure nothing
+      this.completeStep(`no stable version yet: ${step.kind === 'pause' ? 'timed pause' : 'analysis'} skipped`);
+      return 'done';
+    }
     switch (step.kind) {
       case 'migrate':
         if (step.phase === 'contract' && !this.previousGone()) return 'waiting';
