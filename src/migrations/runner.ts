@@ -393,6 +393,14 @@ async function withMigrator<T>(pool: pg.Pool, schema: string, work: () => Promis
   } catch (error) {
     throw wrapError('connecting to the database to migrate', error);
   }
+  // The lock's connection sits idle while the work runs on other connections: when the server goes
+  // away (a restart, a crash) pg emits 'error' on it, which with no listener would end the process
+  // instead of failing the work's own queries with a message that says what to run again.
+  let lost: Error | undefined;
+  const onLost = (error: Error) => {
+    lost = error;
+  };
+  client.on('error', onLost);
   let unlockFailed: Error | undefined;
   try {
     if (!(await takeMigratorLock(client, schema))) {
@@ -407,6 +415,7 @@ async function withMigrator<T>(pool: pg.Pool, schema: string, work: () => Promis
       });
     }
   } finally {
-    client.release(unlockFailed);
+    client.off('error', onLost);
+    client.release(unlockFailed ?? lost);
   }
 }
