@@ -141,7 +141,7 @@ describe('decide: failures return traffic to stable by themselves', () => {
     const steps: PlannedStep[] = [
       { kind: 'setWeight', weight: 20 },
       { kind: 'pause', duration: 3_600_000 },
-      { kind: 'analysis', analysis: { templates: ['errors'], background: false } },
+      { kind: 'analysis', analysis: { templates: ['errors'], background: false, continuous: false, score: { pass: 100, marginal: 75 } } },
       { kind: 'pause' },
       { kind: 'promote' },
     ];
