@@ -1,0 +1,189 @@
+/**
+ * Faults during a canary, end to end through `promote server` (API, controller and router in one
+ * process) with real app processes from the process target and steady GET load through the router:
+ *
+ * 1. a canary instance SIGKILLed and a stable instance hung (SIGSTOP) while the canary is at 50% with
+ *    background analysis: the router routes around both, the process target restarts both, and the
+ *    rollout ends as its measurements say;
+ * 2. latency, jitter and connection resets between the router and the canary's instances only (a
+ *    seeded fault proxy inside each canary instance): analysis fails the canary and the rollout rolls
+ *    back by itself, while stable answers every request it was sent.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, isRunning } from '../../src/system/processes.js';
+import { afterFile } from '../helpers/cleanup.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { stopDeployedVersions } from '../helpers/instances.js';
+import { apiClient, createReleases, killLeftoversOnExit, startPromoteServer, type Api } from '../helpers/promote-server.js';
+import { scratchFolder } from '../helpers/scratch.js';
+import {
+  appProcesses,
+  ENDED,
+  recordedLoad,
+  routerCounters,
+  routerInstances,
+  waitForRollout,
+  waitUntil,
+  type MeasurementView,
+} from '../helpers/canary-faults.js';
+
+const canaryApp = fileURLToPath(new URL('../fixtures/canary-app.mjs', import.meta.url));
+
+/** promote.yaml of one environment `staging` on the process target. */
+async function writeSpecs(folder: string, options: { target: string; router: string; steps: string; analysis: string }): Promise<void> {
+  const environment = `  - name: staging
+    database: postgres://localhost/shop
+    target: ${options.target}
+    router: ${options.router}
+    strategy: canary`;
+  await writeFile(join(folder, 'promote.yaml'), `version: 1\napp: { name: shop }\nenvironments:\n${environment}\nstrategies:\n  canary:\n    type: canary\n    steps:\n${options.steps}\nanalysis:\n  templates:\n${options.analysis}`);
+}
+
+/** The first release through the canary plan: nothing to compare it with, so each pause is resumed at once. */
+async function putOutAlone(api: Api, version: string): Promise<void> {
+  const started = (await api('POST', '/api/deploy', { environment: 'staging', version })) as unknown as { id: number };
+  for (;;) {
+    const rollout = await waitForRollout(api, started.id, 'a pause or its end', (each) => each.phase === 'Paused' || ENDED.includes(each.phase));
+    if (rollout.phase !== 'Paused') {
+      if (rollout.phase !== 'Healthy') throw new Error(`the first release ${version} ended ${rollout.phase}: ${rollout.phaseReason ?? ''}`);
+      return;
+    }
+    await api('POST', '/api/environments/staging/resume', { reason: 'first release' });
+    await waitForRollout(api, started.id, 'the resume', (each) => each.phase !== 'Paused' || each.currentStep !== rollout.currentStep);
+  }
+}
+
+describe('a canary instance crashes and a stable instance hangs while the canary takes 50%', () => {
+  let folder: string;
+  let env: Record<string, string>;
+  let routerPort: number;
+  let adminPort: number;
+  let server: ChildProcess | undefined;
+  let output: Promise<unknown> | undefined;
+  let api: Api;
+  let load: ReturnType<typeof recordedLoad> | undefined;
+  let hung: number | undefined;
+  const marker = `canary-faults-crash-${process.pid}`;
+
+  beforeAll(async () => {
+    folder = await scratchFolder('promote-canary-crash-');
+    env = { DATABASE_URL: (await createTestDatabase()).url, PROMOTE_ACTOR: 'release-bot' };
+    const apiPort = await freePort();
+    [routerPort, adminPort] = [await freePort(), await freePort()];
+    // the router's health checks run every second with a 3 s timeout (readiness interval and timeout,
+    // bounded); a request waits 3 s for an answer. Liveness gives up on a silent instance only after
+    // 12 probes a second apart, so the router has to take the hung one out by itself first
+    await writeSpecs(folder, {
+      target: `{ type: process, command: "node ${canaryApp}", instances: 2, env: { PROMOTE_TEST_MARKER: ${marker} }, readiness: { path: /healthz, timeout: 3s, interval: 100ms }, liveness: { interval: 1s, failureThreshold: 12 }, drainTimeout: 1s }`,
+      router: `{ listen: 127.0.0.1:${routerPort}, admin: 127.0.0.1:${adminPort}, timeouts: { request: 3s } }`,
+      steps: `      - setWeight: 50
+      - analysis: { templates: [errors, error-ratio], background: true, continuous: true }
+      - pause: {}
+      - promote: {}
+`,
+      analysis: `    errors:
+      provider: { type: builtin, metric: error_rate, window: 2s }
+      judge: { type: threshold, condition: "value < 0.01", minSamples: 20 }
+      interval: 1s
+      initialDelay: 1s
+    error-ratio:
+      provider: { type: builtin, metric: error_rate, window: 3s }
+      judge: { type: compare, test: twoProportion, allowedChange: 0.02, minSamples: 30 }
+      interval: 1s
+      initialDelay: 1s
+`,
+    });
+    await createReleases(folder, env, ['v1', 'v2']);
+    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
+    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
+    api = apiClient(apiPort);
+    // v1 goes out through this server, whose process target then supervises (and restarts) its
+    // instances: a version an earlier controller deployed is not supervised until a rollout asks for it
+    await putOutAlone(api, 'v1');
+  }, 60_000);
+
+  afterAll(async () => {
+    if (hung !== undefined && isRunning(hung)) process.kill(hung, 'SIGCONT');
+    await load?.stop();
+    if (server?.exitCode === null) server.kill('SIGTERM');
+    await output;
+    await stopDeployedVersions(folder, ['v1', 'v2']);
+  });
+
+  it('routes around both without failing a request sent to the crashed one, restarts both, and ends as the analysis says', async () => {
+    load = recordedLoad(`http://127.0.0.1:${routerPort}/`, 4);
+    const started = (await api('POST', '/api/deploy', { environment: 'staging', version: 'v2' })) as unknown as { id: number };
+    await waitForRollout(api, started.id, 'the pause at 50%', (rollout) => rollout.phase === 'Paused' && rollout.currentStep === 2);
+    const instanceOf = (version: string, index: number) => appProcesses(marker).find((each) => each.version === version && each.instance === index);
+
+    // the crash: SIGKILL one of the canary's two instances, in the middle of the load
+    const crashed = instanceOf('v2', 0)!;
+    const crashedUrl = `http://127.0.0.1:${crashed.port}`;
+    process.kill(crashed.pid, 'SIGKILL');
+    const replacement = await waitUntil('the process target restarting the crashed instance', () => {
+      const now = instanceOf('v2', 0);
+      return now !== undefined && now.pid !== crashed.pid ? now : undefined;
+    });
+    expect(replacement.port).toBe(crashed.port);
+    await waitUntil('the restarted instance back in the router', async () => {
+      const view = (await routerInstances(adminPort)).find((each) => each.url === crashedUrl);
+      return view?.ready === true && view.ejectedUntil === null && view.consecutiveFailures === 0 ? true : undefined;
+    });
+    // what the router promises for a dead instance: a request that could not connect, or was reset
+    // before its answer began, goes to the other instance; none of them failed
+    expect(load.failures).toEqual([]);
+    const canaryConnectErrors = (await routerCounters(adminPort, 'promote_router_upstream_connect_errors_total')).get(`v2 ${crashedUrl}`) ?? 0;
+    const canaryRetries = (await routerCounters(adminPort, 'promote_router_retries_total')).get(`v2 ${crashedUrl}`) ?? 0;
+    expect(canaryConnectErrors + canaryRetries, 'the load reached the dead instance').toBeGreaterThan(0);
+
+    // the hang: SIGSTOP one of stable's two instances; it still accepts connections but never answers
+    const stopped = instanceOf('v1', 1)!;
+    const stoppedUrl = `http://127.0.0.1:${stopped.port}`;
+    hung = stopped.pid;
+    const hungAt = Date.now();
+    process.kill(stopped.pid, 'SIGSTOP');
+    const ejectedAt = await waitUntil('the router taking the hung instance out', async () => ((await routerInstances(adminPort)).find((each) => each.url === stoppedUrl)?.ready === false ? Date.now() : undefined));
+    // the process target gives up on it after its liveness probes, kills it and starts it again
+    const restarted = await waitUntil('the process target replacing the hung instance', () => {
+      const now = instanceOf('v1', 1);
+      return now !== undefined && now.pid !== stopped.pid && !isRunning(stopped.pid) ? now : undefined;
+    }, 30_000);
+    hung = undefined;
+    expect(restarted.port).toBe(stopped.port);
+    await waitUntil('the replaced instance back in the router', async () => ((await routerInstances(adminPort)).find((each) => each.url === stoppedUrl)?.ready === true ? true : undefined));
+    const afterwards = load.failures.length;
+
+    // what the router promises for a hung instance: a request already sent there waits for the
+    // request timeout (3 s) and is answered 504; it is not retried elsewhere (it may have been
+    // processed), and no request is sent there once the health checks took the instance out
+    const failedAt = load.failures.map((failure) => failure.sentAt);
+    expect(load.failures.every((failure) => failure.status === 504 && failure.error === 'und_err_headers_timeout'), JSON.stringify(load.failures)).toBe(true);
+    expect(failedAt.every((at) => at >= hungAt - 50 && at <= ejectedAt), `sent between the hang at ${hungAt} and the ejection seen at ${ejectedAt}: ${failedAt.join(', ')}`).toBe(true);
+    const served = await routerCounters(adminPort, 'promote_router_requests_total');
+    const errorsOf = (version: string, url: string) => served.get(`${version} ${url} error`) ?? 0;
+    // each failure the clients saw is one the router counted against the hung instance, and only there
+    expect(errorsOf('v1', stoppedUrl)).toBe(afterwards);
+    const elsewhere = [...served].filter(([key, count]) => count > 0 && (key.endsWith(' error') || key.endsWith(' 5xx')) && key !== `v1 ${stoppedUrl} error`);
+    expect(elsewhere).toEqual([]);
+
+    // the faults hit stable, not the canary: analysis had nothing against v2, so it goes on to promote
+    expect(await api('POST', '/api/environments/staging/resume', { reason: 'faults survived' })).not.toHaveProperty('error');
+    const ended = await waitForRollout(api, started.id, 'its end', (rollout) => ENDED.includes(rollout.phase));
+    const measurements = (await api('GET', `/api/rollouts/${started.id}/measurements`)) as unknown as MeasurementView[];
+    const verdicts = new Set(measurements.map((each) => each.verdict));
+    expect(measurements.filter((each) => each.verdict === 'Successful').length).toBeGreaterThanOrEqual(4);
+    // consistent with what was measured: no failed measurement, and the rollout ended Healthy
+    expect(verdicts.has('Failed') || verdicts.has('Error'), JSON.stringify(measurements)).toBe(false);
+    expect(ended, ended.phaseReason ?? '').toMatchObject({ phase: 'Healthy', weights: { v2: 100, v1: 0 } });
+    // the analysis saw stable's timeouts: stable's error rate rose above the canary's in some window
+    if (afterwards > 0) {
+      expect(measurements.some((each) => each.template === 'error-ratio' && (each.baseline?.value ?? 0) > (each.candidate?.value ?? 0))).toBe(true);
+    }
+    await load.stop();
+    expect(load.seen.get('v2 200')).toBeGreaterThan(100);
+  }, 60_000);
+});
