@@ -28,16 +28,23 @@ export function summariseSoak({ startedAt, warmedAt, samples, cycles, loadReport
   const after = samples.filter((sample) => sample.minute >= warmedAt);
   // the warm-up's level: its second half, once the pools have filled
   const warm = samples.filter((sample) => sample.minute >= warmedAt / 2 && sample.minute < warmedAt);
+  // the first cycle's level: pools and keep-alive connections have met a whole rollout once by its end,
+  // so what the run holds beyond it is what later cycles added
+  const first = samples.filter((sample) => sample.cycle === 1);
   const last = samples[samples.length - 1];
   const ends = cycles.map((cycle) => cycle.sample);
   const metrics = {};
   for (const [label, read, unit] of METRICS) {
     const perCycle = ends.map((sample, index) => [index + 1, read(sample)]).filter(([, value]) => typeof value === 'number');
-    const warmValues = warm.map(read).filter((value) => typeof value === 'number');
+    const levelOf = (some) => {
+      const values = some.map(read).filter((value) => typeof value === 'number');
+      return values.length ? round(Math.max(...values)) : null;
+    };
     metrics[label] = {
       unit,
       ...summariseSeries(series(after, read)),
-      warmUpLevel: warmValues.length ? round(Math.max(...warmValues)) : null,
+      warmUpLevel: levelOf(warm),
+      firstCycleLevel: levelOf(first),
       end: last === undefined ? null : (read(last) ?? null),
       atCycleEnds: perCycle.map(([, value]) => round(value)),
       slopePerCycle: round(slope(perCycle)),
@@ -92,11 +99,11 @@ export function formatSoak(report) {
   for (const failure of r.unexpectedFailures) lines.push(`  unexpected in ${failure.phase}: ${JSON.stringify(failure.failures)} ${failure.samples.join(' | ')}`);
   lines.push(`ledger: ${report.ledger.summary}`);
   lines.push('');
-  lines.push('| metric (after warm-up) | first | last | min | max | slope per minute | warm-up level | end | slope per cycle |');
-  lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  lines.push('| metric (after warm-up) | first | last | min | max | slope per minute | warm-up level | first cycle level | end | slope per cycle |');
+  lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const [label, m] of Object.entries(report.metrics)) {
     const f = (value) => (value === null || value === undefined ? '–' : Number(value.toFixed(value >= 100 ? 0 : 1)));
-    lines.push(`| ${label} (${m.unit}) | ${f(m.first)} | ${f(m.last)} | ${f(m.min)} | ${f(m.max)} | ${m.slopePerMinute?.toFixed(3) ?? '–'} | ${f(m.warmUpLevel)} | ${f(m.end)} | ${m.slopePerCycle.toFixed(3)} |`);
+    lines.push(`| ${label} (${m.unit}) | ${f(m.first)} | ${f(m.last)} | ${f(m.min)} | ${f(m.max)} | ${m.slopePerMinute?.toFixed(3) ?? '–'} | ${f(m.warmUpLevel)} | ${f(m.firstCycleLevel)} | ${f(m.end)} | ${m.slopePerCycle.toFixed(3)} |`);
   }
   return lines.join('\n');
 }

@@ -128,7 +128,7 @@ async function stopDaemon(daemon) {
  * server (the state store, the orders service's); `folder` an empty scratch folder.
  */
 export async function runSoak(options) {
-  const { folder, storeUrl, appUrl, durationMs, warmupMs = 20_000, settleMs = 5_000, sampleEveryMs = 5_000, rate = 100, users = 20, seed = 20261123, log = () => undefined } = options;
+  const { folder, storeUrl, appUrl, durationMs, minCycles = 0, warmupMs = 20_000, settleMs = 5_000, sampleEveryMs = 5_000, rate = 100, users = 20, seed = 20261123, log = () => undefined } = options;
   const { freePort, findProcessesByEnv } = await dist('system/processes.js');
   const { setupOrdersDatabase } = await dist('demo/schema.js');
   const { startLoad } = await dist('demo/load.js');
@@ -203,7 +203,7 @@ export async function runSoak(options) {
       }
       throw new Error(`soak: rollout #${id} did not end within 2 minutes`);
     };
-    while (Date.now() - startedAt < warmupMs + durationMs) {
+    while (Date.now() - startedAt < warmupMs + durationMs || cycle < minCycles) {
       cycle += 1;
       const kind = PATTERN[(cycle - 1) % PATTERN.length];
       load.phase(`cycle-${cycle}-${kind}`);
@@ -234,7 +234,7 @@ export async function runSoak(options) {
     // after stop() the ledger is exact: every acknowledged order and cancel must be in the database
     const ledger = await load.verifyLedger(appPool);
     load = undefined;
-    return summariseSoak({ startedAt, warmedAt, samples, cycles, loadReport, ledger, options: { durationMs, warmupMs, settleMs, sampleEveryMs, rate, users, seed } });
+    return summariseSoak({ startedAt, warmedAt, samples, cycles, loadReport, ledger, options: { durationMs, minCycles, warmupMs, settleMs, sampleEveryMs, rate, users, seed } });
   } finally {
     keepSampling = false;
     await sampling;
