@@ -65,7 +65,7 @@ describe('examples/minimal/promote.yaml', () => {
       ['production', 'process', 'canary'],
     ]);
     const canary = spec.strategies.canary;
-    expect(canary?.steps.map(stepKind)).toEqual(['migrate', 'setWeight', 'analysis', 'setWeight', 'promote', 'migrate']);
+    expect(canary?.steps.map(stepKind)).toEqual(['migrate', 'setWeight', 'analysis', 'setWeight', 'analysis', 'promote', 'migrate']);
     const analysis = canary?.steps.find((step) => 'analysis' in step);
     const templates = analysis && 'analysis' in analysis ? analysis.analysis.templates : [];
     expect(templates.map((name) => spec.analysis?.templates?.[name]?.provider)).toEqual([
