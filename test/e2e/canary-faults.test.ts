@@ -12,6 +12,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isRunning } from '../../src/system/processes.js';
@@ -23,6 +24,7 @@ import { scratchFolder } from '../helpers/scratch.js';
 import {
   appProcesses,
   ENDED,
+  faultyInstanceScript,
   recordedLoad,
   routerCounters,
   routerInstances,
@@ -185,5 +187,104 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     }
     await load.stop();
     expect(load.seen.get('v2 200')).toBeGreaterThan(100);
+  }, 60_000);
+});
+
+describe('latency, jitter and resets between the router and the canary only', () => {
+  let folder: string;
+  let env: Record<string, string>;
+  let routerPort: number;
+  let adminPort: number;
+  let server: ChildProcess | undefined;
+  let output: Promise<unknown> | undefined;
+  let api: Api;
+  let load: ReturnType<typeof recordedLoad> | undefined;
+  const marker = `canary-faults-network-${process.pid}`;
+  // per connection to a canary instance: each chunk back is 40 ± 20 ms late, and half the connections
+  // are reset once about 1 kB has crossed them (the third exchange or so), mid-answer or between two
+  const faults = { latency: { ms: 40, jitterMs: 20 }, reset: { probability: 0.5, afterBytes: 1000 } };
+
+  beforeAll(async () => {
+    folder = await scratchFolder('promote-canary-network-');
+    env = { DATABASE_URL: (await createTestDatabase()).url, PROMOTE_ACTOR: 'release-bot' };
+    const apiPort = await freePort();
+    [routerPort, adminPort] = [await freePort(), await freePort()];
+    const instance = await faultyInstanceScript(folder);
+    await writeSpecs(folder, {
+      target: `{ type: process, command: "node ${instance} ${canaryApp}", instances: 2, env: { PROMOTE_TEST_MARKER: ${marker}, FAULTY_VERSION: v2, FAULTY_SEED: 20261123, FAULTY_FAULTS: '${JSON.stringify(faults)}' }, readiness: { path: /healthz, timeout: 10s, interval: 100ms }, drainTimeout: 2s }`,
+      router: `{ listen: 127.0.0.1:${routerPort}, admin: 127.0.0.1:${adminPort}, timeouts: { request: 5s } }`,
+      steps: `      - setWeight: 50
+      - analysis: { templates: [errors, latency] }
+      - promote: {}
+`,
+      analysis: `    errors:
+      provider: { type: builtin, metric: error_rate, window: 2s }
+      judge: { type: threshold, condition: "value < 0.02", minSamples: 20 }
+      interval: 1s
+      count: 5
+      initialDelay: 1s
+    latency:
+      provider: { type: builtin, metric: latency, window: 2s }
+      judge: { type: compare, test: mannWhitney, minimumChange: 20, minSamples: 50 }
+      interval: 1s
+      count: 5
+      initialDelay: 1s
+`,
+    });
+    await createReleases(folder, env, ['v1', 'v2']);
+    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
+    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
+    api = apiClient(apiPort);
+    await putOutAlone(api, 'v1');
+  }, 60_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    if (server?.exitCode === null) server.kill('SIGTERM');
+    await output;
+    await stopDeployedVersions(folder, ['v1', 'v2']);
+  });
+
+  it('fails the canary on its measurements and rolls back by itself; every request sent to stable is answered', async () => {
+    // both versions run behind a proxy; only the canary's has faults
+    const running = appProcesses(marker);
+    expect(running.filter((each) => each.version === 'v1' && each.script === join(folder, 'faulty-instance.mjs')).length).toBe(2);
+    load = recordedLoad(`http://127.0.0.1:${routerPort}/`, 4);
+    const started = (await api('POST', '/api/deploy', { environment: 'staging', version: 'v2' })) as unknown as { id: number };
+    const ended = await waitForRollout(api, started.id, 'its end', (rollout) => ENDED.includes(rollout.phase), 40_000);
+    const measurements = (await api('GET', `/api/rollouts/${started.id}/measurements`)) as unknown as MeasurementView[];
+
+    // rolled back by itself, for a measurement that failed: the canary's error rate or its latency (the
+    // latency, in practice: the router retries most resets, so the error rate barely moves)
+    expect(ended, JSON.stringify(measurements)).toMatchObject({ phase: 'RolledBack', weights: { v1: 100, v2: 0 } });
+    const failed = measurements.filter((each) => each.verdict === 'Failed');
+    expect(failed.length, JSON.stringify(measurements)).toBeGreaterThan(0);
+    expect(ended.phaseReason).toMatch(new RegExp(`(${[...new Set(failed.map((each) => each.template))].join('|')}) failed`));
+    for (const each of failed) {
+      expect(each.candidate?.version).toBe('v2');
+      if (each.template === 'errors') expect(each.candidate?.value).toBeGreaterThanOrEqual(0.02);
+    }
+
+    // traffic is back on stable: the canary gets no more requests
+    const served = () => [...load!.seen].filter(([key]) => key.startsWith('v2 ')).reduce((sum, [, count]) => sum + count, 0);
+    const before = served();
+    await sleep(500);
+    expect(served()).toBe(before);
+    await load.stop();
+
+    // stable was unaffected: every answer from v1 was a 200, and the router counted no failure against it
+    const seen = Object.fromEntries(load.seen);
+    expect(Object.keys(seen).filter((key) => key.startsWith('v1 ') && key !== 'v1 200'), JSON.stringify(seen)).toEqual([]);
+    expect(seen['v1 200']).toBeGreaterThan(100);
+    const counted = await routerCounters(adminPort, 'promote_router_requests_total');
+    const failuresOf = (version: string) => [...counted].filter(([key]) => key.startsWith(`${version} `) && (key.endsWith(' error') || key.endsWith(' 5xx'))).reduce((sum, [, count]) => sum + count, 0);
+    expect(failuresOf('v1')).toBe(0);
+    // the resets reached the router: it retried the GETs reset before their answer began, on a fresh
+    // connection (the router's promise for idempotent requests); a reset after the answer began cannot
+    // be retried, and each such failure, if any, is one the router sent to the canary and counted there
+    const retried = [...(await routerCounters(adminPort, 'promote_router_retries_total'))];
+    expect(retried.filter(([key, count]) => key.startsWith('v2 ') && count > 0).length, JSON.stringify(retried)).toBeGreaterThan(0);
+    expect(retried.filter(([key, count]) => key.startsWith('v1 ') && count > 0)).toEqual([]);
+    expect(load.failures.length).toBe(failuresOf('v2'));
   }, 60_000);
 });

@@ -4,7 +4,10 @@
  * /metrics on its admin port), the rollout as the API shows it, and load whose every answer is kept.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { request } from 'undici';
 import { findProcessesByEnv } from '../../src/system/processes.js';
 import type { Api } from './promote-server.js';
@@ -147,4 +150,32 @@ export function recordedLoad(url: string, clients: number): { seen: Map<string, 
       await loops;
     },
   };
+}
+
+/**
+ * test/fixtures/faulty-instance.ts bundled into `folder` as one .mjs that node runs as it is. The fault
+ * proxy registers its cleanup with vitest when a test file loads it; in the instance's own process
+ * there is no vitest, so that module is replaced by a no-op there (the instance closes its proxy itself).
+ */
+export async function faultyInstanceScript(folder: string): Promise<string> {
+  const outfile = join(folder, 'faulty-instance.mjs');
+  await build({
+    entryPoints: [fileURLToPath(new URL('../fixtures/faulty-instance.ts', import.meta.url))],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    plugins: [
+      {
+        name: 'no-vitest-in-the-instance',
+        setup(bundler) {
+          bundler.onResolve({ filter: /\/cleanup\.js$/ }, () => ({ path: 'cleanup', namespace: 'no-vitest' }));
+          bundler.onLoad({ filter: /.*/, namespace: 'no-vitest' }, () => ({ contents: 'export function afterFile() {}', loader: 'js' }));
+        },
+      },
+    ],
+  });
+  return outfile;
 }
