@@ -34,7 +34,9 @@ async function load(file: string): Promise<PromoteSpec> {
 
 describe('examples/**/promote.yaml', () => {
   it('finds the shipped examples', () => {
-    expect(examples).toEqual(expect.arrayContaining(['examples/promote.yaml', 'examples/minimal/promote.yaml']));
+    // the demo's and the minimal one at least; a glob that silently found nothing would pass everything
+    expect(examples).toContain('examples/minimal/promote.yaml');
+    expect(examples.length).toBeGreaterThanOrEqual(2);
   });
 
   describe.each(examples)('%s', (file) => {
