@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { PromoteError, describeCause, wrapError } from '../errors.js';
 import { forgetBackfill, runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
+import { completeSchedule } from './complete-schedule.js';
 import type { Migration } from './file.js';
 import { describeDifferences, integrityGate, type GateReport } from './integrity-gate.js';
 import { readSchema } from './introspect.js';
@@ -125,6 +126,7 @@ export interface MigrationPlan {
   /** the SQL start runs, operation by operation, then the new version's views */
   start: Step[];
   backfillTables: string[];
+  /** the SQL complete runs, in its order: validations, then each table's switch as one statement list (complete-schedule.ts) */
   complete: Step[];
   rollback: Step[];
   /** raw SQL changes the schema in ways the plan cannot follow: complete and the views are read again after it runs */
@@ -151,7 +153,7 @@ export async function planMigration(migration: Migration, options: { pool: pg.Po
     versionSchema: planned.versionSchema,
     start: [...planned.plans.flatMap((plan) => plan.steps), ...createVersionSchemaSteps(planned.after, planned.versionSchema)],
     backfillTables: planned.backfillTables,
-    complete,
+    complete: completeSchedule(complete),
     rollback,
     approximate: planned.plans.some((plan) => plan.refreshSchema),
   };
@@ -205,13 +207,17 @@ export async function completeMigration(options: CompleteOptions): Promise<Migra
     if (previous !== undefined && previous.versionSchema !== run.versionSchema) await runSteps(options.pool, [dropVersionSchemaStep(previous.versionSchema)], budget, options.events);
     const context = phaseContext(run);
     let refresh = false;
+    const steps: Step[] = [];
     for (const [index, operation] of run.operations.entries()) {
       const plan = await describeOperation(run, index, operation, () => handlerFor(operation.kind).complete(bodyOf(operation), context));
-      if (kept !== undefined) await runSteps(options.pool, keepAsideSteps(run.schema, kept, index), budget, options.events);
-      await runSteps(options.pool, plan.steps, budget, options.events);
+      // what the operation's own steps would drop is put aside just before them, in the same switch
+      if (kept !== undefined) steps.push(...keepAsideSteps(run.schema, kept, index));
+      steps.push(...plan.steps);
       refresh ||= plan.refreshSchema === true;
     }
-    if (kept !== undefined) await runSteps(options.pool, windowTriggerSteps(context.after, kept), budget, options.events);
+    if (kept !== undefined) steps.push(...windowTriggerSteps(context.after, kept));
+    // validations first, then each table's drops and renames in one transaction (complete-schedule.ts)
+    await runSteps(options.pool, completeSchedule(steps), budget, options.events);
     if (refresh) {
       const after = await readSchema(options.pool, schema);
       await runSteps(options.pool, createVersionSchemaSteps(after, run.versionSchema), budget, options.events);

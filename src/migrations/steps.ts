@@ -102,3 +102,16 @@ function indent(sql: string): string {
     .map((line) => `    ${line}`)
     .join('\n');
 }
+
+/**
+ * Several transactional steps as one: their statements in one transaction, under one lock budget,
+ * retried as a whole (complete's switch of a table). A crash leaves all of them done or none.
+ */
+export function togetherStep(steps: readonly Step[]): Step {
+  const outside = steps.find((step) => step.outsideTransaction === true);
+  if (outside !== undefined) throw new Error(`a step that runs outside a transaction cannot join others in one: ${outside.sql}`);
+  const [first] = steps;
+  if (steps.length === 1 && first !== undefined) return first;
+  // the simple query protocol runs several statements in one call, here inside runOnce's transaction
+  return { sql: steps.map((step) => step.sql).join(';\n'), ...(first?.switchOf === undefined ? {} : { switchOf: first.switchOf }) };
+}

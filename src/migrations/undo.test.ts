@@ -484,6 +484,7 @@ describe('interrupted between any two steps', () => {
       if (!interrupted) break;
       points += 1;
     }
-    expect(points).toBeGreaterThan(5);
+    // the validations, each in its own transaction, then the table's switch (complete-schedule.ts)
+    expect(points).toBeGreaterThan(1);
   }, 240_000);
 });

@@ -226,10 +226,12 @@ function duplicatedColumns(operation: Operation, before: VirtualSchema, where: s
 /** Complete, before operation `index`'s own steps: what they would drop is put aside. */
 export function keepAsideSteps(schema: string, kept: KeptObjects, index: number): Step[] {
   const steps: Step[] = [];
-  for (const column of kept.columns.filter((each) => each.operation === index)) steps.push({ sql: keepColumnSql(schema, column) });
+  // in the table's switch with the operation's own steps (complete-schedule.ts): the app never sees the
+  // column renamed aside while a trigger still sets it by its old name
+  for (const column of kept.columns.filter((each) => each.operation === index)) steps.push({ sql: keepColumnSql(schema, column), switchOf: column.table });
   for (const { table } of kept.tables.filter((each) => each.operation === index)) {
     const removed = removedTableName(table);
-    steps.push({ sql: guarded(`${relationExists(schema, table)} and not ${relationExists(schema, removed)}`, [`alter table ${qualified(schema, table)} rename to ${ident(removed)}`]) });
+    steps.push({ sql: guarded(`${relationExists(schema, table)} and not ${relationExists(schema, removed)}`, [`alter table ${qualified(schema, table)} rename to ${ident(removed)}`]), switchOf: table });
   }
   return steps;
 }
@@ -283,9 +285,10 @@ export function windowTriggerSteps(after: VirtualSchema, kept: KeptObjects): Ste
     const name = triggerName(column.table, target);
     const variables = table.columns.map((each) => `  ${ident(each.name)} ${qualified(after.name, table.physical)}.${ident(each.physical)}%type := new.${ident(each.physical)};`);
     const body = ['#variable_conflict use_column', 'declare', ...variables, 'begin', `  new.${ident(target)} := ${assignable(expression)};`, '  return new;', 'end'].join('\n');
+    // in the table's switch (complete-schedule.ts): no write between the old trigger and this one goes unseen
     steps.push(
-      { sql: `create or replace function ${qualified(after.name, name)}() returns trigger language plpgsql as ${dollarQuote(body)}` },
-      { sql: `create or replace trigger ${ident(name)} before insert or update on ${qualified(after.name, table.physical)} for each row execute function ${qualified(after.name, name)}()` },
+      { sql: `create or replace function ${qualified(after.name, name)}() returns trigger language plpgsql as ${dollarQuote(body)}`, switchOf: column.table },
+      { sql: `create or replace trigger ${ident(name)} before insert or update on ${qualified(after.name, table.physical)} for each row execute function ${qualified(after.name, name)}()`, switchOf: column.table },
     );
   }
   return steps;

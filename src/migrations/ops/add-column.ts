@@ -3,7 +3,8 @@
  * constraints in a form that does not scan the table (NOT NULL as a NOT VALID check, unique as an
  * index built concurrently, checks and references NOT VALID). Existing rows, and rows the old version
  * writes, get the `up` value from a trigger and the backfill. Complete validates the constraints and
- * renames the column; rollback drops it.
+ * renames the column (validations before the table's switch, the rest in it: complete-schedule.ts);
+ * rollback drops it.
  */
 import { newColumnName, notNullCheckName, uniqueIndexName } from '../names.js';
 import { renameColumnReferences } from '../expression.js';
@@ -15,6 +16,7 @@ import { checkSql, columnSql, commentSql, isNullable, tableReferenceSql, virtual
 import { defaultIsCheap } from './fast-default.js';
 import { constraintExists, guarded, hasText, relationExists, renameColumnIfExists, renameIndexColumnsStep } from './guards.js';
 import { OperationError, type OperationHandler, type Step } from './types.js';
+import { switchOf } from '../complete-schedule.js';
 
 export const addColumn: OperationHandler<'add_column'> = {
   async start(operation, { schema, versionSchema, db }) {
@@ -67,8 +69,18 @@ export const addColumn: OperationHandler<'add_column'> = {
     const physical = requireColumn(table, column.name).physical;
     const target = qualified(after.name, table.physical);
     // start named the trigger and the index after the table as it was then (a rename_table earlier in
-    // the migration has renamed it since)
+    // the migration has renamed it since); the validations run before any switch, under that name too
     const startTable = physicalAtStart(table);
+    const startTarget = qualified(after.name, startTable);
+    const validate = (name: string): Step => ({
+      sql: guarded(constraintExists(after.name, startTable, name), [`alter table ${startTarget} validate constraint ${ident(name)}`]),
+      beforeSwitch: true,
+    });
+    const notNullCheck = notNullCheckName(column.name);
+    // a constraint refers to its column by number, so it is validated under the temporary name
+    const before: Step[] = [validate(notNullCheck)];
+    if (column.check !== undefined) before.push(validate(column.check.name));
+    if (column.references !== undefined) before.push(validate(column.references.name));
     const steps: Step[] = [dropTriggerStep(after.name, startTable, physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
     steps.push(renameColumnIfExists(after.name, table.physical, physical, column.name), renameIndexColumnsStep(after.name, table.physical, physical, column.name));
     // a NOT NULL added with the column (PostgreSQL 18 makes it a constraint) was named after the
@@ -82,18 +94,14 @@ export const addColumn: OperationHandler<'add_column'> = {
         ]),
       });
     }
-    const notNullCheck = notNullCheckName(column.name);
+    // SET NOT NULL finds the check validated (above) and does not scan the table
     steps.push({
       sql: guarded(constraintExists(after.name, table.physical, notNullCheck), [
-          `alter table ${target} validate constraint ${ident(notNullCheck)}`,
-          `alter table ${target} alter column ${ident(column.name)} set not null`,
-          `alter table ${target} drop constraint ${ident(notNullCheck)}`,
-        ],
-      ),
+        `alter table ${target} alter column ${ident(column.name)} set not null`,
+        `alter table ${target} drop constraint ${ident(notNullCheck)}`,
+      ]),
     });
     if (column.default !== undefined) steps.push({ sql: `alter table ${target} alter column ${ident(column.name)} set default ${column.default}` });
-    if (column.check !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.check.name)}` });
-    if (column.references !== undefined) steps.push({ sql: `alter table ${target} validate constraint ${ident(column.references.name)}` });
     if (column.unique === true) {
       // the constraint takes the name PostgreSQL gives a column's unique constraint (the index is
       // renamed with it); should that name be taken, the index's own
@@ -109,7 +117,8 @@ export const addColumn: OperationHandler<'add_column'> = {
     }
     // later operations of the migration complete against the column's final name
     requireColumn(table, column.name).physical = column.name;
-    return { steps };
+    // the rest is catalog changes only: the table's switch
+    return { steps: [...before, ...switchOf(startTable, steps)] };
   },
 
   rollback(operation, { after }) {

@@ -18,6 +18,7 @@ import { checkSql, tableReferenceSql } from './columns.js';
 import { completeDuplication, rollbackDuplication, startDuplication } from './duplicate-column.js';
 import { constraintExists, guarded, relationExists } from './guards.js';
 import { OperationError, type OperationHandler, type Step } from './types.js';
+import { switchOf } from '../complete-schedule.js';
 
 export const alterColumn: OperationHandler<'alter_column'> = {
   async start(operation, { schema, versionSchema, db }) {
@@ -70,9 +71,9 @@ export const alterColumn: OperationHandler<'alter_column'> = {
     steps.push(...replace);
     if (operation.unique !== undefined) {
       const name = operation.unique.name;
-      steps.push({
-        sql: guarded(`${relationExists(after.name, name)} and not ${constraintExists(after.name, physicalTable, name)}`, [`alter table ${target} add constraint ${ident(name)} unique using index ${ident(name)}`]),
-      });
+      steps.push(...switchOf(physicalTable, [
+        { sql: guarded(`${relationExists(after.name, name)} and not ${constraintExists(after.name, physicalTable, name)}`, [`alter table ${target} add constraint ${ident(name)} unique using index ${ident(name)}`]) },
+      ]));
     }
     // the operation's own constraints were on the new column, which now has the final name
     const physical = newColumnName(operation.column);
@@ -125,7 +126,7 @@ function foreignKeySql(reference: ForeignKeyReference, schema: VirtualSchema, ph
 }
 
 function validateStep(schema: string, table: string, name: string): Step {
-  return { sql: guarded(constraintExists(schema, table, name), [`alter table ${qualified(schema, table)} validate constraint ${ident(name)}`]) };
+  return { sql: guarded(constraintExists(schema, table, name), [`alter table ${qualified(schema, table)} validate constraint ${ident(name)}`]), beforeSwitch: true };
 }
 
 /** The constraints start adds, in the model, so later operations of the migration see them. */

@@ -17,6 +17,7 @@ import { completeDuplication, rollbackDuplication, startDuplication } from './du
 import { constraintExists, guarded, relationExists } from './guards.js';
 import { checkColumnSql, relationOnDisk, tableOnDisk } from './multi-column.js';
 import { OperationError, type OperationHandler, type Step } from './types.js';
+import { switchOf } from '../complete-schedule.js';
 
 export const createConstraint: OperationHandler<'create_constraint'> = {
   async start(operation, { schema, versionSchema, db }) {
@@ -41,17 +42,21 @@ export const createConstraint: OperationHandler<'create_constraint'> = {
     const target = qualified(after.name, operation.table);
     const steps: Step[] = [...validate];
     if (operation.type === 'check' || operation.type === 'foreign_key') {
-      steps.push({ sql: guarded(constraintExists(after.name, operation.table, operation.name), [`alter table ${target} validate constraint ${ident(operation.name)}`]) });
+      steps.push({ sql: guarded(constraintExists(after.name, operation.table, operation.name), [`alter table ${target} validate constraint ${ident(operation.name)}`]), beforeSwitch: true });
     }
     steps.push(...replace);
     if (usesIndex(operation)) {
       // after replace: a primary key needs its columns NOT NULL, which the validated checks allow without a scan
       const kind = operation.type === 'primary_key' ? 'primary key' : 'unique';
-      steps.push({
-        sql: guarded(`${relationExists(after.name, operation.name)} and not ${constraintExists(after.name, operation.table, operation.name)}`, [
-          `alter table ${target} add constraint ${ident(operation.name)} ${kind} using index ${ident(operation.name)}`,
+      steps.push(
+        ...switchOf(operation.table, [
+          {
+            sql: guarded(`${relationExists(after.name, operation.name)} and not ${constraintExists(after.name, operation.table, operation.name)}`, [
+              `alter table ${target} add constraint ${ident(operation.name)} ${kind} using index ${ident(operation.name)}`,
+            ]),
+          },
         ]),
-      });
+      );
     }
     const table = after.tables.find((each) => each.physical === operation.table);
     const constraint = table?.constraints.find((each) => each.name === operation.name);

@@ -8,6 +8,7 @@ import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from
 import { physicalAtStart, requireColumn, requireTable, type VirtualSchema, type VirtualTable } from '../virtual-schema.js';
 import { hasText } from './guards.js';
 import type { OperationHandler, Step } from './types.js';
+import { switchOf } from '../complete-schedule.js';
 
 export const dropColumn: OperationHandler<'drop_column'> = {
   start(operation, { schema, versionSchema }) {
@@ -24,12 +25,14 @@ export const dropColumn: OperationHandler<'drop_column'> = {
   complete(operation, { before, after }) {
     const table = requireTable(after, operation.table);
     const physical = droppedPhysical(before, table, operation.column);
+    // in the table's switch: the new version's inserts, which leave the old column out, need its
+    // `down` trigger for as long as the column (NOT NULL, maybe) is there
     return {
-      steps: [
+      steps: switchOf(physicalAtStart(table), [
         dropTriggerStep(after.name, physicalAtStart(table), physical),
         { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
         dropNeedsBackfillColumnStep(after.name, table.physical),
-      ],
+      ]),
     };
   },
 

@@ -29,6 +29,7 @@ import { createTriggerSteps, dropNeedsBackfillColumnStep, dropTriggerStep } from
 import type { VirtualConstraint, VirtualIndex, VirtualSchema, VirtualTable } from '../virtual-schema.js';
 import { columnExists, constraintExists, guarded, hasText, regclass, relationExists, renameIndexColumnsStep } from './guards.js';
 import { OperationError, type Step } from './types.js';
+import { beforeSwitch, switchOf } from '../complete-schedule.js';
 
 export interface ColumnDuplicate {
   /** the column's name, which is also its physical name (see the header) */
@@ -266,7 +267,9 @@ export function completeDuplication(after: VirtualSchema, tableName: string, col
     const original = columns.find((name) => column.physical === newColumnName(name));
     if (original !== undefined) column.physical = original;
   }
-  return { validate, replace };
+  // validations before any switch (the SET NOT NULL above needs its check validated, or it scans under
+  // the switch's lock); the rest is the table's switch
+  return { validate: beforeSwitch(validate), replace: switchOf(tableName, replace) };
 }
 
 /** Rollback: the twins go, and with them every copy and index built on them. */

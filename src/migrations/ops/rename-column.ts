@@ -2,7 +2,8 @@
  * rename_column: only the new version's view shows the new name on start; the column itself is
  * renamed on complete, when no old client reads the old name any more.
  */
-import { findColumn, requireColumn, requireTable } from '../virtual-schema.js';
+import { switchOf } from '../complete-schedule.js';
+import { findColumn, physicalAtStart, requireColumn, requireTable } from '../virtual-schema.js';
 import { renameColumnIfExists } from './guards.js';
 import { OperationError, type OperationHandler } from './types.js';
 
@@ -20,7 +21,7 @@ export const renameColumn: OperationHandler<'rename_column'> = {
     const column = requireColumn(table, operation.to);
     const step = renameColumnIfExists(after.name, table.physical, column.physical, operation.to);
     column.physical = operation.to;
-    return { steps: [step] };
+    return { steps: switchOf(physicalAtStart(table), [step]) };
   },
 
   rollback() {

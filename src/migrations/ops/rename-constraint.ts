@@ -4,8 +4,9 @@
  * version's model, and rollback has nothing to undo. Renaming a unique, primary key or exclusion
  * constraint renames its index too, so the new name must be free among the schema's indexes.
  */
+import { switchOf } from '../complete-schedule.js';
 import { ident, qualified } from '../sql.js';
-import { requireTable } from '../virtual-schema.js';
+import { physicalAtStart, requireTable } from '../virtual-schema.js';
 import { requireIdentifier } from './create-index.js';
 import { constraintExists, guarded } from './guards.js';
 import { recordedTable } from './set-replica-identity.js';
@@ -37,7 +38,7 @@ export const renameConstraint: OperationHandler<'rename_constraint'> = {
     const table = recordedTable(operation.table, before, after);
     if (table === undefined) return { steps: [] };
     const rename = `alter table ${qualified(after.name, table.physical)} rename constraint ${ident(operation.from)} to ${ident(operation.to)}`;
-    return { steps: [{ sql: guarded(constraintExists(after.name, table.physical, operation.from), [rename]) }] };
+    return { steps: switchOf(physicalAtStart(table), [{ sql: guarded(constraintExists(after.name, table.physical, operation.from), [rename]) }]) };
   },
 
   rollback() {

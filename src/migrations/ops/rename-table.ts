@@ -2,8 +2,9 @@
  * rename_table: the new version's view carries the new name from start; the table is renamed on
  * complete (views follow a table by identity, not by name, so the new version's views still work).
  */
+import { switchOf } from '../complete-schedule.js';
 import { ident, qualified } from '../sql.js';
-import { findTable, requireTable } from '../virtual-schema.js';
+import { findTable, physicalAtStart, requireTable } from '../virtual-schema.js';
 import { guarded, relationExists } from './guards.js';
 import { OperationError, type OperationHandler } from './types.js';
 
@@ -22,7 +23,8 @@ export const renameTable: OperationHandler<'rename_table'> = {
     table.startPhysical ??= from;
     table.physical = operation.to;
     if (from === operation.to) return { steps: [] };
-    return { steps: [{ sql: guarded(relationExists(after.name, from), [`alter table ${qualified(after.name, from)} rename to ${ident(operation.to)}`]) }] };
+    // in the switch of the table under its name at start, with the later operations' steps that name it `to`
+    return { steps: switchOf(physicalAtStart(table), [{ sql: guarded(relationExists(after.name, from), [`alter table ${qualified(after.name, from)} rename to ${ident(operation.to)}`]) }]) };
   },
 
   rollback() {
