@@ -109,7 +109,8 @@ describe('a migrator killed between any two steps', () => {
       },
       assertCompleted,
     );
-    expect(points).toBeGreaterThan(5);
+    // the validations, each in its own transaction, then the table's switch as one (complete-schedule.ts)
+    expect(points).toBeGreaterThan(2);
   }, 240_000);
 
   it('rollback: the next migrator finishes it, and the table is as it was', async () => {
