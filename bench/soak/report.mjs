@@ -11,6 +11,8 @@ export const METRICS = [
   ...['router', 'controller'].flatMap((name) => [
     [`${name} RSS`, (s) => s.processes[name]?.rssMb, 'MB'],
     [`${name} heap used`, (s) => s.processes[name]?.heapUsedMb, 'MB'],
+    // ArrayBuffers, Buffers and WebAssembly memory outside the V8 heap
+    [`${name} external`, (s) => s.processes[name]?.externalMb, 'MB'],
     [`${name} open fds`, (s) => s.processes[name]?.fds, 'fds'],
     [`${name} TCP sockets`, (s) => s.processes[name]?.tcp?.total, 'sockets'],
     [`${name} TCP in CLOSE_WAIT`, (s) => s.processes[name]?.tcp?.closeWait, 'sockets'],
@@ -59,6 +61,15 @@ export function summariseSoak({ startedAt, warmedAt, samples, cycles, loadReport
   for (const phase of inBad) for (const [what, count] of Object.entries(phase.failures)) badFailures[what] = (badFailures[what] ?? 0) + count;
   const kinds = {};
   for (const cycle of cycles) kinds[cycle.kind] = (kinds[cycle.kind] ?? 0) + 1;
+  // per kind: median and largest seconds of the cycle, and of the rollout alone
+  const timing = {};
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  for (const kind of Object.keys(kinds)) {
+    const of = cycles.filter((cycle) => cycle.kind === kind);
+    const cycleSeconds = of.map((cycle) => cycle.seconds);
+    const rolloutSeconds = of.map((cycle) => cycle.rolloutSeconds).filter((value) => typeof value === 'number');
+    timing[kind] = { cycleMedian: round(median(cycleSeconds), 1), cycleMax: round(Math.max(...cycleSeconds), 1), rolloutMedian: round(median(rolloutSeconds), 1), rolloutMax: round(Math.max(...rolloutSeconds), 1) };
+  }
 
   return {
     startedAt: new Date(startedAt).toISOString(),
@@ -68,8 +79,9 @@ export function summariseSoak({ startedAt, warmedAt, samples, cycles, loadReport
     cycles: {
       total: cycles.length,
       byKind: kinds,
+      timing,
       unexpected: cycles.filter((cycle) => !cycle.expected).map(({ sample: _sample, ...cycle }) => cycle),
-      list: cycles.map(({ sample: _sample, ...cycle }) => ({ ...cycle, seconds: round(cycle.seconds, 1) })),
+      list: cycles.map(({ sample: _sample, ...cycle }) => ({ ...cycle, seconds: round(cycle.seconds, 1), rolloutSeconds: cycle.rolloutSeconds === null ? null : round(cycle.rolloutSeconds, 1) })),
     },
     requests: {
       served: loadReport.total.ok,
@@ -94,6 +106,7 @@ export function formatSoak(report) {
   const lines = [];
   lines.push(`${report.minutes} min (${report.warmUpMinutes} min warm-up), ${report.options.users} users at ${report.options.rate} req/s`);
   lines.push(`cycles: ${report.cycles.total} (${Object.entries(report.cycles.byKind).map(([kind, n]) => `${n} ${kind}`).join(', ')}); unexpected outcomes: ${report.cycles.unexpected.length}`);
+  for (const [kind, t] of Object.entries(report.cycles.timing)) lines.push(`  ${kind}: cycle median ${t.cycleMedian} s (max ${t.cycleMax}), rollout alone median ${t.rolloutMedian} s (max ${t.rolloutMax})`);
   const r = report.requests;
   lines.push(`requests: ${r.served} served, ${r.failed} failed: ${r.failedOutsideBadCycles} outside the bad release's cycles, ${r.inBadCycles.failed} in them (${JSON.stringify(r.inBadCycles.byKind)}, only GET /orders/:id: ${r.inBadCycles.onlyGetOrder}); mismatches ${r.mismatches}; p99 ${r.latencyMs.p99} ms`);
   for (const failure of r.unexpectedFailures) lines.push(`  unexpected in ${failure.phase}: ${JSON.stringify(failure.failures)} ${failure.samples.join(' | ')}`);

@@ -22,6 +22,8 @@ export interface SoakOptions {
   rate?: number;
   users?: number;
   seed?: number;
+  /** in the environment of every process the soak starts, as PROMOTE_TEST_MARKER (and of the app instances as SOAK_MARKER) */
+  marker?: string;
   log?: (line: string) => void;
 }
 
@@ -49,14 +51,25 @@ export interface CycleOutcome {
   phase: string;
   reason: string;
   seconds: number;
+  /** from the rollout's creation to its last event */
+  rolloutSeconds: number | null;
   expected: boolean;
+  /** the rollout's events, each as "<seconds after the cycle began> <type> [step label] [phase]" */
+  timeline: string[];
 }
 
 export interface SoakReport {
   startedAt: string;
   minutes: number;
   warmUpMinutes: number;
-  cycles: { total: number; byKind: Record<string, number>; unexpected: CycleOutcome[]; list: CycleOutcome[] };
+  cycles: {
+    total: number;
+    byKind: Record<string, number>;
+    /** per kind: median and largest seconds of the cycle, and of the rollout alone */
+    timing: Record<string, { cycleMedian: number; cycleMax: number; rolloutMedian: number; rolloutMax: number }>;
+    unexpected: CycleOutcome[];
+    list: CycleOutcome[];
+  };
   requests: {
     served: number;
     failed: number;

@@ -128,7 +128,7 @@ async function stopDaemon(daemon) {
  * server (the state store, the orders service's); `folder` an empty scratch folder.
  */
 export async function runSoak(options) {
-  const { folder, storeUrl, appUrl, durationMs, minCycles = 0, warmupMs = 20_000, settleMs = 5_000, sampleEveryMs = 5_000, rate = 100, users = 20, seed = 20261123, log = () => undefined } = options;
+  const { folder, storeUrl, appUrl, durationMs, minCycles = 0, warmupMs = 20_000, settleMs = 5_000, sampleEveryMs = 5_000, rate = 100, users = 20, seed = 20261123, marker = `soak-${process.pid}-${Date.now()}`, log = () => undefined } = options;
   const { freePort, findProcessesByEnv } = await dist('system/processes.js');
   const { setupOrdersDatabase } = await dist('demo/schema.js');
   const { startLoad } = await dist('demo/load.js');
@@ -136,8 +136,9 @@ export async function runSoak(options) {
   const { createTarget } = await dist('targets/target.js');
 
   const [apiPort, routerPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const marker = `soak-${process.pid}-${Date.now()}`;
-  const env = { DATABASE_URL: storeUrl, PROMOTE_ACTOR: 'soak' };
+  // every process the soak starts carries the marker (a test's leftover killer finds them by it);
+  // SOAK_MARKER is the app instances' alone, which is how they are counted
+  const env = { DATABASE_URL: storeUrl, PROMOTE_ACTOR: 'soak', PROMOTE_TEST_MARKER: marker };
   await writeFile(join(folder, 'promote.yaml'), spec({ appUrl, routerPort, adminPort, marker, strategy: 'canary' }));
   await writeFile(join(folder, 'first.yaml'), spec({ appUrl, routerPort, adminPort, marker, strategy: 'first' }));
 
@@ -219,7 +220,13 @@ export async function runSoak(options) {
       }
       const ended = await byId(rollout.id);
       if (ended.phase === 'Healthy') version = Object.keys(ended.weights).find((name) => ended.weights[name] === 100) ?? version;
-      const outcome = { cycle, kind, id: rollout.id, version, from: stable, phase: ended.phase, reason: ended.phaseReason ?? '', seconds: (Date.now() - began) / 1000, expected: ended.phase === EXPECTED[kind] };
+      // where the cycle's time went: each event of the rollout, seconds after the cycle began
+      const trail = await api('GET', `/api/rollouts/${rollout.id}/events`);
+      const timeline = trail.map((event) => `${((Date.parse(event.createdAt) - began) / 1000).toFixed(1)} ${event.type}${event.data.label ? ` ${event.data.label}` : ''}${event.data.to ? ` ${event.data.to}` : ''}`);
+      // the rollout's own time, from its creation to its last event (a rollback's cycle also holds the CLI's start)
+      const times = trail.map((event) => Date.parse(event.createdAt));
+      const rolloutSeconds = times.length ? (Math.max(...times) - Math.min(...times)) / 1000 : null;
+      const outcome = { cycle, kind, id: rollout.id, version, from: stable, phase: ended.phase, reason: ended.phaseReason ?? '', seconds: (Date.now() - began) / 1000, rolloutSeconds, expected: ended.phase === EXPECTED[kind], timeline };
       cycles.push(outcome);
       log(`cycle ${cycle} ${kind}: ${outcome.version} ${outcome.phase} in ${outcome.seconds.toFixed(1)} s${outcome.expected ? '' : ` (expected ${EXPECTED[kind]}: ${outcome.reason})`}`);
       if (ended.phase === 'Healthy') stable = version;

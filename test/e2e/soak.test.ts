@@ -12,14 +12,19 @@
 import { describe, expect, it } from 'vitest';
 import { formatSoak } from '../../bench/soak/report.mjs';
 import { runSoak, type SoakReport } from '../../bench/soak/soak.mjs';
+import { afterFile } from '../helpers/cleanup.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { killLeftoversOnExit } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 describe('the soak, short', () => {
   it('runs promote, bad-release and rollback cycles under load with no unexpected failure, the ledger intact and nothing leaking per cycle', async () => {
     const folder = await scratchFolder('promote-soak-');
     const [store, app] = [await createTestDatabase(), await createTestDatabase()];
-    const report: SoakReport = await runSoak({ folder, storeUrl: store.url, appUrl: app.url, durationMs: 20_000, minCycles: 4, warmupMs: 8_000, settleMs: 4_000, sampleEveryMs: 2_000, rate: 60, users: 12 });
+    // should the worker end before the soak's own teardown, its router, controller and instances go too
+    const marker = `soak-test-${process.pid}`;
+    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => []));
+    const report: SoakReport = await runSoak({ marker, folder, storeUrl: store.url, appUrl: app.url, durationMs: 20_000, minCycles: 4, warmupMs: 8_000, settleMs: 4_000, sampleEveryMs: 2_000, rate: 60, users: 12 });
     const context = formatSoak(report);
 
     // every kind of cycle ran and ended as planned: Healthy, RolledBack by analysis, Healthy
