@@ -1,18 +1,9 @@
-// `npm start`: the main job. Until the demo promotion exists (issue 9), it proves the example
-// configuration, brings up the embedded state store, reads from it and stops it again.
-import { spawnSync } from 'node:child_process';
+// `npm start`: the main job, `promote demo` (arguments after `npm start --` pass through, e.g. --fast).
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const steps = [
-  ['validate', 'examples/promote.yaml'],
-  ['db', 'start'],
-  ['release', 'list', '--config', 'examples/promote.yaml'],
-  ['db', 'status'],
-  ['db', 'stop'],
-];
-for (const args of steps) {
-  console.log(`\n$ promote ${args.join(' ')}`);
-  const result = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
-}
+const child = spawn(process.execPath, [cli, 'demo', ...process.argv.slice(2)], { stdio: 'inherit' });
+// Ctrl-C reaches the demo too (same process group); it stops everything cleanly, and we wait for it
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));

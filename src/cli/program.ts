@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, PromoteError, redactSecrets, ReportedFailure, describeCause } from '../errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { registerDb } from './commands/db.js';
+import { registerDemo } from './commands/demo.js';
 import { registerExplain } from './commands/explain.js';
 import { registerFlags } from './commands/flags.js';
 import { registerInit } from './commands/init.js';
@@ -64,6 +65,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerMigrateLint(program, context);
   registerMigrateRun(program, context);
   registerReconcile(program, context);
+  registerDemo(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {

@@ -6,7 +6,9 @@
  * ORDERS_DATABASE_URL or else DATABASE_URL (the app database), PROMOTE_SCHEMA_VERSION (the version
  * schema to read and write through; Promote's process target sets it during a migration),
  * ORDERS_PAGE_SIZE (default 50), ORDERS_DB_POOL (default 10), ORDERS_ERROR_RATE and
- * ORDERS_ERROR_SEED (v3's regression), LOG_LEVEL (default warn).
+ * ORDERS_ERROR_SEED (v3's regression), PROMOTE_FLAGS_URL (the Promote server whose flags it reads,
+ * with a client token for PROMOTE_APP and PROMOTE_ENVIRONMENT, which the process target sets),
+ * LOG_LEVEL (default warn).
  *
  * Versions:
  * - 1.x keeps money as numeric dollars in `orders.total` and `order_lines.price`.
@@ -14,7 +16,10 @@
  *   adds (expand, backfilled through `up`) and later makes the only columns (contract). Before the
  *   contract it must run with PROMOTE_SCHEMA_VERSION set to that migration's version schema.
  * - 3.x is 2.x with a regression: GET /orders/:id answers 500 for a share of requests
- *   (ORDERS_ERROR_RATE, default 0.2).
+ *   (ORDERS_ERROR_RATE, default 0.2) that read an order written before the instance started, the
+ *   kind of bug a test on fresh data passes (ORDERS_ERRORS_ON=any: for every order read).
+ * From 2.x on, flag `itemized-receipts` adds each line's subtotal to GET /orders/:id for the users it
+ * is on for; 1.x ignores it.
  * The API is the same in all of them, money in integer cents:
  *   GET /healthz, GET /orders?user=&limit=, GET /orders/:id, POST /orders {user, items: [{sku, qty,
  *   price}], note?} -> 201 order, POST /orders/:id/cancel, GET /stats.
@@ -27,6 +32,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { describeCause, PromoteError, wrapError } from '../errors.js';
 import { inSchemaVersion, schemaVersionFromEnv, versionConnectionOptions, type SchemaVersion } from '../sdk/schema-version.js';
+import { createFlagsClient, type FlagsClient } from '../sdk/flags.js';
 import { seededRandom } from '../system/seeded-random.js';
 import { OrdersStore, shapeOfRelease, type NewOrder, type OrdersShape } from './orders-store.js';
 
@@ -42,9 +48,13 @@ export interface OrdersServiceOptions {
   errorRate?: number;
   /** seeds the regression's random choice (default: random) */
   errorSeed?: number;
+  /** which reads the regression hits: orders written before the instance started (3.x's default), or any */
+  errorsOn?: 'older' | 'any';
   pageSize?: number;
   poolSize?: number;
   logLevel?: string;
+  /** the flags 2.x consults; without it every flag is off */
+  flags?: Pick<FlagsClient, 'isEnabled' | 'close'>;
 }
 
 export interface InstanceCounters {
@@ -67,6 +77,7 @@ export interface OrdersService {
 }
 
 const MAX_PAGE = 200;
+const RECEIPTS_FLAG = 'itemized-receipts';
 
 /** The options from the process environment (see the module comment). */
 export function ordersServiceOptionsFromEnv(env: Record<string, string | undefined> = process.env): OrdersServiceOptions {
@@ -82,7 +93,9 @@ export function ordersServiceOptionsFromEnv(env: Record<string, string | undefin
     return parsed;
   };
   const options: OrdersServiceOptions = { databaseUrl, release, schemaVersion: schemaVersionFromEnv(env), port: number('PORT') ?? 3000, host: env.HOST ?? '127.0.0.1' };
-  const extra = { errorRate: number('ORDERS_ERROR_RATE'), errorSeed: number('ORDERS_ERROR_SEED'), pageSize: number('ORDERS_PAGE_SIZE'), poolSize: number('ORDERS_DB_POOL'), logLevel: env.LOG_LEVEL };
+  const errorsOn = env.ORDERS_ERRORS_ON;
+  if (errorsOn !== undefined && errorsOn !== '' && errorsOn !== 'older' && errorsOn !== 'any') throw new PromoteError(`ORDERS_ERRORS_ON must be "older" or "any", not "${errorsOn}"`);
+  const extra = { errorsOn: errorsOn === '' ? undefined : errorsOn, errorRate: number('ORDERS_ERROR_RATE'), errorSeed: number('ORDERS_ERROR_SEED'), pageSize: number('ORDERS_PAGE_SIZE'), poolSize: number('ORDERS_DB_POOL'), logLevel: env.LOG_LEVEL };
   for (const [key, value] of Object.entries(extra)) if (value !== undefined) Object.assign(options, { [key]: value });
   return options;
 }
@@ -97,6 +110,9 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
   const errorRate = options.errorRate ?? (majorOf(options.release) === 3 ? 0.2 : 0);
   if (!(errorRate >= 0 && errorRate <= 1)) throw new PromoteError(`the error rate must be between 0 and 1, not ${errorRate}`);
   const random = options.errorSeed === undefined ? Math.random : seededRandom(options.errorSeed);
+  // an explicit rate is a test's knob and hits every read; 3.x's own bug only misses older orders
+  const errorsOn = options.errorsOn ?? (options.errorRate === undefined ? 'older' : 'any');
+  const startedAt = new Date();
   const pageSize = Math.min(Math.max(1, Math.trunc(options.pageSize ?? 50)), MAX_PAGE);
   const where = version.versionSchema === undefined ? 'the base tables' : `schema version ${version.versionSchema}`;
 
@@ -151,12 +167,19 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
   );
 
   app.get<{ Params: { id: string } }>('/orders/:id', { schema: { params: idParams } }, async (request, reply) => {
-    if (errorRate > 0 && random() < errorRate) {
+    const fails = () => {
+      if (!(errorRate > 0 && random() < errorRate)) return false;
       counters.injectedErrors += 1;
-      return reply.code(500).send({ error: `release ${options.release}: order lookup failed` });
-    }
+      return true;
+    };
+    const failure = () => reply.code(500).send({ error: `release ${options.release}: order lookup failed` });
+    if (errorsOn === 'any' && fails()) return failure();
     const order = await store.get(pool, Number(request.params.id));
     if (order === undefined) return reply.code(404).send({ error: `no order ${request.params.id}` });
+    if (errorsOn === 'older' && new Date(order.createdAt) < startedAt && fails()) return failure();
+    if (shape === 'cents' && options.flags?.isEnabled(RECEIPTS_FLAG, { userId: order.user }) === true) {
+      return { ...order, receipt: order.items.map((item) => ({ sku: item.sku, qty: item.qty, subtotal: item.qty * item.price })) };
+    }
     return order;
   });
 
@@ -220,6 +243,7 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
       closing ??= (async () => {
         await app.close();
         await pool.end();
+        await options.flags?.close();
       })();
       return closing;
     },
@@ -227,7 +251,15 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
 }
 
 async function main(): Promise<void> {
-  const service = await startOrdersService(ordersServiceOptionsFromEnv());
+  const options = ordersServiceOptionsFromEnv();
+  const flagsUrl = process.env.PROMOTE_FLAGS_URL;
+  // the token's secret is not checked until Promote has tokens (issue 11); it only names the scope
+  const token = `${process.env.PROMOTE_APP ?? 'orders'}:${process.env.PROMOTE_ENVIRONMENT ?? 'production'}.orders-service`;
+  const flags = flagsUrl === undefined || flagsUrl === '' ? undefined : createFlagsClient({ url: flagsUrl, token, pollIntervalMs: 2_000 });
+  const service = await startOrdersService({ ...options, ...(flags ? { flags } : {}) }).catch(async (error: unknown) => {
+    await flags?.close();
+    throw error;
+  });
   process.stdout.write(`orders service ${service.release} (${service.shape}) listening on ${service.url}\n`);
   const stop = (signal: string) => {
     process.stdout.write(`orders service ${service.release}: ${signal}, draining\n`);

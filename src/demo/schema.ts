@@ -2,7 +2,7 @@
  * The orders service's own tables in their v1 shape, and seed rows for the demo.
  *
  * v1 keeps money as numeric dollars (`orders.total`, `order_lines.price`); v2 keeps integer cents
- * (`total_cents`, `price_cents`), which migrations/01_amounts_in_cents.yaml adds beside the dollar
+ * (`total_cents`, `price_cents`), which examples/demo/migrations/01_amounts_in_cents.yaml adds beside the dollar
  * columns (expand, with a backfill through its `up` expressions) and later drops the dollars
  * (contract). The HTTP API speaks cents in every version, so a client cannot tell them apart.
  *
@@ -12,8 +12,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { wrapError } from '../errors.js';
 
-/** The folder of the demo's migration files (in the source tree, next to this module's source). */
-export const DEMO_MIGRATIONS_DIR = fileURLToPath(new URL('../../src/demo/migrations/', import.meta.url));
+/** The demo's configuration folder: its promote.yaml, and migrations/ with the migration v2 needs. */
+export const DEMO_EXAMPLE_DIR = fileURLToPath(new URL('../../examples/demo/', import.meta.url));
+export const DEMO_MIGRATIONS_DIR = fileURLToPath(new URL('../../examples/demo/migrations/', import.meta.url));
 
 /** The migration v2 needs, and the version schema its views live in (on schema `public`). */
 export const AMOUNTS_MIGRATION = '01_amounts_in_cents';
