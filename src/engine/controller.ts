@@ -142,15 +142,20 @@ export class Controller {
   /** Decides and records until nothing changes; actions run in the background and wake the rollout when done. */
   private async advance(rolloutId: number): Promise<void> {
     for (let round = 0; round < 100 && !this.stopped; round++) {
+      // An action that finishes during this round has its outcome in the store but maybe not in the
+      // record read below: to this round it stays running, or it would be performed a second time.
+      // Its end wakes the rollout, and the next round reads its outcome.
+      const runningAtStart = new Set(this.running.keys());
+      const busy = (id: string) => this.running.has(id) || runningAtStart.has(id);
       const record = await loadEngineRecord(this.options.pool, rolloutId);
       if (!record || record.plan === null || record.state === null) return;
       const plan = record.plan as RolloutPlan;
       const state = record.state as RolloutState;
-      if (await this.resolveInterrupted(record, plan, state)) continue;
+      if (await this.resolveInterrupted(record, plan, state, busy)) continue;
       const commands = record.commands.map((each) => each.command as unknown as Command);
       const decision = decide(plan, state, { now: Date.now(), commands, outcomes: record.outcomes as unknown as Record<string, Outcome>, approvals: record.approvals });
       const changed = commands.length > 0 || decision.events.length > 0 || JSON.stringify(decision.state) !== JSON.stringify(state);
-      const fresh = decision.actions.filter((action) => !this.running.has(action.id));
+      const fresh = decision.actions.filter((action) => !busy(action.id));
       if (changed || fresh.length > 0) {
         await saveDecision(this.options.pool, record, {
           state: decision.state as unknown as RolloutState & Record<string, unknown>,
@@ -170,10 +175,10 @@ export class Controller {
   }
 
   /** Asks the executor about actions a dead controller left unfinished; true when it recorded an outcome. */
-  private async resolveInterrupted(record: EngineRecord, plan: RolloutPlan, state: RolloutState): Promise<boolean> {
+  private async resolveInterrupted(record: EngineRecord, plan: RolloutPlan, state: RolloutState, busy: (id: string) => boolean): Promise<boolean> {
     let resolved = false;
     for (const unfinished of record.unfinished) {
-      if (this.running.has(unfinished.id)) continue;
+      if (busy(unfinished.id)) continue;
       const action = unfinished.action as unknown as Action;
       const outcome = this.options.executor.resolve?.(action, { rolloutId: record.id, app: record.app, environment: record.environment, plan, state });
       if (!outcome) continue;
