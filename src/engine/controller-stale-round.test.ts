@@ -6,7 +6,6 @@
  * and launched it a second time.) The store's read of the actions is held here until the action's
  * outcome is recorded, which makes the interleaving certain instead of rare.
  */
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createStorePool } from '../../test/helpers/database.js';
 import { parseSpec } from '../spec/index.js';
