@@ -36,6 +36,8 @@ export interface DemoOptions {
   /** the load's simulated users and requests per second */
   users?: number;
   rate?: number;
+  /** how long the canary holds at 50% before its second analysis (a duration like 30s) */
+  pause?: string;
   /** orders in the production database before the migration */
   seedOrders?: number;
   seed?: number;
@@ -65,7 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const started = Date.now();
   const fast = options.fast ?? false;
   const view = createTerminalView(options.write, options.interactive);
-  const pace = fast ? { pause: '2s', interval: '1s', window: '4s' } : { pause: '15s', interval: '3s', window: '10s' };
+  const pace = { ...(fast ? { pause: '2s', interval: '1s', window: '4s' } : { pause: '15s', interval: '3s', window: '10s' }), ...(options.pause === undefined ? {} : { pause: options.pause }) };
   const stack = await startDemoStack({ seedOrders: options.seedOrders ?? (fast ? 5_000 : 50_000), pace, say: (line) => view.log(`· ${line}`), ...(options.parent ? { parent: options.parent } : {}) });
   const story: Story = { stack, api: demoApi(stack.apiUrl), spec: await loadSpecOrThrow(join(stack.folder, 'promote.yaml'), { ...process.env, ...stack.env }), view, signal: options.signal, rollouts: [], backfill: [] };
   try {
@@ -106,6 +108,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       reconcile: story.reconcile,
       regression: regressionTiming('3.0.0', events, measurements),
       urls: { api: stack.apiUrl, production: stack.routerUrl.production, staging: stack.routerUrl.staging },
+      folder: stack.folder,
     };
     for (const line of formatSummary(summary)) options.write(`${line}\n`);
     if (options.jsonFile !== undefined) await writeFile(options.jsonFile, `${JSON.stringify(summary, null, 2)}\n`);

@@ -62,6 +62,7 @@ export async function startDemoStack(options: StackOptions): Promise<DemoStack> 
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
+    options.say(`working folder ${folder} (removed at the end)`);
     options.say('starting an embedded PostgreSQL for the state store and the orders databases');
     const postgres = await ensureEmbeddedPostgres({ home: join(folder, 'pg'), durable: false });
     cleanups.push(() => postgres.release());

@@ -77,6 +77,8 @@ export interface DemoSummary {
   reconcile: { command: string; equal: boolean; detail: string } | undefined;
   regression: RegressionTiming | undefined;
   urls: { api: string; production: string; staging: string };
+  /** the scratch folder everything ran in */
+  folder: string;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

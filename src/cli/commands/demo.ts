@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { runDemo } from '../../demo/run.js';
+import { checkDuration } from '../../spec/duration.js';
 import type { CliContext } from '../io.js';
 
 export function registerDemo(program: Command, context: () => CliContext): void {
@@ -11,10 +12,11 @@ export function registerDemo(program: Command, context: () => CliContext): void 
     .option('--keep', 'leave everything running after the summary, until Ctrl-C')
     .option('--rate <n>', 'requests per second of the load on production', parsePositive('--rate'), 150)
     .option('--users <n>', 'simulated users of the load', parsePositive('--users'), 40)
+    .option('--pause <duration>', 'how long the canary holds at 50% before its second analysis (default 15s, 2s with --fast)', checkedDuration)
     .option('--orders <n>', 'orders in the production database before the migration (default 50000, 5000 with --fast)', parsePositive('--orders'))
     .option('--json <file>', 'also write the summary as JSON to this file')
     .addHelpText('after', '\nExamples:\n  $ npm start                  # the same as promote demo\n  $ promote demo --fast\n  $ promote demo --keep --rate 300\n')
-    .action(async (options: { fast?: boolean; keep?: boolean; rate: number; users: number; orders?: number; json?: string }) => {
+    .action(async (options: { fast?: boolean; keep?: boolean; rate: number; users: number; orders?: number; pause?: string; json?: string }) => {
       const ctx = context();
       const stop = new AbortController();
       let stopped!: () => void;
@@ -36,6 +38,7 @@ export function registerDemo(program: Command, context: () => CliContext): void 
           rate: options.rate,
           users: options.users,
           ...(options.orders === undefined ? {} : { seedOrders: options.orders }),
+          ...(options.pause === undefined ? {} : { pause: options.pause }),
           ...(options.json === undefined ? {} : { jsonFile: options.json }),
           write: ctx.io.stdout,
           interactive: ctx.io.interactive,
@@ -46,6 +49,12 @@ export function registerDemo(program: Command, context: () => CliContext): void 
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+function checkedDuration(text: string): string {
+  const checked = checkDuration(text);
+  if (!checked.ok) throw new UsageError(`--pause "${text}" is not valid: ${checked.problem}`);
+  return text;
 }
 
 function parsePositive(option: string): (text: string) => number {
