@@ -1,5 +1,5 @@
 import type { Pool } from 'undici';
-import type { Upstreams } from './upstreams.js';
+import type { Instance, Upstreams } from './upstreams.js';
 
 export interface ActiveHealthOptions {
   /** readiness path requested on every instance, e.g. /healthz */
@@ -18,7 +18,8 @@ export interface ActiveHealthOptions {
 export class ActiveHealth {
   private timer: NodeJS.Timeout | undefined;
   private readonly failures = new WeakMap<object, number>();
-  private running = false;
+  /** instances whose check is still under way: each one's rounds wait for its own check only */
+  private readonly checking = new WeakSet<object>();
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -34,23 +35,30 @@ export class ActiveHealth {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * Starts a check of every instance whose previous check has finished, and resolves when the checks
+   * started here have. A hung instance holds its check for the whole timeout: only that instance's next
+   * rounds are skipped meanwhile, every other instance is checked on time.
+   */
   async checkAll(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await Promise.all(this.upstreams.instances().map(async (instance) => {
-        const healthy = await this.check(instance.pool, instance.basePath + this.options.path);
-        const failures = healthy ? 0 : (this.failures.get(instance) ?? 0) + 1;
-        this.failures.set(instance, failures);
-        if (healthy) {
-          this.upstreams.setReady(instance, true);
-          this.upstreams.succeeded(instance);
-        } else if (failures >= (this.options.unhealthyAfter ?? 2)) {
-          this.upstreams.setReady(instance, false);
-        }
-      }));
-    } finally {
-      this.running = false;
+    const started: Promise<void>[] = [];
+    for (const instance of this.upstreams.instances()) {
+      if (this.checking.has(instance)) continue;
+      this.checking.add(instance);
+      started.push(this.checkOne(instance).finally(() => this.checking.delete(instance)));
+    }
+    await Promise.all(started);
+  }
+
+  private async checkOne(instance: Instance): Promise<void> {
+    const healthy = await this.check(instance.pool, instance.basePath + this.options.path);
+    const failures = healthy ? 0 : (this.failures.get(instance) ?? 0) + 1;
+    this.failures.set(instance, failures);
+    if (healthy) {
+      this.upstreams.setReady(instance, true);
+      this.upstreams.succeeded(instance);
+    } else if (failures >= (this.options.unhealthyAfter ?? 2)) {
+      this.upstreams.setReady(instance, false);
     }
   }
 

@@ -71,6 +71,8 @@ interface InstanceState {
   inFlight: number;
   readonly requests: Float64Array;
   connectErrors: number;
+  /** attempts that got no response headers within the answer timeout (or, without one, the request timeout) */
+  answerTimeouts: number;
   retries: number;
 }
 
@@ -148,6 +150,11 @@ export class RouterMetrics {
   /** One failed attempt to connect to the instance (whether or not a retry then succeeded). */
   connectError(version: string, instance: string): void {
     this.instance(version, instance).connectErrors += 1;
+  }
+
+  /** One attempt the instance did not start answering in time (whether or not another instance then answered). */
+  answerTimeout(version: string, instance: string): void {
+    this.instance(version, instance).answerTimeouts += 1;
   }
 
   /** One automatic retry of a request against this instance. */
@@ -235,6 +242,7 @@ export class RouterMetrics {
         inFlight: 0,
         requests: new Float64Array(STATUS_CLASSES.length),
         connectErrors: 0,
+        answerTimeouts: 0,
         retries: 0,
       };
       owner.instances.set(instance, state);
@@ -295,9 +303,20 @@ export class RouterMetrics {
       },
     });
 
+    const answerTimeouts: Counter<'version' | 'instance'> = new Counter({
+      name: 'promote_router_upstream_answer_timeouts_total',
+      help: 'Attempts an upstream instance did not start answering in time (router.timeouts.answer, or request), whether or not another instance then answered.',
+      labelNames: ['version', 'instance'],
+      registers,
+      collect() {
+        answerTimeouts.reset();
+        eachInstance((state) => answerTimeouts.inc({ version: state.version.name, instance: state.name }, state.answerTimeouts));
+      },
+    });
+
     const retries: Counter<'version' | 'instance'> = new Counter({
       name: 'promote_router_retries_total',
-      help: 'Automatic retries of a request against an upstream instance.',
+      help: 'Automatic retries of a request away from an upstream instance: after a reset (on a fresh connection) or an answer timeout (on another instance).',
       labelNames: ['version', 'instance'],
       registers,
       collect() {

@@ -18,6 +18,12 @@ export interface RouterTimeouts {
   /** an upstream's response headers, and each gap between body chunks; also the client's whole request */
   request: number;
   /**
+   * how long one attempt at a bodiless GET, HEAD or OPTIONS (or a request with an Idempotency-Key)
+   * waits for an instance to start answering before the request goes to another instance of its
+   * version; 0 never moves it (default DEFAULT_ANSWER_TIMEOUT)
+   */
+  answer?: number;
+  /**
    * how long an idle client connection is kept open; longer than the idle timeout of the load
    * balancers in front (60 s is common), so a client never sends on a connection we are closing
    */
@@ -40,6 +46,8 @@ export interface RouterOptions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** the answer timeout when none is given: router.timeouts.answer's default in promote.yaml */
+export const DEFAULT_ANSWER_TIMEOUT = 10_000;
 
 /**
  * The data plane: picks a version per request from the routing table, forwards to one of its
@@ -70,6 +78,7 @@ export class Router {
       metrics: this.metrics,
       responseTimeout: options.timeouts.request,
       connectTimeout: options.timeouts.connect,
+      answerTimeout: options.timeouts.answer ?? DEFAULT_ANSWER_TIMEOUT,
       revealVersion: options.revealVersion ?? true,
       stable: () => this.config?.stable,
     };

@@ -6,7 +6,7 @@ import type { EnvironmentSpec } from '../spec/index.js';
 import { appendEvent } from '../store/index.js';
 import { RouterAdmin } from './admin.js';
 import { TrafficWatcher } from './control.js';
-import { Router } from './server.js';
+import { DEFAULT_ANSWER_TIMEOUT, Router } from './server.js';
 
 export interface EnvironmentRouterOptions {
   app: string;
@@ -32,7 +32,7 @@ export interface EnvironmentRouter {
  */
 export async function startEnvironmentRouter(options: EnvironmentRouterOptions): Promise<EnvironmentRouter> {
   const { environment, log } = options;
-  const timeouts = environment.router?.timeouts ?? { connect: 5_000, request: 60_000, idle: 65_000 };
+  const timeouts = environment.router?.timeouts ?? { connect: 5_000, request: 60_000, idle: 65_000, answer: DEFAULT_ANSWER_TIMEOUT };
   const readiness = environment.target.type === 'process' ? environment.target.readiness : undefined;
   const scope = { app: options.app, environment: environment.name };
   const router = new Router({

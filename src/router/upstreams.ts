@@ -11,7 +11,7 @@ export interface UpstreamTimeouts {
 
 export interface UpstreamOptions {
   timeouts: UpstreamTimeouts;
-  /** consecutive connection failures that take an instance out of rotation */
+  /** consecutive failures (connection refused, no answer in time) that take an instance out of rotation */
   failureThreshold?: number;
   /** first ejection; each further one doubles, up to maxEjection */
   baseEjection?: number;
@@ -73,6 +73,8 @@ export class Upstreams {
   private readonly maxEjection: number;
   private readonly now: () => number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** retries after an answer timeout currently in flight, per version: the retry budget's count */
+  private readonly retrying = new Map<string, number>();
 
   constructor(private readonly options: UpstreamOptions) {
     this.failureThreshold = options.failureThreshold ?? 3;
@@ -100,8 +102,8 @@ export class Upstreams {
     }
   }
 
-  /** Round robin over the usable instances of a version; `skip` excludes ones that already failed this request. */
-  choose(version: string, skip?: Instance): Instance | undefined {
+  /** Round robin over the usable instances of a version; `skip` excludes ones this request already tried. */
+  choose(version: string, skip?: Instance | readonly Instance[]): Instance | undefined {
     const instances = this.byVersion.get(version);
     if (!instances || instances.length === 0) return undefined;
     const now = this.now();
@@ -109,7 +111,8 @@ export class Upstreams {
     for (let offset = 0; offset < instances.length; offset++) {
       const index = (start + offset) % instances.length;
       const instance = instances[index]!;
-      if (instance !== skip && instance.usable(now)) {
+      const skipped = skip === undefined ? false : Array.isArray(skip) ? skip.includes(instance) : skip === instance;
+      if (!skipped && instance.usable(now)) {
         this.cursor.set(version, index + 1);
         return instance;
       }
@@ -128,7 +131,29 @@ export class Upstreams {
     return [...this.byVersion.values()].flat();
   }
 
-  connectFailed(instance: Instance): void {
+  /**
+   * A retry after an answer timeout adds load to a version that may be slow as a whole (its database, say),
+   * so, like Envoy's retry budget, at most 20 % of the version's requests in flight (and at least 3) may
+   * be such retries at once; the others keep waiting for their first instance. True when one is granted:
+   * give it back with `retryDone`.
+   */
+  reserveRetry(version: string): boolean {
+    const retrying = this.retrying.get(version) ?? 0;
+    let inFlight = 0;
+    for (const instance of this.byVersion.get(version) ?? []) inFlight += instance.inFlight;
+    if (retrying >= Math.max(MIN_RETRY_CONCURRENCY, Math.floor(inFlight * RETRY_BUDGET_SHARE))) return false;
+    this.retrying.set(version, retrying + 1);
+    return true;
+  }
+
+  retryDone(version: string): void {
+    const retrying = (this.retrying.get(version) ?? 1) - 1;
+    if (retrying > 0) this.retrying.set(version, retrying);
+    else this.retrying.delete(version);
+  }
+
+  /** One failure of an instance seen by a real request: it could not connect, or it did not answer in time. */
+  failed(instance: Instance): void {
     instance.consecutiveFailures++;
     if (instance.consecutiveFailures < this.failureThreshold || instance.ejectedUntil > this.now()) return;
     const ejection = Math.min(this.maxEjection, this.baseEjection * 2 ** instance.ejections);
@@ -178,6 +203,10 @@ export class Upstreams {
     await Promise.all([...this.retiring]);
   }
 }
+
+/** the retry budget: a share of the version's requests in flight, but never fewer than this many */
+const RETRY_BUDGET_SHARE = 0.2;
+const MIN_RETRY_CONCURRENCY = 3;
 
 function normalizeUrl(url: string): string {
   try {

@@ -159,6 +159,11 @@ const routerSchema = z
       .strictObject({
         connect: durationSchema.prefault('5s').describe('Connecting to an upstream instance.'),
         request: durationSchema.prefault('60s').describe('A whole request, from receiving it to the end of the response.'),
+        answer: durationSchema
+          .prefault('10s')
+          .describe(
+            'How long one attempt at a GET, HEAD or OPTIONS without a body (or a bodiless request with an Idempotency-Key) waits for an instance to start answering before the request is sent to another instance of the same version; the slow instance counts as failing (passive ejection). Other requests wait the whole request timeout. Keep it above the slowest legitimate time to first byte; 0s turns it off.',
+          ),
         idle: durationSchema.prefault('65s').describe('Keep-alive connections idle longer than this are closed.'),
       })
       .prefault({})
