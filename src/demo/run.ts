@@ -113,7 +113,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const line of formatSummary(summary)) options.write(`${line}\n`);
     if (options.jsonFile !== undefined) await writeFile(options.jsonFile, `${JSON.stringify(summary, null, 2)}\n`);
     if (options.keep) {
-      options.write(`\nEverything keeps running (--keep): try\n  curl -s -H 'x-user-id: you' ${stack.routerUrl.production}/orders?user=you\n  DATABASE_URL=... promote status --env production   (the store: ${stack.env.DATABASE_URL?.replace(/:[^:@/]*@/, ':***@')})\n  cd ${stack.folder} && promote --help\nPress Ctrl-C to stop everything.\n`);
+      const promoteCommand = `node ${CLI}`;
+      options.write(
+        [
+          '',
+          'Everything keeps running (--keep). In another terminal, try:',
+          `  curl -s -H 'x-user-id: user-1' '${stack.routerUrl.production}/orders?user=user-1&limit=3'`,
+          `  cd ${stack.folder} && set -a && . ./demo.env && set +a`,
+          `  ${promoteCommand} status --env production`,
+          `  ${promoteCommand} explain ${bad.id}          # why 3.0.0 was rolled back, with the measurements`,
+          `  ${promoteCommand} flags list --env production`,
+          'Press Ctrl-C here to stop everything.',
+          '',
+        ].join('\n'),
+      );
       await options.untilStopped?.();
     }
     return summary;

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -100,6 +100,8 @@ export async function startDemoStack(options: StackOptions): Promise<DemoStack> 
       PROMOTE_DEMO_INTERVAL: options.pace.interval,
       PROMOTE_DEMO_WINDOW: options.pace.window,
     };
+    // for a person exploring a kept demo: the store's URL holds its password, so the file is the owner's only
+    await writeFile(join(folder, 'demo.env'), Object.entries(env).map(([name, value]) => `${name}='${value.replaceAll("'", "'\\''")}'\n`).join(''), { mode: 0o600 });
     // the instances a rollout started outlive the server on purpose: stop them before the server's database goes
     const deployed = new Set<string>();
     cleanups.push(() => stopDeployedVersions(folder, [...deployed], { ...process.env, ...env }));
