@@ -191,3 +191,31 @@ describe('active health checks', () => {
     await first;
   });
 });
+
+describe('the retry budget', () => {
+  it('grants at least 3 retries at once per version, 20 % of its requests in flight beyond that, and takes them back', () => {
+    const upstreams = new Upstreams({ timeouts: { connect: 1_000, response: 10_000 }, onAvailabilityChange: () => undefined });
+    closers.push(() => upstreams.close());
+    upstreams.sync([
+      { name: 'v1', weight: 50, upstreams: ['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b'] },
+      { name: 'v2', weight: 50, upstreams: ['http://127.0.0.1:9/c'] },
+    ]);
+    const grants = (version: string) => {
+      let granted = 0;
+      while (granted < 1_000 && upstreams.reserveRetry(version)) granted++;
+      return granted;
+    };
+    expect(grants('v1')).toBe(3);
+    // each version has its own budget
+    expect(grants('v2')).toBe(3);
+    upstreams.retryDone('v1');
+    expect(grants('v1')).toBe(1);
+    // 50 requests in flight on v1's instances: 10 retries at once, 3 of them already taken
+    const [first, second] = upstreams.instances().filter((each) => each.version === 'v1');
+    first!.inFlight = 30;
+    second!.inFlight = 20;
+    expect(grants('v1')).toBe(7);
+    first!.inFlight = 0;
+    second!.inFlight = 0;
+  });
+});
