@@ -3,8 +3,9 @@
  * process) with real app processes from the process target and steady GET load through the router:
  *
  * 1. a canary instance SIGKILLed and a stable instance hung (SIGSTOP) while the canary is at 50% with
- *    background analysis: the router routes around both, the process target restarts both, and the
- *    rollout ends as its measurements say;
+ *    background analysis: the router routes around both without failing a GET (a connect failure or
+ *    a reset moves the request; so does an instance that has not answered within the answer timeout),
+ *    the process target restarts both, and the rollout ends as its measurements say;
  * 2. latency, jitter and connection resets between the router and the canary's instances only (a
  *    seeded fault proxy inside each canary instance): analysis fails the canary and the rollout rolls
  *    back by itself, while stable answers every request it was sent.
@@ -77,11 +78,12 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     const apiPort = await freePort();
     [routerPort, adminPort] = [await freePort(), await freePort()];
     // the router's health checks run every second with a 3 s timeout (readiness interval and timeout,
-    // bounded); a request waits 3 s for an answer. Liveness gives up on a silent instance only after
-    // 10 probes a second apart, so the router has to take the hung one out by itself first
+    // bounded); a request waits 3 s for an answer, a GET 500 ms before it moves to the version's other
+    // instance. Liveness gives up on a silent instance only after 10 probes a second apart, so the
+    // router has to take the hung one out by itself first
     await writeSpecs(folder, {
       target: `{ type: process, command: "node ${canaryApp}", instances: 2, env: { PROMOTE_TEST_MARKER: ${marker} }, readiness: { path: /healthz, timeout: 3s, interval: 100ms }, liveness: { interval: 1s, failureThreshold: 10 }, drainTimeout: 1s }`,
-      router: `{ listen: 127.0.0.1:${routerPort}, admin: 127.0.0.1:${adminPort}, timeouts: { request: 3s } }`,
+      router: `{ listen: 127.0.0.1:${routerPort}, admin: 127.0.0.1:${adminPort}, timeouts: { request: 3s, answer: 500ms } }`,
       steps: `      - setWeight: 50
       - analysis: { templates: [errors, error-ratio], background: true, continuous: true }
       - pause: {}
@@ -116,7 +118,7 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     await stopDeployedVersions(folder, ['v1', 'v2']);
   });
 
-  it('routes around both without failing a request sent to the crashed one, restarts both, and ends as the analysis says', async () => {
+  it('routes around both without failing a GET, restarts both, and ends as the analysis says', async () => {
     load = recordedLoad(`http://127.0.0.1:${routerPort}/`, 4);
     const started = (await api('POST', '/api/deploy', { environment: 'staging', version: 'v2' })) as unknown as { id: number };
     await waitForRollout(api, started.id, 'the pause at 50%', (rollout) => rollout.phase === 'Paused' && rollout.currentStep === 2);
@@ -146,9 +148,8 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     const stopped = instanceOf('v1', 1)!;
     const stoppedUrl = `http://127.0.0.1:${stopped.port}`;
     hung = stopped.pid;
-    const hungAt = Date.now();
     process.kill(stopped.pid, 'SIGSTOP');
-    const ejectedAt = await waitUntil('the router taking the hung instance out', async () => ((await routerInstances(adminPort)).find((each) => each.url === stoppedUrl)?.ready === false ? Date.now() : undefined));
+    await waitUntil('the router taking the hung instance out', async () => ((await routerInstances(adminPort)).find((each) => each.url === stoppedUrl)?.ready === false ? Date.now() : undefined));
     // the process target gives up on it after its liveness probes, kills it and starts it again
     const restarted = await waitUntil('the process target replacing the hung instance', () => {
       const now = instanceOf('v1', 1);
@@ -157,22 +158,19 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     hung = undefined;
     expect(restarted.port).toBe(stopped.port);
     await waitUntil('the replaced instance back in the router', async () => ((await routerInstances(adminPort)).find((each) => each.url === stoppedUrl)?.ready === true ? true : undefined));
-    const afterwards = load.failures.length;
 
-    // what the router promises for a hung instance: a request already sent there waits for the
-    // request timeout (3 s) and is answered 504, even a GET (a timeout is not retried elsewhere), and
-    // no request is sent there once the health checks took the instance out (two failed checks of 3 s).
-    // Issue 9 asks for no failed idempotent request here; that needs a per-attempt timeout with a retry
-    // on another instance, which the router does not have: these 504s are counted, not hidden
-    const failedAt = load.failures.map((failure) => failure.sentAt);
-    expect(load.failures.every((failure) => failure.status === 504 && failure.error === 'und_err_headers_timeout'), JSON.stringify(load.failures)).toBe(true);
-    expect(failedAt.every((at) => at >= hungAt - 1_000 && at <= ejectedAt), `sent between the hang at ${hungAt} and the ejection seen at ${ejectedAt}: ${failedAt.join(', ')}`).toBe(true);
+    // what the router promises for a hung instance: a GET sent there that has no answer after 500 ms
+    // goes to stable's other instance (never to the canary: the weights chose stable), the timeouts
+    // eject it like refused connections would, and the health checks take it out: no GET failed
+    expect(load.failures).toEqual([]);
+    const stoppedTimeouts = (await routerCounters(adminPort, 'promote_router_upstream_answer_timeouts_total')).get(`v1 ${stoppedUrl}`) ?? 0;
+    const stoppedRetries = (await routerCounters(adminPort, 'promote_router_retries_total')).get(`v1 ${stoppedUrl}`) ?? 0;
+    expect(stoppedTimeouts, 'the load reached the hung instance').toBeGreaterThan(0);
+    expect(stoppedRetries).toBe(stoppedTimeouts);
     const served = await routerCounters(adminPort, 'promote_router_requests_total');
-    const errorsOf = (version: string, url: string) => served.get(`${version} ${url} error`) ?? 0;
-    // each failure the clients saw is one the router counted against the hung instance, and only there
-    expect(errorsOf('v1', stoppedUrl)).toBe(afterwards);
-    const elsewhere = [...served].filter(([key, count]) => count > 0 && (key.endsWith(' error') || key.endsWith(' 5xx')) && key !== `v1 ${stoppedUrl} error`);
-    expect(elsewhere).toEqual([]);
+    // and the router itself answered none of them with an error, on any instance
+    const failed = [...served].filter(([key, count]) => count > 0 && (key.endsWith(' error') || key.endsWith(' 5xx')));
+    expect(failed).toEqual([]);
 
     // the faults hit stable, not the canary: analysis had nothing against v2, so it goes on to promote
     expect(await api('POST', '/api/environments/staging/resume', { reason: 'faults survived' })).not.toHaveProperty('error');
@@ -183,10 +181,6 @@ describe('a canary instance crashes and a stable instance hangs while the canary
     // consistent with what was measured: no failed measurement, and the rollout ended Healthy
     expect(verdicts.has('Failed') || verdicts.has('Error'), JSON.stringify(measurements)).toBe(false);
     expect(ended, ended.phaseReason ?? '').toMatchObject({ phase: 'Healthy', weights: { v2: 100, v1: 0 } });
-    // the analysis saw stable's timeouts: stable's error rate rose above the canary's in some window
-    if (afterwards > 0) {
-      expect(measurements.some((each) => each.template === 'error-ratio' && (each.baseline?.value ?? 0) > (each.candidate?.value ?? 0))).toBe(true);
-    }
     await load.stop();
     expect(load.seen.get('v2 200')).toBeGreaterThan(100);
   }, 90_000);
