@@ -8,8 +8,8 @@
 // controller's process target starts (`node dist/demo/orders-service.js`, one instance per version).
 //
 // Cycles repeat the pattern promote, bad, promote, rollback:
-//   promote   a canary of the other good release (1.0.0 <-> 1.1.0): setWeight 25, analysis (builtin
-//             error_rate), setWeight 50, pause 2 s, promote. Expected Healthy.
+//   promote   a canary of the other good release (1.0.0 <-> 1.1.0): setWeight 25, pause 1 s,
+//             setWeight 50, analysis (builtin error_rate), promote. Expected Healthy.
 //   bad       the same canary of 1.2.0-bad, which answers 500 to 20% of GET /orders/:id: the analysis
 //             fails and traffic returns to the stable release by itself. Expected RolledBack.
 //   rollback  `promote rollback --env soak` (the CLI): back to the release Healthy before the current.
@@ -69,16 +69,18 @@ strategies:
     type: canary
     steps:
       - setWeight: 25
-      - analysis: { templates: [errors] }
+      - pause: { duration: 1s }
       - setWeight: 50
-      - pause: { duration: 2s }
+      - analysis: { templates: [errors] }
       - promote: {}
 analysis:
+  # at 50% (sticky users: about half of them) over 4 s windows: the bad release's ~7% of errors is a
+  # dozen 500s a window. At 25% over 3 s windows a bad canary once passed in 21 tries (few users drew it)
   templates:
     errors:
-      provider: { type: builtin, metric: error_rate, window: 3s }
+      provider: { type: builtin, metric: error_rate, window: 4s }
       judge: { type: threshold, condition: "value < 0.02", minSamples: 10 }
-      initialDelay: 1s
+      initialDelay: 2s
       interval: 1s
       count: 3
 `;
