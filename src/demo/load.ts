@@ -76,6 +76,8 @@ export interface PhaseReport {
   byRoute: Record<Route, { requests: number; failed: number }>;
   /** orders the service acknowledged (201 with an id) and cancels it acknowledged */
   acknowledged: { created: number; cancelled: number };
+  /** reads answered with an itemized receipt (2.x and later, where flag itemized-receipts is on for the user) */
+  receipts: number;
   /** answers that contradict the ledger (an acknowledged order read back different, or missing) */
   mismatches: number;
   /** a few of them, described */
@@ -169,6 +171,7 @@ class PhaseCounters {
   readonly byRoute = Object.fromEntries(ROUTES.map((route) => [route, { requests: 0, failed: 0 }])) as Record<Route, { requests: number; failed: number }>;
   created = 0;
   cancelled = 0;
+  receipts = 0;
   mismatches = 0;
   readonly mismatchSamples: string[] = [];
   readonly failureSamples: string[] = [];
@@ -212,6 +215,7 @@ class PhaseCounters {
       failures: Object.fromEntries([...this.failures].sort(([a], [b]) => a.localeCompare(b))),
       byRoute: Object.fromEntries(ROUTES.map((route) => [route, { ...this.byRoute[route] }])) as Record<Route, { requests: number; failed: number }>,
       acknowledged: { created: this.created, cancelled: this.cancelled },
+      receipts: this.receipts,
       mismatches: this.mismatches,
       mismatchSamples: [...this.mismatchSamples],
       failureSamples: [...this.failureSamples],
@@ -311,6 +315,19 @@ export function startLoad(options: LoadOptions): Load {
     }
   }
 
+  /** an itemized receipt, when the flag gave one, must list each line with its subtotal */
+  function checkReceipt(phase: PhaseCounters, order: Partial<Order> & { receipt?: unknown }, id: number): void {
+    if (order.receipt === undefined) return;
+    phase.receipts += 1;
+    total.receipts += 1;
+    const expected = (order.items ?? []).map((item) => ({ sku: item.sku, qty: item.qty, subtotal: item.qty * item.price }));
+    if (JSON.stringify(order.receipt) !== JSON.stringify(expected)) {
+      const description = `GET /orders/${id}: receipt ${JSON.stringify(order.receipt)} does not itemize its lines ${JSON.stringify(expected)}`;
+      phase.mismatch(description);
+      total.mismatch(description);
+    }
+  }
+
   /** one request of the user's: what it checks, and its outcome in the counters */
   async function act(user: User): Promise<void> {
     let route = pick();
@@ -353,7 +370,10 @@ export function startLoad(options: LoadOptions): Load {
           const id = choose(user.orders);
           const answer = await send(user, seen, 'GET', `/orders/${id}`);
           if (answer.status !== 200) failure = `HTTP ${answer.status}`;
-          else checkAgainstLedger(phase, answer.body as Partial<Order>, id, `GET /orders/${id}`);
+          else {
+            checkAgainstLedger(phase, answer.body as Partial<Order>, id, `GET /orders/${id}`);
+            checkReceipt(phase, answer.body as Partial<Order> & { receipt?: unknown }, id);
+          }
           break;
         }
         case 'list': {

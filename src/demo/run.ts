@@ -38,6 +38,8 @@ export interface DemoOptions {
   rate?: number;
   /** how long the canary holds at 50% before its second analysis (a duration like 30s) */
   pause?: string;
+  /** the release gate holds the canary at 50% until production served this many requests since 2.0.0's rollout began */
+  gateRequests?: number;
   /** orders in the production database before the migration */
   seedOrders?: number;
   seed?: number;
@@ -84,7 +86,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await stack.addMigration(AMOUNTS_MIGRATION);
     await promote(story, ['2.0.0']);
     await rollOut(story, 'staging', '2.0.0');
-    await rollOut(story, 'production', '2.0.0', () => reconcileAtGate(story));
+    const promotionStart = story.load.report().total.requests;
+    await rollOut(story, 'production', '2.0.0', async () => {
+      await holdUntilServed(story, promotionStart + (options.gateRequests ?? 0));
+      await reconcileAtGate(story);
+    });
     await wait(story, baseline);
 
     view.log('\n3.0.0 has a regression that tests on fresh data miss: one in five reads of an older order fails');
@@ -240,6 +246,13 @@ async function recordBackfill(story: Story, environment: DemoEnvironment): Promi
   // the cursors are forgotten at contract; the last ones seen during expand stay in the database until then
   const rows = await backfillProgress(story.stack.databases[environment].pool, AMOUNTS_MIGRATION).catch(() => []);
   for (const row of rows) story.backfill.push({ table: row.table, rows: row.rowsDone, durationMs: row.updatedAt.getTime() - row.startedAt.getTime() });
+}
+
+async function holdUntilServed(story: Story, requests: number): Promise<void> {
+  const served = () => story.load?.report().total.requests ?? 0;
+  if (served() >= requests) return;
+  story.view.log(`· holding at the gate until production has served ${requests - served()} more requests`);
+  while (served() < requests) await wait(story, 500);
 }
 
 /**

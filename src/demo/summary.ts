@@ -87,7 +87,7 @@ export function formatSummary(summary: DemoSummary): string[] {
   const lines = ['', `Summary (${summary.fast ? 'fast' : 'full'} demo, ${seconds(summary.durationMs)})`, '', 'Rollouts:'];
   for (const rollout of summary.rollouts) lines.push(`  #${rollout.id} ${rollout.version} → ${rollout.environment}: ${rollout.phase} in ${seconds(rollout.durationMs)} (${rollout.reason})`);
   lines.push('', 'Production traffic by phase (through the router, from the clients\' side):');
-  const header = ['phase', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms'];
+  const header = ['phase', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms', 'receipts'];
   const rows = [...summary.load.phases, { ...summary.load.total, name: 'all' }].map((phase) => [
     phase.name,
     String(phase.requests),
@@ -95,10 +95,12 @@ export function formatSummary(summary: DemoSummary): string[] {
     phase.rate.toFixed(0),
     phase.latencyMs.p50.toFixed(1),
     phase.latencyMs.p99.toFixed(1),
+    String(phase.receipts),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const format = (row: string[]) => `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')}`;
   lines.push(format(header), ...rows.map(format));
+  lines.push('  (receipts: reads answered with an itemized receipt, which flag itemized-receipts turns on in 2.0.0 and later)');
   const failures = Object.entries(summary.load.total.failures);
   if (failures.length > 0) lines.push(`  failures: ${failures.map(([what, count]) => `${what} × ${count}`).join(', ')}`);
   lines.push('');

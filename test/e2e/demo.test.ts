@@ -76,6 +76,10 @@ describe('npm start -- --fast', () => {
       expect(phase.mismatches, phase.mismatchSamples.join('; ')).toBe(0);
     }
     expect(summary.load.total.requests).toBeGreaterThan(5_000);
+    // the flag ramp reached the service: 1.0.0 never itemizes, 2.0.0 does once the flag is on for everyone
+    const receipts = (name: string) => summary.load.phases.filter((phase) => phase.name === name).map((phase) => phase.receipts);
+    expect(receipts('1.0.0 serving')).toEqual([0]);
+    expect(receipts('2.0.0 serving')[0]).toBeGreaterThan(0);
     expect(summary.ledger).toMatchObject({ ok: true, missing: [], problems: [] });
     expect(summary.ledger.checked).toBeGreaterThan(500);
 

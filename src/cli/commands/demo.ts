@@ -13,10 +13,11 @@ export function registerDemo(program: Command, context: () => CliContext): void 
     .option('--rate <n>', 'requests per second of the load on production', parsePositive('--rate'), 150)
     .option('--users <n>', 'simulated users of the load', parsePositive('--users'), 40)
     .option('--pause <duration>', 'how long the canary holds at 50% before its second analysis (default 15s, 2s with --fast)', checkedDuration)
+    .option('--gate-requests <n>', 'hold 2.0.0 at its release gate until production has served this many requests since its rollout began', parsePositive('--gate-requests'))
     .option('--orders <n>', 'orders in the production database before the migration (default 50000, 5000 with --fast)', parsePositive('--orders'))
     .option('--json <file>', 'also write the summary as JSON to this file')
     .addHelpText('after', '\nExamples:\n  $ npm start                  # the same as promote demo\n  $ promote demo --fast\n  $ promote demo --keep --rate 300\n')
-    .action(async (options: { fast?: boolean; keep?: boolean; rate: number; users: number; orders?: number; pause?: string; json?: string }) => {
+    .action(async (options: { fast?: boolean; keep?: boolean; rate: number; users: number; orders?: number; pause?: string; gateRequests?: number; json?: string }) => {
       const ctx = context();
       const stop = new AbortController();
       let stopped!: () => void;
@@ -39,6 +40,7 @@ export function registerDemo(program: Command, context: () => CliContext): void 
           users: options.users,
           ...(options.orders === undefined ? {} : { seedOrders: options.orders }),
           ...(options.pause === undefined ? {} : { pause: options.pause }),
+          ...(options.gateRequests === undefined ? {} : { gateRequests: options.gateRequests }),
           ...(options.json === undefined ? {} : { jsonFile: options.json }),
           write: ctx.io.stdout,
           interactive: ctx.io.interactive,
