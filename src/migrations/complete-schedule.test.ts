@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completeSchedule } from './complete-schedule.js';
+import { switchSchedule } from './complete-schedule.js';
 import type { Step } from './ops/types.js';
 
 const on = (table: string, sql: string): Step => ({ sql, switchOf: table });
@@ -14,7 +14,7 @@ describe('the order of complete\'s steps', () => {
       { sql: 'validate b1', beforeSwitch: true },
       on('b', 'rename b.z'),
     ];
-    expect(completeSchedule(steps)).toEqual([
+    expect(switchSchedule(steps)).toEqual([
       { sql: 'validate a1', beforeSwitch: true },
       { sql: 'validate b1', beforeSwitch: true },
       { sql: 'rename a.x;\ndrop a.old', switchOf: 'a' },
@@ -24,6 +24,6 @@ describe('the order of complete\'s steps', () => {
 
   it('keeps any other step in its place: the switch steps before it run first, and the ones after it gather anew', () => {
     const steps: Step[] = [on('a', 'rename a.x'), on('a', 'drop a.t'), { sql: 'raw sql' }, on('a', 'drop a.old'), { sql: 'drop index concurrently i', outsideTransaction: true }];
-    expect(completeSchedule(steps).map((step) => step.sql)).toEqual(['rename a.x;\ndrop a.t', 'raw sql', 'drop a.old', 'drop index concurrently i']);
+    expect(switchSchedule(steps).map((step) => step.sql)).toEqual(['rename a.x;\ndrop a.t', 'raw sql', 'drop a.old', 'drop index concurrently i']);
   });
 });

@@ -1,13 +1,17 @@
 /**
- * The order in which complete runs the steps of every operation (with the undo window's keep-aside and
- * window-trigger steps among them), so that the app, now only the new version, never sees a state
- * between two of them:
- * 1. the `beforeSwitch` steps (VALIDATE CONSTRAINT scans), in operation order, each in its own
- *    transaction: they hold no lock that blocks writes, and a row that breaks a constraint stops
- *    complete while the old shape is still whole;
+ * The order in which complete (and rollback) run the steps of every operation (complete with the undo
+ * window's keep-aside and window-trigger steps among them), so that the app, then only one version
+ * (the new one on complete, the old one on rollback), never sees a state between two of them:
+ * 1. the `beforeSwitch` steps (complete: VALIDATE CONSTRAINT scans; rollback: indexes on the new
+ *    columns dropped concurrently), in operation order, each in its own transaction: they hold no
+ *    lock that blocks writes, and a row that breaks a constraint stops complete while the old shape
+ *    is still whole;
  * 2. each table's `switchOf` steps, of every operation, in one transaction per table (its switch):
  *    trigger drops, column drops, renames, SET NOT NULL on a validated check: catalog changes only,
- *    so the ACCESS EXCLUSIVE lock is held briefly. Tables switch in the order they first appear.
+ *    so the ACCESS EXCLUSIVE lock is held briefly. Tables switch in the order they first appear. On
+ *    rollback this is what keeps the old version's writes whole: a trigger that sets
+ *    `_promote_needs_backfill` or a `_promote_new_<col>` under a NOT NULL check must go together with
+ *    those columns and checks, whichever operation added them.
  * Any other step (raw SQL, an index dropped concurrently) keeps its place: the switches of the steps
  * before it run first, and the ones after it gather anew. Every step is idempotent, and so is each
  * switch (it committed whole or not at all), so a complete killed anywhere is finished by running it
@@ -16,7 +20,7 @@
 import type { Step } from './ops/types.js';
 import { togetherStep } from './steps.js';
 
-export function completeSchedule(steps: readonly Step[]): Step[] {
+export function switchSchedule(steps: readonly Step[]): Step[] {
   const scheduled = steps.filter((step) => step.beforeSwitch === true);
   const pending = new Map<string, Step[]>();
   const flush = () => {
@@ -36,7 +40,7 @@ export function completeSchedule(steps: readonly Step[]): Step[] {
   return scheduled;
 }
 
-/** The steps, each marked as part of the switch of the table (its physical name as start left it). */
+/** The steps, each marked as part of the switch of the table (complete and rollback: its physical name as start left it). */
 export function switchOf(table: string, steps: readonly Step[]): Step[] {
   return steps.map((step) => ({ ...step, switchOf: table }));
 }

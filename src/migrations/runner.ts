@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PromoteError, describeCause, wrapError } from '../errors.js';
 import { forgetBackfill, runBackfill } from './backfill/backfill.js';
 import { migrationChecksum } from './checksum.js';
-import { completeSchedule } from './complete-schedule.js';
+import { switchSchedule } from './complete-schedule.js';
 import type { Migration } from './file.js';
 import { describeDifferences, integrityGate, type GateReport } from './integrity-gate.js';
 import { readSchema } from './introspect.js';
@@ -128,6 +128,7 @@ export interface MigrationPlan {
   backfillTables: string[];
   /** the SQL complete runs, in its order: validations, then each table's switch as one statement list (complete-schedule.ts) */
   complete: Step[];
+  /** the SQL rollback runs, in its order: the version schema, then each table's switch (complete-schedule.ts) */
   rollback: Step[];
   /** raw SQL changes the schema in ways the plan cannot follow: complete and the views are read again after it runs */
   approximate: boolean;
@@ -143,17 +144,13 @@ export async function planMigration(migration: Migration, options: { pool: pg.Po
     complete.push(...(await describeOperation(migration, index, operation, () => handlerFor(operation.kind).complete(bodyOf(operation), context))).steps);
   }
   const rollbackContext: PhaseContext = { before: planned.before, after: planned.after, versionSchema: planned.versionSchema };
-  const rollback: Step[] = [dropVersionSchemaStep(planned.versionSchema)];
-  for (let index = migration.operations.length - 1; index >= 0; index -= 1) {
-    const operation = migration.operations[index] as Operation;
-    rollback.push(...(await describeOperation(migration, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), rollbackContext))));
-  }
+  const rollback: Step[] = [dropVersionSchemaStep(planned.versionSchema), ...(await rollbackSteps(migration, rollbackContext))];
   return {
     name: migration.name,
     versionSchema: planned.versionSchema,
     start: [...planned.plans.flatMap((plan) => plan.steps), ...createVersionSchemaSteps(planned.after, planned.versionSchema)],
     backfillTables: planned.backfillTables,
-    complete: completeSchedule(complete),
+    complete: switchSchedule(complete),
     rollback,
     approximate: planned.plans.some((plan) => plan.refreshSchema),
   };
@@ -217,7 +214,7 @@ export async function completeMigration(options: CompleteOptions): Promise<Migra
     }
     if (kept !== undefined) steps.push(...windowTriggerSteps(context.after, kept));
     // validations first, then each table's drops and renames in one transaction (complete-schedule.ts)
-    await runSteps(options.pool, completeSchedule(steps), budget, options.events);
+    await runSteps(options.pool, switchSchedule(steps), budget, options.events);
     if (refresh) {
       const after = await readSchema(options.pool, schema);
       await runSteps(options.pool, createVersionSchemaSteps(after, run.versionSchema), budget, options.events);
@@ -308,15 +305,25 @@ async function rollBackRun(run: MigrationRun, options: Omit<MigratorOptions, 'ba
   await updateRun(options.pool, run.id, { phase: 'rolling_back' });
   const budget = options.lockBudget ?? DEFAULT_LOCK_BUDGET;
   await runSteps(options.pool, [dropVersionSchemaStep(run.versionSchema)], budget, options.events);
-  const context = phaseContext(run);
-  for (let index = run.operations.length - 1; index >= 0; index -= 1) {
-    const operation = run.operations[index] as Operation;
-    const steps = await describeOperation(run, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), context));
-    await runSteps(options.pool, steps, budget, options.events);
-  }
+  await runSteps(options.pool, await rollbackSteps(run, phaseContext(run)), budget, options.events);
   // a later start of the same migration must visit every row again, not resume this one's cursor
   await forgetBackfill(options.pool, run.name);
   await updateRun(options.pool, run.id, { phase: 'rolled_back', ...(error === undefined ? {} : { error }) });
+}
+
+/**
+ * Every operation's rollback, last operation first, scheduled as complete's are: the old version,
+ * which keeps writing, must never meet one operation's trigger without the columns another
+ * operation's rollback drops (drop_column drops `_promote_needs_backfill`, which add_column's `up`
+ * trigger sets), so each table's trigger and column drops run in one transaction (its switch).
+ */
+async function rollbackSteps(migration: Pick<Migration, 'name' | 'operations'>, context: PhaseContext): Promise<Step[]> {
+  const steps: Step[] = [];
+  for (let index = migration.operations.length - 1; index >= 0; index -= 1) {
+    const operation = migration.operations[index] as Operation;
+    steps.push(...(await describeOperation(migration, index, operation, () => handlerFor(operation.kind).rollback(bodyOf(operation), context))));
+  }
+  return switchSchedule(steps);
 }
 
 async function undoStart(run: MigrationRun, options: MigratorOptions, cause: unknown): Promise<never> {

@@ -125,10 +125,15 @@ export const addColumn: OperationHandler<'add_column'> = {
     const table = requireTable(after, operation.table);
     const physical = newColumnName(operation.column.name);
     return [
-      dropTriggerStep(after.name, physicalAtStart(table), physical),
-      { sql: `drop index concurrently if exists ${qualified(after.name, uniqueIndexName(physicalAtStart(table), operation.column.name))}`, outsideTransaction: true },
-      { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
-      dropNeedsBackfillColumnStep(after.name, table.physical),
+      // concurrently, so before the switch: in it, it would split the trigger's drop from the column's
+      { sql: `drop index concurrently if exists ${qualified(after.name, uniqueIndexName(physicalAtStart(table), operation.column.name))}`, outsideTransaction: true, beforeSwitch: true },
+      // the table's switch (complete-schedule.ts): the old version's writes meet the up trigger with its
+      // columns (and the NOT NULL check on them), or neither
+      ...switchOf(physicalAtStart(table), [
+        dropTriggerStep(after.name, physicalAtStart(table), physical),
+        { sql: `alter table if exists ${qualified(after.name, table.physical)} drop column if exists ${ident(physical)}` },
+        dropNeedsBackfillColumnStep(after.name, table.physical),
+      ]),
     ];
   },
 };

@@ -68,10 +68,11 @@ export const createConstraint: OperationHandler<'create_constraint'> = {
   rollback(operation, { after }) {
     const target = qualified(after.name, operation.table);
     return [
+      // concurrently, so before the table's switch
+      ...(usesIndex(operation) ? [{ sql: `drop index concurrently if exists ${qualified(after.name, operation.name)}`, outsideTransaction: true, beforeSwitch: true }] : []),
       ...rollbackDuplication(after.name, operation.table, operation.columns ?? []),
       // a constraint over no column is on the table itself; one over columns went with their twins
-      { sql: `alter table if exists ${target} drop constraint if exists ${ident(operation.name)}` },
-      ...(usesIndex(operation) ? [{ sql: `drop index concurrently if exists ${qualified(after.name, operation.name)}`, outsideTransaction: true }] : []),
+      ...switchOf(operation.table, [{ sql: `alter table if exists ${target} drop constraint if exists ${ident(operation.name)}` }]),
     ];
   },
 };

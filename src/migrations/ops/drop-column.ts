@@ -39,7 +39,9 @@ export const dropColumn: OperationHandler<'drop_column'> = {
   rollback(operation, { before, after }) {
     const table = requireTable(after, operation.table);
     const physical = droppedPhysical(before, table, operation.column);
-    return [dropTriggerStep(after.name, physicalAtStart(table), physical), dropNeedsBackfillColumnStep(after.name, table.physical)];
+    // in the table's switch: another operation's trigger on the table (add_column's up) still sets
+    // the bookkeeping columns dropped here
+    return switchOf(physicalAtStart(table), [dropTriggerStep(after.name, physicalAtStart(table), physical), dropNeedsBackfillColumnStep(after.name, table.physical)]);
   },
 };
 

@@ -278,7 +278,8 @@ export function rollbackDuplication(schemaName: string, tableName: string, colum
   for (const column of columns) steps.push(dropTriggerStep(schemaName, tableName, newColumnName(column)), dropTriggerStep(schemaName, tableName, column));
   for (const column of columns) steps.push({ sql: `alter table if exists ${qualified(schemaName, tableName)} drop column if exists ${ident(newColumnName(column))}` });
   steps.push(dropNeedsBackfillColumnStep(schemaName, tableName));
-  return steps;
+  // the table's switch: the triggers go with the twins and bookkeeping columns they fill
+  return switchOf(tableName, steps);
 }
 
 /** A statement whose failure with one of these conditions is ignored (the copy does not fit the new type). */

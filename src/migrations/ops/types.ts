@@ -17,17 +17,21 @@ export interface Step {
    */
   outsideTransaction?: boolean;
   /**
-   * complete only: the step changes what the app sees of a table (drops a trigger, a column or a
-   * constraint, renames, swaps a twin in): the table's physical name as start left it. Complete runs
-   * all such steps of a table, of every operation, in one transaction (the table's switch), so the app
-   * never meets a state in between, such as a `down` trigger that reads a column already renamed, or
-   * an old NOT NULL column without the trigger that filled it. They must be quick catalog changes.
+   * complete and rollback: the step changes what the app sees of a table (drops a trigger, a column or
+   * a constraint, renames, swaps a twin in): the table's physical name as start left it. Complete and
+   * rollback run all such steps of a table, of every operation, in one transaction (the table's
+   * switch), so the app never meets a state in between, such as a `down` trigger that reads a column
+   * already renamed, an old NOT NULL column without the trigger that filled it, or (rollback) an `up`
+   * trigger whose `_promote_needs_backfill` another operation's rollback dropped. They must be quick
+   * catalog changes.
    */
   switchOf?: string;
   /**
-   * complete only: a scan that must not run under the switch's ACCESS EXCLUSIVE lock (VALIDATE
+   * complete: a scan that must not run under the switch's ACCESS EXCLUSIVE lock (VALIDATE
    * CONSTRAINT): complete runs these first, before any switch, so it also stops while the old shape
    * is whole when a row breaks a constraint. They name tables and columns as start left them.
+   * Rollback: a step outside a transaction (DROP INDEX CONCURRENTLY) that would otherwise split a
+   * table's switch in two; it runs before the switches.
    */
   beforeSwitch?: boolean;
 }
