@@ -23,6 +23,18 @@ describe('checkSemantics', () => {
     expect(checkSemantics(baseSpec())).toEqual([]);
   });
 
+  it('reports two routers on one address, counting the defaults, and lets port 0 repeat', () => {
+    const withRouters = (staging: unknown, production: unknown) =>
+      baseSpec({ environments: (baseSpec().environments as object[]).map((environment, index) => ({ ...environment, router: index === 0 ? staging : production })) });
+    expect(checkSemantics(withRouters({ listen: '127.0.0.1:8081' }, { listen: '127.0.0.1:8080' }))).toEqual([
+      { path: ['environments', 1, 'router'], message: 'environments[1].router.admin (its default) is 127.0.0.1:9464, which environments[0].router.admin (its default) already uses: every router and admin port needs its own address' },
+    ]);
+    expect(checkSemantics(withRouters({ listen: '127.0.0.1:8080', admin: '127.0.0.1:9465' }, { admin: '127.0.0.1:9466' }))).toEqual([
+      { path: ['environments', 1, 'router'], message: 'environments[1].router.listen (its default) is 127.0.0.1:8080, which environments[0].router.listen already uses: every router and admin port needs its own address' },
+    ]);
+    expect(checkSemantics(withRouters({ listen: '127.0.0.1:0', admin: '127.0.0.1:0' }, { listen: '127.0.0.1:0', admin: '127.0.0.1:0' }))).toEqual([]);
+  });
+
   it('reports a duplicate environment name at the second one', () => {
     const environments = [...baseSpec().environments, { name: 'staging', strategy: 'canary' }];
     expect(checkSemantics(baseSpec({ environments }))).toEqual([

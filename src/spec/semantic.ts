@@ -25,7 +25,31 @@ export function checkSemantics(data: unknown): PathProblem[] {
     ...flagSafeguards(asList(spec.flags), asObject(asObject(spec.analysis).templates)),
     ...verifyChecks(strategies, Object.keys(asObject(asObject(spec.integrity).checks))),
     ...schemaChecks(asObject(asObject(spec.integrity).checks), asList(spec.environments)),
+    ...routerAddresses(asList(spec.environments)),
   ];
+}
+
+/**
+ * `promote server` runs every environment's router in one process: two of them (or a router and
+ * its admin port) on one address cannot both listen. The defaults count, since two routers that
+ * leave `admin` out share 127.0.0.1:9464. Port 0 picks a free port, so it never collides.
+ */
+function routerAddresses(environments: unknown[]): PathProblem[] {
+  const taken = new Map<string, string>();
+  const problems: PathProblem[] = [];
+  environments.forEach((environment, index) => {
+    if (!isObject(environment) || !isObject(environment.router)) return;
+    const router = environment.router;
+    for (const [field, fallback] of [['listen', '127.0.0.1:8080'], ['admin', '127.0.0.1:9464']] as const) {
+      const address = typeof router[field] === 'string' ? router[field] : fallback;
+      if (/:0$/.test(address)) continue;
+      const where = `environments[${index}].router.${field}${typeof router[field] === 'string' ? '' : ' (its default)'}`;
+      const first = taken.get(address);
+      if (first === undefined) taken.set(address, where);
+      else problems.push({ path: ['environments', index, 'router', ...(typeof router[field] === 'string' ? [field] : [])], message: `${where} is ${address}, which ${first} already uses: every router and admin port needs its own address` });
+    }
+  });
+  return problems;
 }
 
 /**

@@ -34,6 +34,7 @@ environments:
       readiness: { path: /healthz, timeout: 30s }
     router:
       listen: 127.0.0.1:8081 # clients connect here; the weights decide which version answers
+      admin: 127.0.0.1:9465 # /metrics and /state; each router needs its own (production keeps 9464)
     strategy: blue-green
 
   - name: production
