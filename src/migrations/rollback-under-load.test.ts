@@ -14,6 +14,7 @@ import {
   createMigrationDatabase,
   createOrdersTables,
   NEW_APP_WRITES,
+  OLD_APP_TRANSACTIONS,
   OLD_APP_WRITES,
   startWriter,
   waitForAttempts,
@@ -68,5 +69,39 @@ describe('rollback under the old version\'s writes', () => {
               (select count(*) from lines where _promote_new_price_cents is distinct from round(price * 100)::bigint)::int as lines`,
     );
     expect(wrong.rows[0]).toEqual({ orders: 0, lines: 0 });
+  }, 60_000);
+
+  it('expand, roll back, expand again while the old version writes as the demo\'s 1.0.0 does (transactions, cancels of old orders): no write refused in any phase', async () => {
+    // the demo once showed 1.0.0 refused with 23514 (_promote_not_null_total_cents) around 3.0.0's
+    // expand of the migration 2.0.0 had rolled back: before rollback switched tables whole, these came
+    // from the rollback (add_column's up trigger dropped a transaction before its column and check);
+    // none came after the second expand
+    await createOrdersTables(db);
+    const oldApp = startWriter(await db.clientFor('public'), OLD_APP_TRANSACTIONS);
+    const refusedIn: Record<string, string[]> = {};
+    let seen = 0;
+    const phase = async (name: string, work: () => Promise<unknown>) => {
+      await work();
+      // and a while after it, as the load goes on
+      await waitForAttempts(oldApp, oldApp.attempts() + 300);
+      refusedIn[name] = oldApp.errors.slice(seen);
+      seen = oldApp.errors.length;
+    };
+    try {
+      await phase('start', () => withWritersFirst(db.url, [oldApp], (pool) => startMigration(CENTS, { pool })));
+      await phase('rollback', () => withWritersFirst(db.url, [oldApp], (pool) => rollbackMigration({ pool })));
+      await phase('start again', () => withWritersFirst(db.url, [oldApp], (pool) => startMigration(CENTS, { pool })));
+    } finally {
+      await oldApp.stop();
+    }
+    expect(refusedIn).toEqual({ start: [], rollback: [], 'start again': [] });
+    // the second backfill visited every row (the rolled-back run's cursor was forgotten), and the old
+    // version's inserts and cancels since got the up value from the trigger
+    const wrong = await db.pool.query(
+      `select (select count(*) from orders where _promote_new_total_cents is distinct from round(total * 100)::bigint)::int as orders,
+              (select count(*) from lines where _promote_new_price_cents is distinct from round(price * 100)::bigint)::int as lines,
+              (select count(*) from orders where status = 'cancelled')::int > 0 as cancelled`,
+    );
+    expect(wrong.rows[0]).toEqual({ orders: 0, lines: 0, cancelled: true });
   }, 60_000);
 });

@@ -126,7 +126,8 @@ describe('a migrator killed between any two steps', () => {
       },
       assertAsBefore,
     );
-    expect(points).toBeGreaterThan(3);
+    // the version schema, the index dropped concurrently, then the table's switch as one (complete-schedule.ts)
+    expect(points).toBeGreaterThanOrEqual(3);
   }, 240_000);
 
   it('start: the interrupted start is rolled back, the next start and complete succeed', async () => {

@@ -24,7 +24,7 @@ export function startWriter(client: pg.Client, statements: readonly string[]): W
     for (let n = 1; !stopped; n += 1) {
       for (const sql of statements) {
         try {
-          await client.query(sql, [n]);
+          await client.query(sql, sql.includes('$1') ? [n] : []);
         } catch (error) {
           const { message, code } = error as { message: string; code?: string };
           errors.push(`${message} (${code ?? '?'})`);
@@ -116,6 +116,23 @@ export const OLD_APP_WRITES = [
   'insert into orders (total) values ($1::int * 0.01)',
   'insert into lines (order_id, price) values ($1::int, $1::int * 0.02)',
   `update orders set status = case when status = 'placed' then 'cancelled' else 'placed' end where id = $1::int % ${SEEDED_ORDERS} + 1`,
+];
+
+/**
+ * The old version's writes as the demo's orders service 1.0.0 makes them (src/demo/orders-store.ts):
+ * each request one transaction that sets its schema version (src/sdk/schema-version.ts), an order and
+ * its line, or a cancel of a seeded order.
+ */
+export const OLD_APP_TRANSACTIONS = [
+  'begin',
+  `select set_config('search_path', 'public', true), set_config('promote.version', '', true)`,
+  'insert into orders (total) values ($1::bigint / 100.0)',
+  'insert into lines (order_id, price) select $1::int, p / 100.0 from unnest(array[$1::bigint * 2]) as t(p)',
+  'commit',
+  'begin',
+  `select set_config('search_path', 'public', true), set_config('promote.version', '', true)`,
+  `update orders set status = 'cancelled' where id = $1::int % ${SEEDED_ORDERS} + 1 and status = 'placed'`,
+  'commit',
 ];
 
 /** The new version's writes (its views, cents). */
