@@ -230,7 +230,7 @@ describe('decide: people in the loop', () => {
     const order = kinds(run.actions);
     expect(order.indexOf('stopAnalysis')).toBeGreaterThan(order.indexOf('startAnalysis'));
     expect(order).not.toContain('setTraffic {"v2":50,"v1":50}');
-    expect(run.events.find((event) => event.type === 'rollout.promoted-fully')?.data).toEqual({ by: 'dave', skipped: ['analysis error-rate', 'setWeight 50', 'pause 60s'] });
+    expect(run.events.find((event) => event.type === 'rollout.promoted-fully')?.data).toEqual({ by: 'dave', skipped: ['analysis error-rate', 'setWeight 50', 'pause 1m'] });
   });
 
   it('blue-green without autoPromote waits before the switch until promoted', () => {

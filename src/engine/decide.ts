@@ -1,3 +1,4 @@
+import { formatDuration } from '../spec/duration.js';
 import { describeStep, type HookPoint, type PlannedStep, type RolloutPlan } from './plan.js';
 import { TERMINAL_PHASES, type Action, type Command, type Decision, type EngineEvent, type Observations, type Outcome, type Phase, type RolloutState } from './state.js';
 
@@ -191,8 +192,8 @@ class Context {
     }
     const until = (this.state.stepStartedAt ?? this.observed.now) + step.duration;
     if (this.observed.now >= until) {
-      this.completeStep(`paused ${Math.round(step.duration / 1000)}s`);
-      this.setPhase('Progressing', `pause of ${Math.round(step.duration / 1000)}s over`);
+      this.completeStep(`paused ${formatDuration(step.duration)}`);
+      this.setPhase('Progressing', `pause of ${formatDuration(step.duration)} over`);
       return 'done';
     }
     this.wake(until);

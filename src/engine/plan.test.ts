@@ -84,3 +84,9 @@ describe('planRollout', () => {
     expect(() => planRollout(spec(`  main:\n    type: canary\n    steps:\n      - promote: {}\n`), 'staging')).toThrow(/no environment "staging" in promote.yaml; expected one of production/);
   });
 });
+
+describe('describeStep', () => {
+  it('names a timed pause by its duration as written, sub-second ones too', () => {
+    expect([300, 1_000, 90_000, 5_400_000].map((duration) => describeStep({ kind: 'pause', duration }))).toEqual(['pause 300ms', 'pause 1s', 'pause 1m30s', 'pause 1h30m']);
+  });
+});

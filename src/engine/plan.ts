@@ -1,4 +1,5 @@
 import { PromoteError } from '../errors.js';
+import { formatDuration } from '../spec/duration.js';
 import { formatPath, type HookSpec, type AnalysisStepSpec, type ApprovalStepSpec, type PathSegment, type PromoteSpec, type SetFlagStepSpec, type StepSpec, type TestStepSpec, type VerifyStepSpec } from '../spec/index.js';
 
 /**
@@ -135,7 +136,7 @@ export function describeStep(step: PlannedStep): string {
     case 'setWeight':
       return `setWeight ${step.weight}`;
     case 'pause':
-      return step.duration === undefined ? 'pause until resumed' : `pause ${Math.round(step.duration / 1000)}s`;
+      return step.duration === undefined ? 'pause until resumed' : `pause ${formatDuration(step.duration)}`;
     case 'analysis':
       return `analysis ${step.analysis.templates.join(', ')}`;
     case 'setFlag':
