@@ -102,6 +102,11 @@ export function createExecutor(options: ExecutorOptions): Executor {
             ...(options.migrations?.undoWindowMs === undefined ? {} : { undoWindowMs: options.migrations.undoWindowMs }),
             ...(action.migrations ? { only: action.migrations } : {}),
             ...(backfill ? { backfill } : {}),
+            // a database restart mid-step is waited out (the backfill resumes from its cursor), not failed into a rollback
+            reconnect: {
+              onRetry: (attempt: number, error: unknown, delayMs: number) =>
+                options.log?.warn({ rollout: context.rolloutId, action: action.id, attempt, delayMs }, `migration ${action.phase} lost the app database (${describeCause(error)}); reconnect ${attempt} in ${delayMs} ms`),
+            },
           };
           try {
             if (action.phase === 'expand') await assertReleaseMigrations(await releaseRecord(options, context), options.migrationsDir);

@@ -3,6 +3,8 @@
  * migration of the folder not applied yet (several as one run, so they are in flight together),
  * contract completes the run in flight once the old version is gone, and a rollout that is aborted
  * rolls its expand back. A migration edited after it was applied is refused, naming both checksums.
+ * Each step rides out a database restart: a lost connection is retried (see retry.ts), and expand
+ * then resumes its backfill from the saved cursor instead of failing the rollout into a rollback.
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import type pg from 'pg';
 import { PromoteError } from '../errors.js';
 import { withAppDatabase } from './app-database.js';
 import { runBackfill } from './backfill/backfill.js';
+import { retryOnConnectionLoss, type ReconnectOptions } from './backfill/retry.js';
 import { migrationChecksum } from './checksum.js';
 import { MIGRATION_EXTENSIONS, type Migration } from './file.js';
 import { loadMigrationFolderOrThrow } from './folder.js';
@@ -27,6 +30,8 @@ export interface ReleaseMigrationsOptions {
   /** only these migrations (by name), as a `migrate` step may say */
   only?: readonly string[];
   backfill?: Backfiller;
+  /** retrying after a lost connection (a database restart): budget, backoff, and who hears of each retry */
+  reconnect?: ReconnectOptions;
 }
 
 export interface MigrationStepResult {
@@ -34,16 +39,32 @@ export interface MigrationStepResult {
   /** the version schema the release's instances use (PROMOTE_SCHEMA_VERSION), when there is one */
   versionSchema?: string;
   applied: string[];
+  /** how many times the step reconnected after losing the database */
+  reconnects?: number;
+}
+
+/** Runs a step again while the database is away; the result's detail says how many reconnects it took. */
+async function riding(options: ReleaseMigrationsOptions, step: () => Promise<MigrationStepResult>): Promise<MigrationStepResult> {
+  const { value, retries } = await retryOnConnectionLoss(step, options.reconnect);
+  if (retries === 0) return value;
+  return { ...value, detail: `${value.detail} (after ${retries} reconnect${retries === 1 ? '' : 's'})`, reconnects: retries };
 }
 
 export async function expandReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to apply', applied: [] };
+  return riding(options, () => expandOnce(options));
+}
+
+async function expandOnce(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
-    const pending = await pendingMigrations(pool, options);
+    let pending = await pendingMigrations(pool, options);
     const inFlight = await inFlightRun(pool, options.schema);
     if (pending.length === 0) {
       if (inFlight === undefined) return { detail: 'no migrations to apply', applied: [] };
-      return { detail: `${inFlight.name} is already expanded`, versionSchema: inFlight.versionSchema, applied: [] };
+      // a start cut short in its backfill (a lost connection, a controller stop) is no longer pending,
+      // but not expanded either: starting its migrations again resumes the backfill from its cursor
+      if (inFlight.phase !== 'started' || inFlight.backfilled) return { detail: `${inFlight.name} is already expanded`, versionSchema: inFlight.versionSchema, applied: [] };
+      pending = await migrationsOfRun(options.migrationsDir, inFlight.members);
     }
     const combined = combineMigrations(pending);
     const members: RunMember[] = pending.map((migration) => ({ name: migration.name, checksum: migrationChecksum(migration) }));
@@ -55,6 +76,10 @@ export async function expandReleaseMigrations(options: ReleaseMigrationsOptions)
 
 export async function contractReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to contract', applied: [] };
+  return riding(options, () => contractOnce(options));
+}
+
+async function contractOnce(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
@@ -67,6 +92,10 @@ export async function contractReleaseMigrations(options: ReleaseMigrationsOption
 
 export async function rollBackReleaseMigrations(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   if (!(await hasMigrationFiles(options.migrationsDir))) return { detail: 'no migrations to roll back', applied: [] };
+  return riding(options, () => rollBackOnce(options));
+}
+
+async function rollBackOnce(options: ReleaseMigrationsOptions): Promise<MigrationStepResult> {
   return withAppDatabase(options.databaseUrl, 'connecting to the app database to migrate it', async (pool) => {
     await ensureState(pool);
     const inFlight = await inFlightRun(pool, options.schema);
@@ -127,6 +156,16 @@ async function pendingMigrations(pool: pg.Pool, options: ReleaseMigrationsOption
     if (options.only === undefined || options.only.includes(migration.name)) pending.push(migration);
   }
   return pending;
+}
+
+/** The folder's migrations a run applies, in the run's order (their checksums were checked as applied ones). */
+async function migrationsOfRun(dir: string, members: readonly RunMember[]): Promise<Migration[]> {
+  const folder = await loadMigrationFolderOrThrow(dir);
+  return members.map((member) => {
+    const migration = folder.migrations.find((each) => each.name === member.name);
+    if (migration === undefined) throw new PromoteError(`migration "${member.name}" is in flight with its backfill unfinished, but ${dir} no longer has it: it cannot be resumed`, { hint: 'restore the file, or roll the migration back (promote migrate rollback)' });
+    return migration;
+  });
 }
 
 /** An app without migration files never has Promote touch its database. */

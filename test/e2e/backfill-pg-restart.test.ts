@@ -5,25 +5,17 @@
  * committed batch saved, not from the first key. Afterwards every row has its new column, no row was
  * visited twice by the backfill, and every write the server acknowledged is there.
  *
- * The run's shared server is left alone: this file starts a PostgreSQL of its own. The embedded server
- * picks a new free port at each start (cluster.ts startServer), so the restart here runs pg_ctl itself
- * with the port it had: the pools keep their URL, as an app's would keep a fixed database address.
+ * The run's shared server is left alone: this file starts a PostgreSQL of its own (private-postgres.ts).
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runBackfill, type BackfillReport } from '../../src/migrations/backfill/backfill.js';
 import { backfillProgress } from '../../src/migrations/backfill/progress.js';
 import { completeMigration, startMigration } from '../../src/migrations/runner.js';
 import { inFlightRun } from '../../src/migrations/state.js';
-import { locateBinaries } from '../../src/store/embedded/binaries.js';
-import { resolveRunAs } from '../../src/store/embedded/run-as.js';
-import { ensureEmbeddedPostgres, stopEmbeddedPostgres, type EmbeddedServer } from '../../src/store/embedded/server.js';
 import { seededRandom } from '../../src/system/seeded-random.js';
-import { afterFile } from '../helpers/cleanup.js';
 import { migrationFrom } from '../helpers/migrations.js';
-import { scratchFolder } from '../helpers/scratch.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 
 const ROWS = 80_000;
 const SEED = Number(process.env.PROMOTE_TEST_SEED ?? 9);
@@ -34,40 +26,13 @@ const MIGRATION = migrationFrom('01_name_upper', `operations:
       column: { name: name_upper, type: text }
 `);
 
-let server: EmbeddedServer;
-let home: string;
+let postgres: PrivatePostgres;
+const crashAndRestart = () => postgres.crashAndRestart();
+const pool = (application: string, max: number) => postgres.pool(application, max);
 
 beforeAll(async () => {
-  home = join(await scratchFolder('promote-pg-restart-'), 'pg');
-  server = await ensureEmbeddedPostgres({ home, durable: false });
-  // not server.release(): its lease connection died in the crash
-  afterFile('stopping the private PostgreSQL', () => stopEmbeddedPostgres(home));
+  postgres = await startPrivatePostgres('promote-pg-restart-');
 }, 120_000);
-
-/** pg_ctl on the private server, as the user the server runs as (root hands it over to `postgres`). */
-async function pgCtl(args: string[]): Promise<void> {
-  const [binaries, runAs] = await Promise.all([locateBinaries(), resolveRunAs()]);
-  await new Promise<void>((resolve, reject) => {
-    execFile(binaries.pgCtl, [...args, '--pgdata', join(home, 'data'), '--wait', '--timeout', '60', '--silent'],
-      { uid: runAs.uid, gid: runAs.gid, cwd: home, timeout: 90_000, env: { ...process.env, LC_ALL: 'C' } },
-      (error, stdout, stderr) => (error ? reject(new Error(`pg_ctl ${args[0]} on ${home}: ${(stderr || stdout || error.message).trim()}`)) : resolve()));
-  });
-}
-
-/** A crash, not a shutdown: the postmaster quits its backends at once and the next start replays the WAL. */
-async function crashAndRestart(): Promise<void> {
-  await pgCtl(['stop', '--mode', 'immediate']);
-  await pgCtl(['start', '--log', join(home, 'postgres.log'), '--options', `-p ${server.port}`]);
-}
-
-function pool(application: string, max: number): pg.Pool {
-  // the writer asks for synchronous commit (the test server turns it off): an acknowledged commit is then
-  // in the WAL the crash recovery replays, which is what "acknowledged" promises on a real server
-  const created = new pg.Pool({ connectionString: server.url, max, application_name: application, options: '-c synchronous_commit=on', connectionTimeoutMillis: 5_000 });
-  created.on('error', () => undefined); // the crash ends every connection; the pools must survive it
-  afterFile(`closing the ${application} pool`, () => created.end());
-  return created;
-}
 
 /**
  * A writer that inserts rows and renames random ones, one statement at a time, keeping a ledger: the
