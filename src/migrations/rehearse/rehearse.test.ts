@@ -78,7 +78,8 @@ describe('rehearse', () => {
     // the table's switch (complete-schedule.ts): the triggers go in the same transaction as the swap
     expect(swap.sql).toContain('drop column if exists "price"');
     expect(swap.sql).toContain('_promote_trg_products__promote_new_price"() cascade');
-    expect(shorten(swap.sql, 'public')).toMatch(/^drop function _promote_trg_products__promote_new_price\(\) cascade; /);
+    expect(swap.switchOf).toBe('products');
+    expect(shorten(swap.sql, 'public', swap.switchOf)).toMatch(/^switch products: drop column price; rename _promote_new_price to price; /);
     expect(rehearsal.statements.map((each) => each.phase)).toEqual(expect.arrayContaining(['start', 'complete', 'rollback']));
     expect(statement(rehearsal, 'rollback', /drop column if exists "_promote_new_price"/).blocks).toBe('reads and writes');
     // the rollback copy's start is only its setup: each phase is reported once

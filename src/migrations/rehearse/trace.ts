@@ -25,6 +25,8 @@ export interface HeldLock {
 export interface StatementTrace {
   phase: string;
   sql: string;
+  /** the table whose switch (complete-schedule.ts) the statement is: several statements in one transaction */
+  switchOf?: string;
   outsideTransaction: boolean;
   locks: HeldLock[];
   /** from the start of the step's transaction to the end of its statement (the commit follows at once); a whole statement outside a transaction */
@@ -137,7 +139,16 @@ export class LockTracer {
       if (step.outsideTransaction === true) return this.endSampling(step, elapsedMs);
       const held = this.pending.get(step) ?? { heldMs: elapsedMs, locks: [] };
       this.pending.delete(step);
-      this.statements.push({ phase: this.phase, sql: step.sql, outsideTransaction: false, locks: held.locks, heldMs: held.heldMs, sampled: true, blocks: strongestBlock(held.locks) });
+      this.statements.push({
+        phase: this.phase,
+        sql: step.sql,
+        ...(step.switchOf === undefined ? {} : { switchOf: step.switchOf }),
+        outsideTransaction: false,
+        locks: held.locks,
+        heldMs: held.heldMs,
+        sampled: true,
+        blocks: strongestBlock(held.locks),
+      });
     },
   };
 
