@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PromoteError, wrapError } from '../../src/errors.js';
 import { runBackfill, type BackfillReport } from '../../src/migrations/backfill/backfill.js';
 import { backfillProgress } from '../../src/migrations/backfill/progress.js';
-import { isConnectionError } from '../../src/migrations/backfill/retry.js';
+import { isConnectionError, retryOnConnectionLoss } from '../../src/migrations/backfill/retry.js';
 import { contractReleaseMigrations, expandReleaseMigrations } from '../../src/migrations/release-migrations.js';
 import type { Backfiller } from '../../src/migrations/runner.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -52,6 +52,17 @@ describe('the migrate step and a PostgreSQL restart', () => {
     expect(isConnectionError(wrapError('backfilling', Object.assign(new Error('function nope() does not exist'), { code: '42883' })))).toBe(false);
     expect(isConnectionError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isConnectionError(undefined)).toBe(false);
+  });
+
+  it('gives up with the last connection error once the reconnect budget is spent', async () => {
+    let tries = 0;
+    const gone = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const failure = await retryOnConnectionLoss(() => {
+      tries += 1;
+      return Promise.reject(gone);
+    }, { budgetMs: 200, baseMs: 5, capMs: 20 }).then(() => undefined, (error: unknown) => error);
+    expect(failure).toBe(gone);
+    expect(tries).toBeGreaterThan(1);
   });
 
   it('expand waits out a crash mid-backfill and resumes from the cursor: every row filled once', async () => {
