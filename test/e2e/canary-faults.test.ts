@@ -10,17 +10,14 @@
  *    seeded fault proxy inside each canary instance): analysis fails the canary and the rollout rolls
  *    back by itself, while stable answers every request it was sent.
  */
-import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isRunning } from '../../src/system/processes.js';
-import { afterFile } from '../helpers/cleanup.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { stopDeployedVersions } from '../helpers/instances.js';
-import { apiClient, createReleases, killLeftoversOnExit, startPromoteServer, type Api } from '../helpers/promote-server.js';
+import { createReleases, servePromote, stopServed, type Api, type ServedFolder } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
 import {
   appProcesses,
@@ -65,8 +62,7 @@ describe('a canary instance crashes and a stable instance hangs while the canary
   let env: Record<string, string>;
   let routerPort: number;
   let adminPort: number;
-  let server: ChildProcess | undefined;
-  let output: Promise<unknown> | undefined;
+  let served: ServedFolder | undefined;
   let api: Api;
   let load: ReturnType<typeof recordedLoad> | undefined;
   let hung: number | undefined;
@@ -102,9 +98,8 @@ describe('a canary instance crashes and a stable instance hangs while the canary
 `,
     });
     await createReleases(folder, env, ['v1', 'v2']);
-    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
-    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
-    api = apiClient(apiPort);
+    served = await servePromote(folder, env, apiPort, marker);
+    api = served.api;
     // v1 goes out through this server, whose process target then supervises (and restarts) its
     // instances: a version an earlier controller deployed is not supervised until a rollout asks for it
     await putOutAlone(api, 'v1');
@@ -113,9 +108,7 @@ describe('a canary instance crashes and a stable instance hangs while the canary
   afterAll(async () => {
     if (hung !== undefined && isRunning(hung)) process.kill(hung, 'SIGCONT');
     await load?.stop();
-    if (server?.exitCode === null) server.kill('SIGTERM');
-    await output;
-    await stopDeployedVersions(folder, ['v1', 'v2']);
+    await stopServed(served, folder, ['v1', 'v2']);
   });
 
   it('routes around both without failing a GET, restarts both, and ends as the analysis says', async () => {
@@ -191,8 +184,7 @@ describe('latency, jitter and resets between the router and the canary only', ()
   let env: Record<string, string>;
   let routerPort: number;
   let adminPort: number;
-  let server: ChildProcess | undefined;
-  let output: Promise<unknown> | undefined;
+  let served: ServedFolder | undefined;
   let api: Api;
   let load: ReturnType<typeof recordedLoad> | undefined;
   const marker = `canary-faults-network-${process.pid}`;
@@ -228,17 +220,14 @@ describe('latency, jitter and resets between the router and the canary only', ()
 `,
     });
     await createReleases(folder, env, ['v1', 'v2']);
-    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
-    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
-    api = apiClient(apiPort);
+    served = await servePromote(folder, env, apiPort, marker);
+    api = served.api;
     await putOutAlone(api, 'v1');
   }, 60_000);
 
   afterAll(async () => {
     await load?.stop();
-    if (server?.exitCode === null) server.kill('SIGTERM');
-    await output;
-    await stopDeployedVersions(folder, ['v1', 'v2']);
+    await stopServed(served, folder, ['v1', 'v2']);
   });
 
   it('fails the canary on its measurements and rolls back by itself; every request sent to stable is answered', async () => {

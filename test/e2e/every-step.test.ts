@@ -5,7 +5,6 @@
  * pause until resumed, analysis, setFlag, approval, verify, promote and migrate contract; and a
  * blue-green rollout with its preview route, a person's switch, scaleDownDelay and `promote rollback`.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,11 +13,9 @@ import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/system/processes.js';
-import { afterFile } from '../helpers/cleanup.js';
 import { runInProcess } from '../helpers/cli.js';
 import { createTestDatabase, createUsersDatabase } from '../helpers/database.js';
-import { stopDeployedVersions } from '../helpers/instances.js';
-import { apiClient, createReleases, killLeftoversOnExit, startPromoteServer, steadyLoad, type Api } from '../helpers/promote-server.js';
+import { createReleases, servePromote, steadyLoad, stopServed, type Api, type ServedFolder } from '../helpers/promote-server.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const canaryApp = fileURLToPath(new URL('../fixtures/canary-app.mjs', import.meta.url));
@@ -92,8 +89,7 @@ describe('a canary through every step kind', () => {
   let env: Record<string, string>;
   let appDb: pg.Pool;
   let routerPort: number;
-  let server: ChildProcess | undefined;
-  let output: Promise<unknown> | undefined;
+  let served: ServedFolder | undefined;
   let api: Api;
   let load: ReturnType<typeof countedLoad> | undefined;
   const marker = `every-step-canary-${process.pid}`;
@@ -176,17 +172,14 @@ console.log('smoke: ' + body.version + ' answers');
     // v2 is recorded with the migration it needs
     await writeFile(join(folder, 'migrations', '01_add_email.yaml'), `operations:\n  - add_column:\n      table: users\n      up: lower(replace(name, ' ', '')) || '@example.com'\n      column: { name: email, type: text }\n`);
     await createReleases(folder, env, ['v2']);
-    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
-    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
-    api = apiClient(apiPort);
+    served = await servePromote(folder, env, apiPort, marker);
+    api = served.api;
     load = countedLoad(`http://127.0.0.1:${routerPort}/`, 4);
   }, 60_000);
 
   afterAll(async () => {
     await load?.stop();
-    if (server?.exitCode === null) server.kill('SIGTERM');
-    await output;
-    await stopDeployedVersions(folder, ['v1', 'v2']);
+    await stopServed(served, folder, ['v1', 'v2']);
   });
 
   it('runs migrate, test, setWeight, both pauses, analysis, setFlag, approval, verify, promote and contract in order, under load with no failed request', async () => {
@@ -309,8 +302,7 @@ describe('a blue-green rollout: preview, a person switches, blue stays warm, the
   let folder: string;
   let env: Record<string, string>;
   let routerPort: number;
-  let server: ChildProcess | undefined;
-  let output: Promise<unknown> | undefined;
+  let served: ServedFolder | undefined;
   let api: Api;
   let load: ReturnType<typeof countedLoad> | undefined;
   const marker = `every-step-bluegreen-${process.pid}`;
@@ -359,16 +351,13 @@ integrity:
 `,
     );
     await createReleases(folder, env, ['blue', 'green']);
-    ({ child: server, output } = await startPromoteServer(folder, env, apiPort));
-    afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [server]));
-    api = apiClient(apiPort);
+    served = await servePromote(folder, env, apiPort, marker);
+    api = served.api;
   }, 60_000);
 
   afterAll(async () => {
     await load?.stop();
-    if (server?.exitCode === null) server.kill('SIGTERM');
-    await output;
-    await stopDeployedVersions(folder, ['blue', 'green']);
+    await stopServed(served, folder, ['blue', 'green']);
   });
 
   const labels = ['test preview', 'verify orders-have-totals', 'pause until resumed', 'promote'];

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { findProcessesByEnv } from '../../src/system/processes.js';
+import { afterFile } from './cleanup.js';
 import { collect, runInProcess, spawnCli } from './cli.js';
+import { stopDeployedVersions } from './instances.js';
 
 /**
  * The pieces end-to-end tests use to drive a real `promote server` (API, controller and router in
@@ -38,6 +40,33 @@ export async function startPromoteServer(folder: string, env: Env, apiPort: numb
   child.kill('SIGTERM');
   throw new Error(`promote server did not answer on ${apiPort}: ${JSON.stringify(await output)}`);
 }
+
+export interface ServedFolder {
+  api: Api;
+  child: ChildProcess;
+}
+
+/**
+ * `promote server` for a test file: started on the port, with its API client, and with the leftover
+ * killer armed for `marker` (see killLeftoversOnExit) until the file's cleanup.
+ */
+export async function servePromote(folder: string, env: Env, apiPort: number, marker: string): Promise<ServedFolder> {
+  const { child, output } = await startPromoteServer(folder, env, apiPort);
+  outputs.set(child, output);
+  afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [child]));
+  return { api: apiClient(apiPort), child };
+}
+
+/** Stops what servePromote started (if it got that far) and the instances of `versions` deployed from the folder. */
+export async function stopServed(served: ServedFolder | undefined, folder: string, versions: readonly string[]): Promise<void> {
+  if (served !== undefined) {
+    if (served.child.exitCode === null) served.child.kill('SIGTERM');
+    await outputs.get(served.child);
+  }
+  await stopDeployedVersions(folder, versions);
+}
+
+const outputs = new WeakMap<ChildProcess, Promise<unknown>>();
 
 export type Api = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Record<string, unknown>>;
 
