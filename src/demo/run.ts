@@ -76,8 +76,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const baseline = fast ? 3_000 : 15_000;
     view.log('\n1.0.0, amounts in dollars: the first release, to staging and then production');
     await promote(story, ['1.0.0']);
-    await rollOut(story, 'staging', '1.0.0');
-    await rollOut(story, 'production', '1.0.0');
+    await rollOut(story, 'staging', '1.0.0', 'Healthy');
+    await rollOut(story, 'production', '1.0.0', 'Healthy');
     story.load = startLoad({ baseUrl: stack.routerUrl.production, users: options.users ?? 40, rate: options.rate ?? 150, seed: options.seed ?? 20261123, phase: '1.0.0 serving' });
     view.log(`· steady load on production: ${options.users ?? 40} users, ${options.rate ?? 150} requests/s of reads and writes, every acknowledged order kept in a ledger`);
     await wait(story, baseline);
@@ -85,9 +85,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     view.log(`\n2.0.0, amounts in integer cents: migration ${AMOUNTS_MIGRATION} ships with it`);
     await stack.addMigration(AMOUNTS_MIGRATION);
     await promote(story, ['2.0.0']);
-    await rollOut(story, 'staging', '2.0.0');
+    await rollOut(story, 'staging', '2.0.0', 'Healthy');
     const promotionStart = story.load.report().total.requests;
-    await rollOut(story, 'production', '2.0.0', async () => {
+    await rollOut(story, 'production', '2.0.0', 'Healthy', async () => {
       await holdUntilServed(story, promotionStart + (options.gateRequests ?? 0));
       await reconcileAtGate(story);
     });
@@ -95,8 +95,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     view.log('\n3.0.0 has a regression that tests on fresh data miss: one in five reads of an older order fails');
     await promote(story, ['3.0.0']);
-    await rollOut(story, 'staging', '3.0.0');
-    const bad = await rollOut(story, 'production', '3.0.0');
+    await rollOut(story, 'staging', '3.0.0', 'Healthy');
+    const bad = await rollOut(story, 'production', '3.0.0', 'RolledBack');
     await wait(story, fast ? 2_000 : 5_000);
 
     const load = await story.load.stop();
@@ -175,7 +175,7 @@ async function wait(story: Story, ms: number): Promise<void> {
  * phases after where production's rollout is. At a pause that waits for a person, `atGate` runs and
  * the rollout is resumed.
  */
-async function rollOut(story: Story, environment: DemoEnvironment, version: string, atGate?: () => Promise<void>): Promise<RolloutView> {
+async function rollOut(story: Story, environment: DemoEnvironment, version: string, expected: 'Healthy' | 'RolledBack', atGate?: () => Promise<void>): Promise<RolloutView> {
   const { api, view } = story;
   const plan = planRollout(story.spec, environment);
   const startedAt = Date.now();
@@ -225,6 +225,12 @@ async function rollOut(story: Story, environment: DemoEnvironment, version: stri
   const outcome: RolloutOutcome = { id: rollout.id, environment, version, phase: rollout.phase, reason: rollout.phaseReason ?? '', durationMs: Date.now() - startedAt };
   story.rollouts.push(outcome);
   view.log(`  rollout #${rollout.id}: ${rollout.phase} (${rollout.phaseReason ?? ''}) after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  if (rollout.phase !== expected) {
+    // the rest of the story builds on this outcome, so it ends here, saying why
+    throw new PromoteError(`the demo did not go as planned: ${version} → ${environment} ended ${rollout.phase}, not ${expected}: ${rollout.phaseReason ?? ''}`, {
+      hint: `the evidence is in the rollout's record (promote explain ${rollout.id}); on a machine busy with other work, analysis can judge a healthy canary slower than stable: try again, or lower the load with --rate`,
+    });
+  }
   return rollout;
 }
 
