@@ -30,7 +30,8 @@ if (code !== 0) {
 const summary = JSON.parse(readFileSync(json, 'utf8'));
 rmSync(scratch, { recursive: true, force: true });
 
-const baseline = summary.load.phases[0];
+// the steady phase before any rollout (the warm-up before it is not the comparison)
+const baseline = summary.load.phases.find((phase) => phase.name === '1.0.0 serving');
 const phases = summary.load.phases.map((phase) => ({
   phase: phase.name,
   requests: phase.requests,
