@@ -64,7 +64,7 @@ describe('npm start -- --fast', () => {
       ['3.0.0', 'staging', 'Healthy'],
       ['3.0.0', 'production', 'RolledBack'],
     ]);
-    expect(summary.rollouts.at(-1)!.reason).toMatch(/^analysis failed: error-rate failed/);
+    expect(summary.rollouts.at(-1)!.reason).toMatch(/^analysis failed: critical metric error-rate failed/);
 
     // every phase of 2.0.0's promotion was served without a failure; 3.0.0's own 500s are the only ones
     const phases = summary.load.phases.map((phase) => phase.name);
