@@ -15,7 +15,7 @@ import { completeMigration, startMigration } from '../../src/migrations/runner.j
 import { inFlightRun } from '../../src/migrations/state.js';
 import { seededRandom } from '../../src/system/seeded-random.js';
 import { migrationFrom } from '../helpers/migrations.js';
-import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
+import { createVisitLoggedAccounts, type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.js';
 
 const ROWS = 80_000;
 const SEED = Number(process.env.PROMOTE_TEST_SEED ?? 9);
@@ -83,16 +83,7 @@ function startWriter(db: pg.Pool, random: () => number) {
 describe('PostgreSQL crashing during a backfill', () => {
   it('the backfill resumes from its cursor; every row filled once; every acknowledged write kept', async () => {
     const admin = pool('test-admin', 2);
-    await admin.query(`
-      create table accounts (id serial primary key, name text not null);
-      insert into accounts (name) select 'name ' || g from generate_series(1, ${ROWS}) g;
-      -- every update by the migrator is logged: the backfill's no-op update of a row must happen once at most
-      create table backfill_visits (id int not null);
-      create function log_visit() returns trigger language plpgsql as $$
-      begin insert into backfill_visits values (new.id); return new; end $$;
-      create trigger log_visit after update on accounts for each row
-        when (current_setting('application_name') = 'migrator') execute function log_visit();
-      analyze accounts;`);
+    await createVisitLoggedAccounts(admin, ROWS);
 
     const migrator = pool('migrator', 2);
     const writer = startWriter(pool('writer', 2), seededRandom(SEED));

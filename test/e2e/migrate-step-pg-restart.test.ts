@@ -17,7 +17,7 @@ import { isConnectionError, retryOnConnectionLoss } from '../../src/migrations/b
 import { contractReleaseMigrations, expandReleaseMigrations } from '../../src/migrations/release-migrations.js';
 import type { Backfiller } from '../../src/migrations/runner.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
+import { createVisitLoggedAccounts, type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
 const ROWS = 30_000;
@@ -67,16 +67,7 @@ describe('the migrate step and a PostgreSQL restart', () => {
 
   it('expand waits out a crash mid-backfill and resumes from the cursor: every row filled once', async () => {
     const admin = postgres.pool('test-admin', 2);
-    await admin.query(`
-      create table accounts (id serial primary key, name text not null);
-      insert into accounts (name) select 'name ' || g from generate_series(1, ${ROWS}) g;
-      -- every update by the migrator is logged: the backfill's no-op update of a row must happen once at most
-      create table backfill_visits (id int not null);
-      create function log_visit() returns trigger language plpgsql as $$
-      begin insert into backfill_visits values (new.id); return new; end $$;
-      create trigger log_visit after update on accounts for each row
-        when (current_setting('application_name') = 'migrator') execute function log_visit();
-      analyze accounts;`);
+    await createVisitLoggedAccounts(admin, ROWS);
 
     const reports: BackfillReport[] = [];
     let crash: Promise<void> | undefined;

@@ -55,3 +55,20 @@ export async function startPrivatePostgres(prefix: string): Promise<PrivatePostg
     },
   };
 }
+
+/**
+ * `accounts` with `rows` rows, and a log of every update the migrator makes to them (application
+ * name `migrator`): a backfill's no-op update of a row must happen once at most, so a row logged
+ * twice was visited twice.
+ */
+export async function createVisitLoggedAccounts(admin: pg.Pool, rows: number): Promise<void> {
+  await admin.query(`
+    create table accounts (id serial primary key, name text not null);
+    insert into accounts (name) select 'name ' || g from generate_series(1, ${rows}) g;
+    create table backfill_visits (id int not null);
+    create function log_visit() returns trigger language plpgsql as $$
+    begin insert into backfill_visits values (new.id); return new; end $$;
+    create trigger log_visit after update on accounts for each row
+      when (current_setting('application_name') = 'migrator') execute function log_visit();
+    analyze accounts;`);
+}
