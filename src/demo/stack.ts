@@ -43,12 +43,8 @@ export interface DemoStack {
   routerUrl: Record<DemoEnvironment, string>;
   /** the orders databases, for checks and the backfill's progress */
   databases: Record<DemoEnvironment, { url: string; pool: pg.Pool }>;
-  /** the store, to read the audit trail */
-  store: pg.Pool;
   /** copies the migration 2.0.0 brings into the demo's migrations folder (it ships with that release) */
   addMigration(name: string): Promise<void>;
-  /** the server's output so far (its log file) */
-  serverLog: string;
   /** stops the app instances, the server and PostgreSQL, and removes the folder */
   stop(versions: readonly string[]): Promise<void>;
 }
@@ -76,9 +72,6 @@ export async function startDemoStack(options: StackOptions): Promise<DemoStack> 
       const seeded = await setupOrdersDatabase(pool, { seedOrders: environment === 'production' ? options.seedOrders : Math.ceil(options.seedOrders / 10) });
       options.say(`orders_${environment}: ${seeded.orders} orders in the v1 shape (amounts in dollars)`);
     }
-    const store = new pg.Pool({ connectionString: postgres.url, max: 2 });
-    store.on('error', () => undefined);
-    cleanups.push(() => store.end());
 
     await copyFile(join(DEMO_EXAMPLE_DIR, 'promote.yaml'), join(folder, 'promote.yaml'));
     await mkdir(join(folder, 'migrations'));
@@ -117,11 +110,7 @@ export async function startDemoStack(options: StackOptions): Promise<DemoStack> 
       apiUrl,
       routerUrl: { staging: `http://127.0.0.1:${ports.staging}`, production: `http://127.0.0.1:${ports.production}` },
       databases,
-      store,
       addMigration: async (name) => copyFile(join(DEMO_EXAMPLE_DIR, 'migrations', `${name}.yaml`), join(folder, 'migrations', `${name}.yaml`)),
-      get serverLog() {
-        return logFile;
-      },
       stop: async (versions) => {
         for (const version of versions) deployed.add(version);
         await unwind();
