@@ -35,6 +35,7 @@ export interface DemoApi {
   events(id: number): Promise<EventView[]>;
   measurements(id: number): Promise<MeasurementView[]>;
   resume(environment: string, reason: string): Promise<void>;
+  disableFlag(app: string, environment: string, flag: string, reason: string): Promise<void>;
 }
 
 export function demoApi(baseUrl: string): DemoApi {
@@ -60,6 +61,9 @@ export function demoApi(baseUrl: string): DemoApi {
     measurements: (id) => call('GET', `/api/rollouts/${id}/measurements`),
     resume: async (environment, reason) => {
       await call('POST', `/api/environments/${environment}/resume`, { reason });
+    },
+    disableFlag: async (app, environment, flag, reason) => {
+      await call('POST', `/api/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(environment)}/flags/${encodeURIComponent(flag)}/disable`, { reason });
     },
   };
 }

@@ -77,7 +77,7 @@ export interface OrdersService {
 }
 
 const MAX_PAGE = 200;
-const RECEIPTS_FLAG = 'itemized-receipts';
+export const RECEIPTS_FLAG = 'itemized-receipts';
 
 /** The options from the process environment (see the module comment). */
 export function ordersServiceOptionsFromEnv(env: Record<string, string | undefined> = process.env): OrdersServiceOptions {

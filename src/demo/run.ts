@@ -18,6 +18,7 @@ import { backfillProgress } from '../migrations/backfill/progress.js';
 import { loadSpecOrThrow, type PromoteSpec } from '../spec/index.js';
 import { demoApi, ENDED_PHASES, type DemoApi, type RolloutView } from './api.js';
 import { startLoad, type Load } from './load.js';
+import { RECEIPTS_FLAG } from './orders-service.js';
 import { AMOUNTS_MIGRATION } from './schema.js';
 import { startDemoStack, type DemoEnvironment, type DemoStack } from './stack.js';
 import { formatSummary, regressionTiming, type BackfillFigure, type DemoSummary, type RolloutOutcome } from './summary.js';
@@ -78,6 +79,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await createReleases(story, ['1.0.0']);
     await rollOut(story, 'staging', '1.0.0', 'Healthy');
     await rollOut(story, 'production', '1.0.0', 'Healthy');
+    // the canary plan's flag ramp ran for 1.0.0 too, which never reads the flag: switch it off so the
+    // 2.0.0 ramp is the one that releases itemized receipts
+    await story.api.disableFlag(story.spec.app.name, 'production', RECEIPTS_FLAG, 'itemized receipts come with 2.0.0: its rollout ramps the flag');
     story.load = startLoad({ baseUrl: stack.routerUrl.production, users: options.users ?? 40, rate: options.rate ?? 150, seed: options.seed ?? 20261123, phase: 'warm-up' });
     view.log(`· steady load on production: ${options.users ?? 40} users, ${options.rate ?? 150} requests/s of reads and writes, every acknowledged order kept in a ledger`);
     // connections and JIT warm up first, so the phase the others are compared with is the steady one
