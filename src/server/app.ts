@@ -5,15 +5,24 @@ import { ExitCode, PromoteError, redactSecrets } from '../errors.js';
 import { flagAdminRoutes } from '../flags/admin-routes.js';
 import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
+import { registerAccess, type Role } from './access.js';
+import { registerMigrationRoutes } from './migrations.js';
 import { registerReleaseRoutes } from './releases.js';
 import { registerReportedRoutes } from './reported.js';
 import { registerRolloutRoutes } from './rollouts.js';
+import { registerStatic } from './static.js';
 
 export interface ServerOptions {
   pool: pg.Pool;
   spec: PromoteSpec;
   /** request body limit in bytes; default 64 KiB (the API takes small JSON documents only) */
   bodyLimit?: number;
+  /** the role of every caller until tokens exist (issue 11); a caller may lower its own with x-promote-role. Default admin */
+  role?: Role;
+  /** the built dashboard served at `/`; default dist/web next to the module, false: serve the API only */
+  web?: string | false;
+  /** the folder of promote.yaml: the migrations route compares applied checksums with the release's files there */
+  configDir?: string;
 }
 
 /**
@@ -39,13 +48,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (statusCode && statusCode < 500) return reply.status(statusCode).send({ error: (error as Error).message });
     return reply.status(500).send({ error: `unexpected failure: ${redactSecrets((error as Error).message)}` });
   });
+  // before every route: its preHandler checks each state-changing call against the caller's role
+  registerAccess(app, { spec: options.spec, pool: options.pool, role: options.role ?? 'admin' });
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, () => ({ ok: true }));
   registerRolloutRoutes(app, options);
   registerReleaseRoutes(app, options);
+  registerMigrationRoutes(app, options);
   registerReportedRoutes(app, options);
   await app.register(flagAdminRoutes, { pool: options.pool });
   await app.register(flagServing, { pool: options.pool, serverApp: options.spec.app.name });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  if (options.web !== false) registerStatic(app, options.web ? { root: options.web } : {});
   await app.ready();
   return app;
 }

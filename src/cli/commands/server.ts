@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { createEngine } from '../../engine/runtime.js';
 import { startEnvironmentRouter, type EnvironmentRouter } from '../../router/service.js';
+import { isRole, ROLES, type Role } from '../../server/access.js';
 import { buildServer } from '../../server/app.js';
 import { defaultHome, openStore } from '../../store/open.js';
 import type { CliContext } from '../io.js';
@@ -17,9 +18,12 @@ export function registerServer(program: Command, context: () => CliContext): voi
     .option('--listen <host:port>', 'API address', '127.0.0.1:7070')
     .option('--no-controller', 'do not run the controller here')
     .option('--no-routers', 'do not run the environments\' routers here')
+    .option('--role <role>', `the role of every caller until tokens exist (${ROLES.join(', ')}); a caller may lower its own with the x-promote-role header`, 'admin')
     .addHelpText('after', '\nExamples:\n  $ promote server\n  $ curl -s localhost:7070/api/rollouts\n  $ curl -s -X POST localhost:7070/api/deploy -H content-type:application/json -d \'{"version":"1.4.0","environment":"staging"}\'\n')
-    .action(async (options: { listen: string; controller: boolean; routers: boolean }) => {
+    .action(async (options: { listen: string; controller: boolean; routers: boolean; role: string }) => {
       const ctx = context();
+      if (!isRole(options.role)) throw new UsageError(`--role ${options.role}: roles are ${ROLES.join(', ')}`);
+      const role: Role = options.role;
       const listen = parseListen(options.listen, '--listen');
       if (!LOOPBACK.has(listen.host)) {
         throw new UsageError(`--listen ${options.listen}: the API has no authentication yet, so it listens on loopback only (127.0.0.1, ::1)`);
@@ -29,7 +33,7 @@ export function registerServer(program: Command, context: () => CliContext): voi
       const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
       const engine = options.controller ? createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log }) : undefined;
       const routers: EnvironmentRouter[] = [];
-      const api = await buildServer({ pool: store.pool, spec });
+      const api = await buildServer({ pool: store.pool, spec, role, configDir });
       try {
         await engine?.controller.start();
         if (options.routers) {
@@ -40,7 +44,7 @@ export function registerServer(program: Command, context: () => CliContext): voi
           }
         }
         const address = await api.listen({ host: listen.host, port: listen.port });
-        printLine(ctx.io, `API on ${address} (OpenAPI at ${address}/openapi.json)${engine ? '; controller running' : ''}`);
+        printLine(ctx.io, `API on ${address} (OpenAPI at ${address}/openapi.json, dashboard at ${address}/); callers have the role ${role}${engine ? '; controller running' : ''}`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
