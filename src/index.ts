@@ -7,3 +7,4 @@ export * from './sdk/experiment.js';
 export * from './sdk/gate.js';
 export * from './sdk/dual-write.js';
 export * from './sdk/outbox.js';
+export * from './sdk/webhook-verify.js';

@@ -9,6 +9,7 @@ import { environmentSchema, type targetSchema } from './schema-environment.js';
 import { flagListSchema, type flagSchema } from './schema-flags.js';
 import { integrityCheckSchema } from './schema-integrity.js';
 import { headerNameSchema, nameSchema } from './schema-meta.js';
+import { notificationsSchema } from './schema-notifications.js';
 import { stepSchema } from './schema-steps.js';
 
 const hookSchema = z
@@ -96,6 +97,7 @@ export const promoteSpecSchema = z
       })
       .optional()
       .describe('Data integrity checks run by `verify` steps.'),
+    notifications: notificationsSchema.optional(),
   })
   .describe('promote.yaml: how releases of one app are promoted from staging to production.');
 
@@ -116,6 +118,7 @@ export type ProviderSpec = AnalysisTemplateSpec['provider'];
 export type JudgeSpec = AnalysisTemplateSpec['judge'];
 export type FlagSpec = z.output<typeof flagSchema>;
 export type { IntegrityCheckSpec } from './schema-integrity.js';
+export type { NotificationsSpec, WebhookSpec, NotificationKind } from './schema-notifications.js';
 export type FlagStrategySpec = NonNullable<FlagSpec['strategies']>[number];
 export type ConstraintSpec = NonNullable<FlagStrategySpec['constraints']>[number];
 export type {

@@ -6,6 +6,7 @@ import migrationHistory from './005-migrations.js';
 import flags from './006-flags.js';
 import flagSafeguards from './007-flag-safeguards.js';
 import approvalAttempts from './008-approval-attempts.js';
+import notifications from './009-notifications.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -14,4 +15,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards, approvalAttempts];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards, approvalAttempts, notifications];
