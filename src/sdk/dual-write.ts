@@ -32,6 +32,7 @@ import type { OutboxWorker, OutboxWorkerOptions } from './outbox.js';
 import { firstPendingId, hasPending, insertOutboxRow, outboxHasKey, pruneApplied, recordApplied } from './outbox-steps.js';
 import { createOutboxWorker } from './outbox-worker.js';
 import type { Reporter } from './report.js';
+import { checkOut } from '../system/pool-checkout.js';
 
 export interface DualWriteOptions<Input, Next, Key, Output> {
   /** /^[a-z][a-z0-9_-]{0,40}$/: metrics (`dual_write.<name>.*`), the experiment and the outbox stream */
@@ -186,7 +187,7 @@ export function createDualWriter<Input, Next, Key, Output>(options: DualWriteOpt
   };
 
   const withClient = async <T>(pool: pg.Pool, side: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect().catch((error: unknown) => {
+    const client = await checkOut(pool).catch((error: unknown) => {
       throw new PromoteError(`dual writer "${name}": connecting to the ${side} database to read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
     try {

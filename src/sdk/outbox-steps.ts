@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
+import { checkOut } from '../system/pool-checkout.js';
 
 /** A plain lower-case identifier, short enough that `<table>_applied` and `<table>_pending` fit PostgreSQL's 63 bytes. */
 export const OUTBOX_TABLE = /^[a-z_][a-z0-9_]{0,49}$/;
@@ -129,7 +130,7 @@ export function workerLockName(table: string, stream: string): string {
 }
 
 export async function installOutboxTables(pool: pg.Pool, names: OutboxNames, side: 'legacy' | 'next'): Promise<void> {
-  const client = await pool.connect().catch((error: unknown) => Promise.reject(wrapError(`installing the outbox (${side} side): connecting`, error)));
+  const client = await checkOut(pool).catch((error: unknown) => Promise.reject(wrapError(`installing the outbox (${side} side): connecting`, error)));
   let broken: Error | undefined;
   try {
     await client.query('begin');

@@ -14,6 +14,7 @@
  * packet instead, where they hold for the whole session.
  */
 import type pg from 'pg';
+import { checkOut } from '../system/pool-checkout.js';
 
 /** The environment variable a Promote process target sets to the version schema of the release it runs. */
 export const SCHEMA_VERSION_ENV = 'PROMOTE_SCHEMA_VERSION';
@@ -38,7 +39,7 @@ function searchPath(version: SchemaVersion): string {
 
 /** Runs `work` in one transaction whose queries use the version's shape and whose writes count as that version's. */
 export async function inSchemaVersion<T>(pool: pg.Pool, version: SchemaVersion, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkOut(pool);
   let broken: Error | undefined;
   try {
     await client.query('begin');

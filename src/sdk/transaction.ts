@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
+import { checkOut } from '../system/pool-checkout.js';
 
 export interface TransactionOptions {
   /** what the transaction is for, at the start of every error message */
@@ -79,7 +80,7 @@ async function attemptOnce<T>(pool: pg.Pool, options: TransactionOptions, deadli
   budget.catch(() => undefined);
 
   const run = async (): Promise<T> => {
-    const connected = await pool.connect().catch((error: unknown) => {
+    const connected = await checkOut(pool).catch((error: unknown) => {
       throw wrapError(`${options.doing}: connecting to the database`, error);
     });
     if (expired) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
+import { checkOut } from '../system/pool-checkout.js';
 
 /** Anything the store functions can run SQL on: a pool, a checked-out pool client or a plain client. */
 export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
@@ -35,7 +36,7 @@ export async function withTransaction<T>(
   if (isPool(db)) {
     let client: pg.PoolClient;
     try {
-      client = await db.connect();
+      client = await checkOut(db);
     } catch (error) {
       throw wrapError('connecting to the state store', error);
     }
