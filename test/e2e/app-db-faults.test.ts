@@ -37,7 +37,10 @@ describe('faults between the app and PostgreSQL', () => {
     load.phase('latency');
     await proxy.set({ latency: { ms: 40, jitterMs: 20, direction: 'both' } });
     await sleep(2_000);
+    // a request counts in the phase it started in: let the latency phase's last ones finish before
+    // the resets begin, or a reset lands on a request counted as latency's
     load.phase('resets');
+    await sleep(1_000);
     await proxy.set({ reset: { probability: 0.5, afterBytes: 4_000 } });
     await sleep(2_000);
     load.phase('outage');
