@@ -173,6 +173,10 @@ strategies:
     expect(gone.body.error).toMatch(/^the app database of gone failed while reading the migration history of schema public: .*no_such_database_here/);
   });
 
+  it('names the app and its environments in promotion order for the dashboard', async () => {
+    expect(await get('/api/app')).toEqual({ status: 200, body: { name: 'shop', environments: ['staging', 'production', 'lost', 'gone'] } });
+  });
+
   it('documents both routes in the OpenAPI document', async () => {
     const paths = (await get('/openapi.json')).body.paths as Record<string, unknown>;
     expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/api/environments/{env}/migrations', '/api/environments/{env}/backfill']));

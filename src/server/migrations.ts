@@ -11,6 +11,7 @@ import { describeCause, redactSecrets } from '../errors.js';
 import { isConnectionError } from '../migrations/backfill/retry.js';
 import { BackfillRateSampler, readBackfillStatus } from '../migrations/backfill/status.js';
 import type { PromoteSpec } from '../spec/index.js';
+import { registerAppInfoRoute } from './app-info.js';
 import { migrationHistoryView, readRecordedRuns } from './migrations-view.js';
 
 export interface MigrationRouteOptions {
@@ -124,7 +125,9 @@ function appDatabases(app: FastifyInstance) {
 
 const isUnreachable = (error: unknown) => isConnectionError(error) || /timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/i.test(describeCause(error));
 
+/** The migration and backfill routes, and GET /api/app which the dashboard's flag page needs. */
 export function registerMigrationRoutes(app: FastifyInstance, options: MigrationRouteOptions): void {
+  registerAppInfoRoute(app, options.spec);
   const poolFor = appDatabases(app);
   const sampler = new Map<string, BackfillRateSampler>();
   const schema = options.spec.migrations.schema;
