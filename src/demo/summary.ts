@@ -2,54 +2,11 @@
  * The demo's closing summary, computed from what was recorded (the rollouts' audit trail and
  * analysis measurements, the load generator's report and ledger), never from what the demo meant to do.
  */
-import type { EventView, MeasurementView } from './api.js';
+import type { RegressionTiming } from '../report/timing.js';
 import type { LedgerVerification, LoadReport } from './load.js';
 
-export interface RegressionTiming {
-  /** the bad version first took traffic */
-  trafficAt: string;
-  /** the first measurement that failed */
-  detectedAt: string;
-  /** the routing table sent no traffic to it again */
-  recoveredAt: string;
-  /** detection after first traffic, and recovery after detection */
-  mttdMs: number;
-  mttrMs: number;
-  /** what the failing measurement said */
-  reason: string;
-}
-
-interface StartedAction {
-  id: string;
-  kind: string;
-  weights?: Record<string, number>;
-}
-
-/** When a version that went bad got traffic, was caught, and stopped getting traffic; undefined when it was not caught. */
-export function regressionTiming(version: string, events: readonly EventView[], measurements: readonly MeasurementView[]): RegressionTiming | undefined {
-  const failed = measurements.filter((measurement) => measurement.verdict === 'Failed').sort((a, b) => a.takenAt.localeCompare(b.takenAt))[0];
-  if (failed === undefined) return undefined;
-  const started = new Map<string, StartedAction>();
-  for (const event of events) {
-    const action = event.data.action as StartedAction | undefined;
-    if (event.type === 'action.started' && action?.kind === 'setTraffic') started.set(action.id, action);
-  }
-  const applied = events
-    .filter((event) => event.type === 'action.succeeded' && started.has(String(event.data.action)))
-    .map((event) => ({ at: event.createdAt, weight: started.get(String(event.data.action))!.weights?.[version] ?? 0 }));
-  const traffic = applied.find((change) => change.weight > 0);
-  const recovered = applied.find((change) => change.weight === 0 && change.at >= failed.takenAt);
-  if (traffic === undefined || recovered === undefined) return undefined;
-  const ms = (from: string, to: string) => Date.parse(to) - Date.parse(from);
-  return {
-    trafficAt: traffic.at,
-    detectedAt: failed.takenAt,
-    recoveredAt: recovered.at,
-    mttdMs: ms(traffic.at, failed.takenAt),
-    mttrMs: ms(failed.takenAt, recovered.at),
-    reason: `${failed.template}: ${failed.reason}`,
-  };
-}
+// the delivery report computes MTTD and MTTR the same way: one definition for both
+export { regressionTiming, type RegressionTiming } from '../report/timing.js';
 
 export interface BackfillFigure {
   table: string;
