@@ -90,7 +90,7 @@ strategies:
   });
 
   it('shows no backfill and an empty history before any migration', async () => {
-    expect(await get('/api/environments/staging/backfill')).toMatchObject({ status: 404, body: { error: 'no backfill is in flight in staging' } });
+    expect(await get('/api/environments/staging/backfill')).toMatchObject({ status: 200, body: { environment: 'staging', inFlight: false, migration: null, tables: [] } });
     expect(await get('/api/environments/staging/migrations')).toMatchObject({ status: 200, body: { environment: 'staging', schema: 'public', migrations: [], chain: { ok: true, runs: 0 } } });
   });
 
@@ -105,10 +105,11 @@ strategies:
 
     const first = await get('/api/environments/staging/backfill');
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ environment: 'staging', migration: '001_total_cents', schema: 'public', runPhase: 'started' });
-    expect(first.body.rowsTotalSource).toMatch(/estimate/);
+    expect(first.body).toMatchObject({ environment: 'staging', inFlight: true, migration: '001_total_cents', schema: 'public', runPhase: 'started' });
+    expect(first.body.rowsTotalSource).toMatch(/reltuples/);
     const [table] = first.body.tables as Json[];
     expect(table).toMatchObject({ table: 'orders', phase: 'keyset', rowsDone: 100, rowsTotal: 1000, batches: 1 });
+    expect(table!.idleSeconds).toBeGreaterThanOrEqual(0);
     // the first figure has no interval before it: an average since the table began, or nothing yet
     expect([null, 'average']).toContain(table!.rateBasis);
 
@@ -131,7 +132,7 @@ strategies:
 
   it('shows the migration expanded once its backfill ends (no backfill any more), then completed', async () => {
     await startMigration(migrationFrom('001_total_cents', SHIPPED), { pool: staging.pool });
-    expect((await get('/api/environments/staging/backfill')).status).toBe(404);
+    expect((await get('/api/environments/staging/backfill')).body).toMatchObject({ inFlight: false, tables: [] });
     expect(((await get('/api/environments/staging/migrations')).body.migrations as Json[])[0]).toMatchObject({ state: 'expanded', inFlight: true, backfilled: true });
     await completeMigration({ pool: staging.pool, undoWindowMs: 3_600_000 });
     const [run] = (await get('/api/environments/staging/migrations')).body.migrations as Json[];

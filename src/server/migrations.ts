@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import pg from 'pg';
 import { describeCause, redactSecrets } from '../errors.js';
 import { isConnectionError } from '../migrations/backfill/retry.js';
-import { BackfillRateSampler, readBackfillStatus } from '../migrations/backfill/status.js';
+import { BackfillRateSampler, readBackfillStatus, ROWS_TOTAL_SOURCE } from '../migrations/backfill/status.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerAppInfoRoute } from './app-info.js';
 import { migrationHistoryView, readRecordedRuns } from './migrations-view.js';
@@ -86,22 +86,24 @@ const backfillTable = {
     batches: { type: 'integer' },
     startedAt: nullableTime,
     updatedAt: nullableTime,
+    idleSeconds: { type: ['number', 'null'], description: "seconds since the table's last committed batch (by the server's clock): large when the backfill is paused or stopped" },
   },
-  required: ['table', 'phase', 'rowsDone', 'rowsTotal', 'rowsPerSecond', 'rateBasis', 'etaSeconds', 'batches', 'startedAt', 'updatedAt'],
+  required: ['table', 'phase', 'rowsDone', 'rowsTotal', 'rowsPerSecond', 'rateBasis', 'etaSeconds', 'batches', 'startedAt', 'updatedAt', 'idleSeconds'],
 } as const;
 
 const backfill = {
   type: 'object',
   properties: {
     environment: { type: 'string' },
-    migration: { type: 'string' },
+    inFlight: { type: 'boolean', description: 'false: no backfill runs (the other fields are null or empty)' },
+    migration: { type: ['string', 'null'] },
     schema: { type: 'string' },
-    runPhase: { type: 'string' },
-    startedAt: time,
-    rowsTotalSource: { type: 'string' },
+    runPhase: { type: ['string', 'null'] },
+    startedAt: nullableTime,
+    rowsTotalSource: { type: 'string', description: 'how rowsTotal is estimated' },
     tables: { type: 'array', items: backfillTable },
   },
-  required: ['environment', 'migration', 'schema', 'runPhase', 'startedAt', 'rowsTotalSource', 'tables'],
+  required: ['environment', 'inFlight', 'migration', 'schema', 'runPhase', 'startedAt', 'rowsTotalSource', 'tables'],
 } as const;
 
 /** A pool per environment's app database, made when first needed, closed with the server. */
@@ -170,7 +172,8 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
 
   app.get(
     '/api/environments/:env/backfill',
-    { schema: { summary: "The backfill in flight in the environment's app database: per table rows done, rows total (estimate), rate and ETA; 404 when none", params: envParams, response: { 200: backfill, 404: errorBody, 502: errorBody, 503: errorBody } } },
+    // none in flight is a 200 with inFlight false, not a 404: the dashboard polls this, and a browser logs every 404 as an error
+    { schema: { summary: "The backfill in flight in the environment's app database: per table rows done, rows total (estimate), rate and ETA; inFlight false when none", params: envParams, response: { 200: backfill, 404: errorBody, 502: errorBody, 503: errorBody } } },
     async (request, reply) => {
       const { env } = request.params as { env: string };
       const environment = environmentOf(env, reply);
@@ -180,9 +183,10 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
       const status = await onAppDatabase(env, environment.database, `reading the backfill progress of schema ${schema}`, reply, (pool) => readBackfillStatus(pool, schema, rates));
       if (status === undefined) return reply;
       const found = status.value;
-      if (found === undefined) return reply.status(404).send({ error: `no backfill is in flight in ${env}`, hint: 'a backfill runs during the expand of a migration' });
+      if (found === undefined) return { environment: env, inFlight: false, migration: null, schema, runPhase: null, startedAt: null, rowsTotalSource: ROWS_TOTAL_SOURCE, tables: [] };
       return {
         environment: env,
+        inFlight: true,
         ...found,
         startedAt: found.startedAt.toISOString(),
         tables: found.tables.map((table) => ({ ...table, startedAt: table.startedAt?.toISOString() ?? null, updatedAt: table.updatedAt?.toISOString() ?? null })),

@@ -26,6 +26,8 @@ export interface BackfillTableStatus {
   batches: number;
   startedAt: Date | null;
   updatedAt: Date | null;
+  /** seconds since the table's last committed batch: a large figure means the backfill is paused or stopped */
+  idleSeconds: number | null;
 }
 
 export interface BackfillStatus {
@@ -36,8 +38,10 @@ export interface BackfillStatus {
   startedAt: Date;
   tables: BackfillTableStatus[];
   /** how rowsTotal is known */
-  rowsTotalSource: 'estimate (pg_class.reltuples, or count(*) when never analysed)';
+  rowsTotalSource: typeof ROWS_TOTAL_SOURCE;
 }
+
+export const ROWS_TOTAL_SOURCE = 'pg_class.reltuples, or count(*) when the table was never analysed';
 
 interface Sample {
   rowsDone: number;
@@ -78,7 +82,7 @@ export function isBackfilling(run: MigrationRun): boolean {
 }
 
 /** The schema's in-flight backfill, or undefined when no migration is backfilling. */
-export async function readBackfillStatus(pool: pg.Pool, schema: string, sampler: BackfillRateSampler = new BackfillRateSampler()): Promise<BackfillStatus | undefined> {
+export async function readBackfillStatus(pool: pg.Pool, schema: string, sampler: BackfillRateSampler = new BackfillRateSampler(), now = new Date()): Promise<BackfillStatus | undefined> {
   const run = await inFlightRun(pool, schema);
   if (run === undefined || !isBackfilling(run)) {
     sampler.retain(new Set());
@@ -91,7 +95,7 @@ export async function readBackfillStatus(pool: pg.Pool, schema: string, sampler:
     const physical = findTable(run.after, name)?.physical ?? name;
     const row = cursors.find((cursor) => cursor.table === physical || cursor.table === name);
     if (row === undefined) {
-      return { table: name, phase: 'pending', rowsDone: 0, rowsTotal: 0, rowsPerSecond: null, rateBasis: null, etaSeconds: null, batches: 0, startedAt: null, updatedAt: null };
+      return { table: name, phase: 'pending', rowsDone: 0, rowsTotal: 0, rowsPerSecond: null, rateBasis: null, etaSeconds: null, batches: 0, startedAt: null, updatedAt: null, idleSeconds: null };
     }
     const key = `${run.schema}\u0000${run.name}\u0000${row.table}`;
     keys.add(key);
@@ -99,8 +103,8 @@ export async function readBackfillStatus(pool: pg.Pool, schema: string, sampler:
     const { rowsPerSecond, basis } = row.done ? { rowsPerSecond: null, basis: null } : sampler.rate(key, row);
     const left = rowsTotal - row.rowsDone;
     const etaSeconds = row.done ? 0 : rowsPerSecond !== null && rowsPerSecond > 0 ? left / rowsPerSecond : null;
-    return { table: name, phase: row.phase, rowsDone: row.rowsDone, rowsTotal, rowsPerSecond, rateBasis: basis, etaSeconds, batches: row.batches, startedAt: row.startedAt, updatedAt: row.updatedAt };
+    return { table: name, phase: row.phase, rowsDone: row.rowsDone, rowsTotal, rowsPerSecond, rateBasis: basis, etaSeconds, batches: row.batches, startedAt: row.startedAt, updatedAt: row.updatedAt, idleSeconds: row.done ? null : Math.max(0, (now.getTime() - row.updatedAt.getTime()) / 1000) };
   });
   sampler.retain(keys);
-  return { migration: run.name, schema: run.schema, runPhase: run.phase, startedAt: run.startedAt, tables, rowsTotalSource: 'estimate (pg_class.reltuples, or count(*) when never analysed)' };
+  return { migration: run.name, schema: run.schema, runPhase: run.phase, startedAt: run.startedAt, tables, rowsTotalSource: ROWS_TOTAL_SOURCE };
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api } from '../api';
 import { ErrorMessage } from './error-message';
 import './backfill.css';
 
@@ -15,17 +15,24 @@ export interface BackfillTable {
   batches: number;
   startedAt: string | null;
   updatedAt: string | null;
+  /** seconds since the table's last committed batch */
+  idleSeconds: number | null;
 }
 
 export interface Backfill {
   environment: string;
-  migration: string;
+  /** false: none runs (migration, runPhase and startedAt are null, tables empty) */
+  inFlight: boolean;
+  migration: string | null;
   schema: string;
-  runPhase: string;
-  startedAt: string;
+  runPhase: string | null;
+  startedAt: string | null;
   rowsTotalSource: string;
   tables: BackfillTable[];
 }
+
+/** A table whose last batch is older than this is shown as stalled, its ETA unknown. */
+const STALLED_AFTER_S = 30;
 
 /** Polled every 2 s while a backfill runs; less often while none does, so one that starts shows up. */
 const IN_FLIGHT_POLL_MS = 2_000;
@@ -47,8 +54,10 @@ function TableProgress({ environment, table }: { environment: string; table: Bac
   const id = `backfill-${environment}-${table.table}`;
   const share = table.rowsTotal > 0 ? Math.min(1, table.rowsDone / table.rowsTotal) : table.phase === 'done' ? 1 : 0;
   const percent = Math.round(share * 100);
-  const state = table.phase === 'pending' ? 'not started' : table.phase === 'done' ? 'done' : table.phase === 'sweep' ? 'sweeping pages' : 'in progress';
-  const rate = table.rowsPerSecond === null ? 'rate unknown' : `${count.format(Math.round(table.rowsPerSecond))} rows/s${table.rateBasis === 'average' ? ' (average so far)' : ''}`;
+  const stalled = table.phase !== 'done' && table.phase !== 'pending' && table.idleSeconds !== null && table.idleSeconds > STALLED_AFTER_S;
+  const state = table.phase === 'pending' ? 'not started' : table.phase === 'done' ? 'done' : stalled ? `stalled: no batch for ${formatEta(table.idleSeconds)}` : table.phase === 'sweep' ? 'sweeping pages' : 'in progress';
+  const rate = stalled ? 'no rate while stalled' : table.rowsPerSecond === null ? 'rate unknown' : `${count.format(Math.round(table.rowsPerSecond))} rows/s${table.rateBasis === 'average' ? ' (average so far)' : ''}`;
+  const eta = table.phase === 'done' ? 'done' : stalled ? 'unknown' : formatEta(table.etaSeconds);
   return (
     <li class="backfill-table">
       <label for={id} class="block">
@@ -58,7 +67,7 @@ function TableProgress({ environment, table }: { environment: string; table: Bac
         <progress id={id} max={100} value={percent} />
       </label>
       <p class="muted backfill-figures">
-        {count.format(table.rowsDone)} of ~{count.format(table.rowsTotal)} rows · {rate} · ETA {table.phase === 'done' ? 'done' : formatEta(table.etaSeconds)}
+        {count.format(table.rowsDone)} of ~{count.format(table.rowsTotal)} rows · {rate} · ETA {eta}
       </p>
     </li>
   );
@@ -80,15 +89,12 @@ export function BackfillProgress({ environment, headingLevel = 2 }: { environmen
       let next = IDLE_POLL_MS;
       try {
         const found = await api<Backfill>(`/api/environments/${encodeURIComponent(environment)}/backfill`, { signal: controller.signal });
-        setBackfill(found);
+        setBackfill(found.inFlight ? found : null);
         setError(undefined);
-        next = IN_FLIGHT_POLL_MS;
+        if (found.inFlight) next = IN_FLIGHT_POLL_MS;
       } catch (problem) {
         if (controller.signal.aborted) return;
-        if (problem instanceof ApiError && problem.status === 404) {
-          setBackfill(null);
-          setError(undefined);
-        } else setError(problem);
+        setError(problem);
       }
       if (!controller.signal.aborted) timer = setTimeout(() => void poll(), next);
     };
@@ -108,8 +114,8 @@ export function BackfillProgress({ environment, headingLevel = 2 }: { environmen
       {backfill ? (
         <>
           <p>
-            Migration <code>{backfill.migration}</code> on schema <code>{backfill.schema}</code>, started {new Date(backfill.startedAt).toLocaleString()}. Totals are estimates (
-            {backfill.rowsTotalSource}).
+            Migration <code>{backfill.migration}</code> on schema <code>{backfill.schema}</code>
+            {backfill.startedAt ? `, started ${new Date(backfill.startedAt).toLocaleString()}` : ''}. Row totals are estimates ({backfill.rowsTotalSource}).
           </p>
           <ul class="backfill-tables">
             {backfill.tables.map((table) => (
