@@ -11,6 +11,7 @@ import { registerMigrateLint } from './commands/migrate-lint.js';
 import { registerMigrateRun } from './commands/migrate-run.js';
 import { registerReconcile } from './commands/reconcile.js';
 import { registerRelease } from './commands/release.js';
+import { registerReport } from './commands/report.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerRouter } from './commands/router.js';
 import { registerSchema } from './commands/schema.js';
@@ -66,6 +67,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerMigrateRun(program, context);
   registerReconcile(program, context);
   registerDemo(program, context);
+  registerReport(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {
