@@ -39,8 +39,16 @@ export class RouterAdmin {
           const versions = version ? [version] : router.metrics.versions();
           return send(200, JSON.stringify(versions.map((name) => router.metrics.window(name, seconds))));
         }
+        case '/series': {
+          // per-bucket points per version for the dashboard's charts: /series?seconds=300&step=5
+          const seconds = Number(url.searchParams.get('seconds') ?? '300');
+          const step = Number(url.searchParams.get('step') ?? '5');
+          if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) return send(400, JSON.stringify({ error: 'seconds: expected a whole number from 1 to 3600' }));
+          if (!Number.isInteger(step) || step < 1 || step > seconds) return send(400, JSON.stringify({ error: 'step: expected a whole number of seconds from 1 to seconds' }));
+          return send(200, JSON.stringify({ seconds: Math.min(seconds, router.metrics.windowSeconds), step, versions: router.metrics.versions().map((name) => ({ version: name, points: router.metrics.series(name, seconds, step) })) }));
+        }
         default:
-          return send(404, JSON.stringify({ error: `no ${url.pathname}; try /metrics, /healthz, /state or /window?version=&seconds=` }));
+          return send(404, JSON.stringify({ error: `no ${url.pathname}; try /metrics, /healthz, /state, /window?version=&seconds= or /series?seconds=&step=` }));
       }
     });
   }

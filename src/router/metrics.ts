@@ -8,6 +8,7 @@ import {
   STATUS_CLASSES,
   statusClassIndex,
   type LatencyStats,
+  type SeriesPoint,
   type StatusClass,
 } from './window.js';
 
@@ -194,6 +195,11 @@ export class RouterMetrics {
       samples: aggregate.samples,
       inFlight: state?.inFlight ?? 0,
     };
+  }
+
+  /** Per-bucket points of `version` over the last `seconds` (cut to windowSeconds), for charts; an unknown version gives zeros. */
+  series(version: string, seconds: number, step: number): SeriesPoint[] {
+    return (this.states.get(version)?.window ?? this.newWindow()).series(Math.min(seconds, this.windowSeconds), step);
   }
 
   versions(): string[] {

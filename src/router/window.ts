@@ -56,6 +56,18 @@ export interface WindowAggregate {
   samples: number[];
 }
 
+/** One bucket of a series: `seconds` complete seconds from `t` (ms since the epoch). */
+export interface SeriesPoint {
+  t: number;
+  seconds: number;
+  requests: number;
+  /** 5xx answers plus requests the router answered itself (502/504) */
+  errors: number;
+  /** null when no request finished in the bucket */
+  p50Micros: number | null;
+  p99Micros: number | null;
+}
+
 /** One second of measurements; allocated the first time the ring reaches it, then reused. */
 class Slot {
   /** the epoch second this slot currently holds */
@@ -209,5 +221,38 @@ export class RollingWindow {
             },
       samples,
     };
+  }
+
+  /**
+   * The last `seconds` complete seconds in buckets of `step` seconds, oldest first (for the dashboard's
+   * charts). The first bucket may be shorter when `step` does not divide `seconds`; empty seconds count 0.
+   */
+  series(seconds: number, step: number): SeriesPoint[] {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > this.seconds) {
+      throw new RangeError(`a series of ${seconds} s is not available: ask for 1 to ${this.seconds} whole seconds`);
+    }
+    if (!Number.isInteger(step) || step < 1) throw new RangeError(`series step must be a whole number of seconds >= 1, got ${step}`);
+    const current = this.currentSecond();
+    const first = current - seconds;
+    const merged = new LatencyHistogram();
+    const points: SeriesPoint[] = [];
+    // buckets end at `current`, so consecutive reads line up on the same boundaries
+    let start = first + (seconds % step === 0 ? 0 : (seconds % step) - step);
+    for (; start < current; start += step) {
+      const from = Math.max(start, first);
+      merged.reset();
+      let requests = 0;
+      let errors = 0;
+      for (let second = from; second < start + step; second++) {
+        const slot = this.slots[this.position(second)];
+        if (slot === undefined || slot.second !== second) continue;
+        for (let c = 0; c < STATUS_CLASSES.length; c++) requests += slot.classes[c]!;
+        errors += slot.classes[CLASS_5XX_INDEX]! + slot.classes[ERROR_CLASS_INDEX]!;
+        merged.merge(slot.histogram);
+      }
+      const empty = merged.count === 0;
+      points.push({ t: from * 1000, seconds: start + step - from, requests, errors, p50Micros: empty ? null : merged.percentile(50), p99Micros: empty ? null : merged.percentile(99) });
+    }
+    return points;
   }
 }
