@@ -8,6 +8,7 @@ import type { PromoteSpec } from '../spec/index.js';
 import { registerAccess, type Role } from './access.js';
 import { registerMigrationRoutes } from './migrations.js';
 import { registerReleaseRoutes } from './releases.js';
+import { registerReportRoutes } from './report.js';
 import { registerReportedRoutes } from './reported.js';
 import { registerRolloutRoutes } from './rollouts.js';
 import { registerStatic } from './static.js';
@@ -57,6 +58,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerStream(app, { pool: options.pool, app: options.spec.app.name });
   registerMigrationRoutes(app, options);
   registerReportedRoutes(app, options);
+  registerReportRoutes(app, options);
   await app.register(flagAdminRoutes, { pool: options.pool });
   await app.register(flagServing, { pool: options.pool, serverApp: options.spec.app.name });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
