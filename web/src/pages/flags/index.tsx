@@ -53,9 +53,17 @@ function FlagsTable({ app, environment, flags, writable, onChanged }: { app: str
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const [historyTick, setHistoryTick] = useState(0);
   if (flags.length === 0) return <p class="empty">No flags in {environment}.</p>;
+  // the flag as last read: a change made meanwhile (the list reloads on the flags event) shows in the open dialog
+  const current = toggling === undefined ? undefined : (flags.find((flag) => flag.name === toggling.name) ?? toggling);
   const toggle = async (flag: Flag, reason: string) => {
     const turn = flag.definition.enabled === true ? 'disable' : 'enable';
-    await post(`/api/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(environment)}/flags/${encodeURIComponent(flag.name)}/${turn}`, { reason, expectedVersion: flag.version });
+    try {
+      await post(`/api/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(environment)}/flags/${encodeURIComponent(flag.name)}/${turn}`, { reason, expectedVersion: flag.version });
+    } catch (problem) {
+      // refused (a version conflict, a role): read the flag again so a second try starts from what is there
+      onChanged();
+      throw problem;
+    }
     setToggling(undefined);
     setHistoryTick((tick) => tick + 1);
     onChanged();
@@ -114,7 +122,7 @@ function FlagsTable({ app, environment, flags, writable, onChanged }: { app: str
           );
         })}
       </table>
-      {toggling ? <ToggleDialog flag={toggling} environment={environment} onConfirm={(reason) => toggle(toggling, reason)} onClose={() => setToggling(undefined)} /> : null}
+      {current ? <ToggleDialog flag={current} environment={environment} onConfirm={(reason) => toggle(current, reason)} onClose={() => setToggling(undefined)} /> : null}
     </div>
   );
 }

@@ -44,9 +44,9 @@ function Tile({ id, title, value, missing, counts, definition }: { id: string; t
   );
 }
 
-function durationCounts(summary: DurationSummary, what: string): string {
-  if (summary.count === 0) return `no ${what} in the period`;
-  return `median of ${summary.count} ${what}; mean ${formatDuration(summary.meanMs)}, p90 ${formatDuration(summary.p90Ms)}, max ${formatDuration(summary.maxMs)}`;
+function durationCounts(summary: DurationSummary, one: string, many: string): string {
+  if (summary.count === 0) return `no ${many} in the period`;
+  return `median of ${summary.count} ${summary.count === 1 ? one : many}; mean ${formatDuration(summary.meanMs)}, p90 ${formatDuration(summary.p90Ms)}, max ${formatDuration(summary.maxMs)}`;
 }
 
 function Tiles({ report }: { report: DeliveryReport }) {
@@ -66,7 +66,7 @@ function Tiles({ report }: { report: DeliveryReport }) {
         title="Lead time for changes"
         value={formatDuration(leadTime.medianMs)}
         missing={leadTime.medianMs === null}
-        counts={durationCounts(leadTime, 'production deployments')}
+        counts={durationCounts(leadTime, 'production deployment', 'production deployments')}
         definition="From the release being recorded to its production rollout reaching Healthy, over the deployments counted in deployment frequency (median)."
       />
       <Tile
@@ -74,7 +74,7 @@ function Tiles({ report }: { report: DeliveryReport }) {
         title="Change failure rate"
         value={percent(failures)}
         missing={failures.value === null}
-        counts={`${failures.numerator} failed of ${failures.denominator} finished production rollouts (rolled back ${failures.rolledBack}, aborted ${failures.aborted}, degraded ${failures.degraded}, rolled back later ${failures.rolledBackLater})`}
+        counts={`${failures.numerator} failed of ${failures.denominator} finished production rollout${failures.denominator === 1 ? '' : 's'} (rolled back ${failures.rolledBack}, aborted ${failures.aborted}, degraded ${failures.degraded}, rolled back later ${failures.rolledBackLater})`}
         definition="Finished production rollouts of new releases that failed (ended RolledBack, Aborted, Degraded, or Healthy then undone by promote rollback) over all finished production rollouts."
       />
       <Tile
@@ -82,7 +82,7 @@ function Tiles({ report }: { report: DeliveryReport }) {
         title="Time to detect (MTTD)"
         value={formatDuration(recovery.mttd.medianMs)}
         missing={recovery.mttd.medianMs === null}
-        counts={durationCounts(recovery.mttd, 'automatic rollbacks')}
+        counts={durationCounts(recovery.mttd, 'automatic rollback', 'automatic rollbacks')}
         definition="From a release first taking production traffic to Promote's decision to roll it back, over automatic rollbacks (median)."
       />
       <Tile
@@ -90,7 +90,7 @@ function Tiles({ report }: { report: DeliveryReport }) {
         title="Time to restore (MTTR)"
         value={formatDuration(recovery.mttr.medianMs)}
         missing={recovery.mttr.medianMs === null}
-        counts={durationCounts(recovery.mttr, 'automatic rollbacks')}
+        counts={durationCounts(recovery.mttr, 'automatic rollback', 'automatic rollbacks')}
         definition="From the decision to roll back to traffic being back on the stable version, over automatic rollbacks (median)."
       />
       <Tile
@@ -114,7 +114,7 @@ function Tiles({ report }: { report: DeliveryReport }) {
         title="Integrity"
         value={integrity.verifySteps === 0 && integrity.reconcileBatches === 0 ? 'no data' : `${integrity.checksFailed + integrity.reconcileDifferences} difference${integrity.checksFailed + integrity.reconcileDifferences === 1 ? '' : 's'}`}
         missing={integrity.verifySteps === 0 && integrity.reconcileBatches === 0}
-        counts={`${integrity.verifySteps} verify steps (${integrity.verifyFailed} failed, ${integrity.checksFailed} checks failed); ${integrity.reconcileDifferences} differences repaired or flagged in ${integrity.reconcileBatches} reconcile batches`}
+        counts={`${integrity.verifySteps} verify step${integrity.verifySteps === 1 ? '' : 's'} (${integrity.verifyFailed} failed, ${integrity.checksFailed} checks failed); ${integrity.reconcileDifferences} differences repaired or flagged in ${integrity.reconcileBatches} reconcile batches`}
         definition={`Differences found by verify steps' integrity checks, and differences recorded by promote reconcile --repair. ${integrity.note}`}
       />
     </div>
