@@ -6,6 +6,7 @@ import { flagAdminRoutes } from '../flags/admin-routes.js';
 import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerAccess, type Role } from './access.js';
+import { registerDashboardRoutes } from './dashboard.js';
 import { registerMigrationRoutes } from './migrations.js';
 import { registerReleaseRoutes } from './releases.js';
 import { registerReportRoutes } from './report.js';
@@ -13,6 +14,7 @@ import { registerReportedRoutes } from './reported.js';
 import { registerRolloutRoutes } from './rollouts.js';
 import { registerStatic } from './static.js';
 import { registerStream } from './stream.js';
+import { registerTrafficSeries } from './traffic-series.js';
 
 export interface ServerOptions {
   pool: pg.Pool;
@@ -56,6 +58,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerRolloutRoutes(app, options);
   registerReleaseRoutes(app, options);
   registerStream(app, { pool: options.pool, app: options.spec.app.name });
+  registerDashboardRoutes(app, options);
+  registerTrafficSeries(app, options);
   registerMigrationRoutes(app, options);
   registerReportedRoutes(app, options);
   registerReportRoutes(app, options);

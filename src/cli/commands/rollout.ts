@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PromoteError, ReportedFailure } from '../../errors.js';
+import { describeCause, PromoteError, ReportedFailure } from '../../errors.js';
 import { approveRollout } from '../../engine/approvals.js';
 import { sendCommand } from '../../engine/commands.js';
 import { describeStep, type RolloutPlan } from '../../engine/plan.js';
 import { createEngine } from '../../engine/runtime.js';
+import { startRollback } from '../../engine/rollback.js';
 import { startRollout } from '../../engine/start.js';
 import { TERMINAL_PHASES, type Command as EngineCommand, type RolloutState } from '../../engine/state.js';
+import { serveMetrics } from '../../server/metrics.js';
 import { listEvents, listRollouts, type Rollout } from '../../store/index.js';
 import type { PromoteSpec } from '../../spec/index.js';
 import type { Store } from '../../store/open.js';
@@ -46,8 +48,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       const ctx = context();
       const { spec, configDir } = await loadEnvironment(ctx, options.env);
       await withStore(ctx, async (store) => {
-        const version = options.to ?? (await previousHealthy(store, spec.app.name, options.env));
-        const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), planContext: { rollback: true } }));
+        const rollout = await withPlanPositions(ctx, () => startRollback(store.pool, { spec, environment: options.env, actor: currentActor(ctx), ...(options.to !== undefined ? { to: options.to } : {}) }));
         await report(ctx, store, spec, configDir, rollout, options);
       });
     });
@@ -55,17 +56,24 @@ export function registerRollout(program: Command, context: () => CliContext): vo
   program
     .command('controller')
     .description('run the rollout controller: carries out every rollout of the app until stopped')
-    .action(async () => {
+    .option('--metrics <host:port>', 'serve Prometheus metrics of the rollouts at http://<host:port>/metrics')
+    .action(async (options: { metrics?: string }) => {
       const ctx = context();
       const { spec, configDir } = await loadConfig(ctx);
       await withStore(ctx, async (store) => {
         const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log });
         await engine.controller.start();
+        const metrics = options.metrics === undefined ? undefined : await serveMetrics(store.pool, spec.app.name, options.metrics).catch(async (error: unknown) => {
+          await engine.close();
+          throw new PromoteError(describeCause(error), { exitCode: 2 });
+        });
         printLine(ctx.io, `controller for ${spec.app.name} running${engine.controller.isLeader ? '' : ' (standby: another controller leads)'}; Ctrl-C stops it, running instances keep serving`);
+        if (metrics) printLine(ctx.io, `metrics at ${metrics.url}`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
+        await metrics?.close();
         await engine.close();
       });
     });
@@ -185,17 +193,6 @@ function parseRolloutId(value: string): number {
   const id = Number(value);
   if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw new PromoteError(`a rollout id is a whole number from 1, got "${value}"`, { exitCode: 2 });
   return id;
-}
-
-async function previousHealthy(store: Store, app: string, environment: string): Promise<string> {
-  const result = await store.pool.query<{ version: string }>(
-    `select r.version from promote.rollouts o join promote.releases r on r.id = o.release_id
-     where o.app = $1 and o.environment = $2 and o.phase = 'Healthy' order by o.id desc`,
-    [app, environment],
-  );
-  const versions = [...new Set(result.rows.map((row) => row.version))];
-  if (versions.length < 2) throw new PromoteError(`${environment} has no earlier Healthy release to return to`, { hint: 'name one with --to <version>' });
-  return versions[1]!;
 }
 
 async function planOf(store: Store, rolloutId: number): Promise<RolloutPlan | undefined> {
