@@ -127,12 +127,9 @@ function FlagsTable({ app, environment, flags, writable, onChanged }: { app: str
   );
 }
 
-export function FlagsPage({ params }: { params: Params }) {
-  const { me } = useMe();
-  const environment = params.environment ?? environmentsOf(me)[0];
-  const app = useApi<{ name: string; environments: string[] }>('/api/app');
-  const path = app.data && environment ? `/api/apps/${encodeURIComponent(app.data.name)}/environments/${encodeURIComponent(environment)}/flags` : undefined;
-  const flags = useApi<Flag[]>(path);
+/** One environment's flags; keyed by environment, so nothing of another environment's list (or its open dialog) carries over. */
+function EnvironmentFlags({ app, environment, writable }: { app: string; environment: string; writable: boolean }) {
+  const flags = useApi<Flag[]>(`/api/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(environment)}/flags`);
   const { reload } = flags;
   // a change made elsewhere (the CLI, a rollout's setFlag step, another browser) shows at once
   useEffect(
@@ -142,21 +139,35 @@ export function FlagsPage({ params }: { params: Params }) {
       }),
     [environment, reload],
   );
+  return (
+    <>
+      <div class="row toolbar">
+        <button type="button" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <ErrorMessage error={flags.error} title={`Could not read the flags of ${environment}`} />
+      {flags.loading && !flags.data ? <Loading what="flags" /> : null}
+      {flags.data ? <FlagsTable app={app} environment={environment} flags={flags.data} writable={writable} onChanged={reload} /> : null}
+    </>
+  );
+}
+
+export function FlagsPage({ params }: { params: Params }) {
+  const { me } = useMe();
+  const environment = params.environment ?? environmentsOf(me)[0];
+  const app = useApi<{ name: string; environments: string[] }>('/api/app');
   const writable = environment !== undefined && can(me, 'flag.write', environment);
   return (
     <>
       <h1>Flags{environment ? ` in ${environment}` : ''}</h1>
       <div class="row toolbar">
         <EnvironmentPicker current={environment} to={href.flags} />
-        <button type="button" onClick={reload} disabled={path === undefined}>
-          Refresh
-        </button>
       </div>
       {me && environment && !writable ? <p class="muted">Your role ({me.role}) may not change flags in {environment}: the list is read-only.</p> : null}
       <ErrorMessage error={app.error} title="Could not read the app" />
-      <ErrorMessage error={flags.error} title={`Could not read the flags of ${environment ?? 'the environment'}`} />
-      {(app.loading || flags.loading) && !flags.data ? <Loading what="flags" /> : null}
-      {app.data && environment && flags.data ? <FlagsTable app={app.data.name} environment={environment} flags={flags.data} writable={writable} onChanged={reload} /> : null}
+      {app.loading && !app.data ? <Loading what="the app" /> : null}
+      {app.data && environment ? <EnvironmentFlags key={`${app.data.name}/${environment}`} app={app.data.name} environment={environment} writable={writable} /> : null}
     </>
   );
 }
