@@ -134,7 +134,7 @@ describe('deliveryReport on a hand-computed history', () => {
     expect(text).toContain('change failure rate     75.0%');
     expect(text).toMatch(/lead time\s+median 39\.0 h, p90 2\.8 d, max 3\.0 d/);
     expect(text).toMatch(/MTTD\s+median 4\.0 min, mean 4\.0 min/);
-    expect(text).toContain('#4 1.2.0 → production: detected 240.0 s after first traffic, recovered 60.0 s later (error-rate: errors 5%)');
+    expect(text).toContain('#4 1.2.0 → production: detected 4.0 min after first traffic, recovered 60.0 s later (error-rate: errors 5%)');
   });
 });
 

@@ -6,7 +6,7 @@ import type { DeliveryReport, DurationSummary, Frequency, Rate } from './types.j
 
 export function formatReport(report: DeliveryReport): string[] {
   const lines = [
-    `Delivery report${report.app === null ? '' : ` of ${report.app}`}: ${day(report.since)} to ${day(report.until)} (${report.days.toFixed(1)} days)`,
+    `Delivery report${report.app === null ? '' : ` of ${report.app}`}: ${day(report.since)} to ${day(report.until)} (${report.days >= 1 ? `${report.days.toFixed(1)} days` : human(report.days * 86_400_000)})`,
     `production: ${report.production.join(', ') || 'no environments recorded'}`,
     '',
   ];
@@ -42,7 +42,7 @@ export function formatReport(report: DeliveryReport): string[] {
   }
   if (recovery.incidents.length > 0) {
     lines.push('', 'Failed changes caught in production:');
-    for (const each of recovery.incidents) lines.push(`  #${each.rolloutId} ${each.version} → ${each.environment}: detected ${seconds(each.mttdMs)} after first traffic, recovered ${seconds(each.mttrMs)} later (${each.reason})`);
+    for (const each of recovery.incidents) lines.push(`  #${each.rolloutId} ${each.version} → ${each.environment}: detected ${human(each.mttdMs)} after first traffic, recovered ${human(each.mttrMs)} later (${each.reason})`);
   }
   lines.push('', `note: ${integrity.note}`);
   return lines;
@@ -67,6 +67,7 @@ function durations(summary: DurationSummary, withTail: boolean): string {
 /** Seconds under two minutes, minutes under two hours, then hours, then days: as a person says them. */
 export function human(ms: number): string {
   const abs = Math.abs(ms);
+  if (abs < 1000) return `${Math.round(ms)} ms`;
   if (abs < 120_000) return seconds(ms);
   if (abs < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
   if (abs < 172_800_000) return `${(ms / 3_600_000).toFixed(1)} h`;
