@@ -125,7 +125,8 @@ function appDatabases(app: FastifyInstance) {
   };
 }
 
-const isUnreachable = (error: unknown) => isConnectionError(error) || /timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/i.test(describeCause(error));
+/** No connection could be had (refused, unknown host, connect timeout); a slow statement (57014) is a failure of the database, not this. */
+const isUnreachable = (error: unknown) => isConnectionError(error) || /timeout exceeded when trying to connect|connection timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/i.test(describeCause(error));
 
 /** The migration and backfill routes, and GET /api/app which the dashboard's flag page needs. */
 export function registerMigrationRoutes(app: FastifyInstance, options: MigrationRouteOptions): void {
