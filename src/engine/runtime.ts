@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { FlagGuardian } from '../flags/guardian.js';
 import type { Logger } from '../log.js';
+import { Notifier } from '../notify/notifier.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { createTarget, type Target } from '../targets/target.js';
 import { Controller, type Executor } from './controller.js';
@@ -78,9 +79,13 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
     ...(options.log ? { log: options.log } : {}),
   });
   guardian.start();
+  // webhooks told about rollout events; safe beside other controllers doing the same (src/notify/)
+  const notifier = new Notifier({ pool: options.pool, app: spec.app.name, notifications: spec.notifications ?? { webhooks: [] }, ...(options.log ? { log: options.log } : {}) });
+  notifier.start();
   return {
     controller,
     close: async () => {
+      await notifier.stop();
       await guardian.stop();
       await controller.stop();
       // targets stop supervising; the instances keep serving while no controller runs
