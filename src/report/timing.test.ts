@@ -9,10 +9,11 @@ const traffic = (id: string, weights: Record<string, number>, seconds: number): 
 const event = (type: string, seconds: number, data: Record<string, unknown> = {}): TimingEvent => ({ type, data, createdAt: at(seconds) });
 
 describe('regressionTimings', () => {
-  it('times first traffic -> decision -> traffic back, with the measurement that tipped it as evidence', () => {
+  it('times first traffic -> decision -> traffic back, with the first failed measurement since first traffic as evidence', () => {
     const events = [...traffic('a', { '2.0.0': 10, '1.0.0': 90 }, 10), ...traffic('b', { '2.0.0': 50, '1.0.0': 50 }, 20), event('rollout.failing', 25, { reason: 'analysis failed' }), ...traffic('c', { '1.0.0': 100, '2.0.0': 0 }, 27), event('rollout.phase', 40, { to: 'RolledBack' })];
     const measurements = [
-      { template: 'latency', takenAt: at(15), verdict: 'Failed', reason: 'slow' },
+      { template: 'latency', takenAt: at(5), verdict: 'Failed', reason: 'before any traffic' },
+      { template: 'latency', takenAt: at(15), verdict: 'Successful', reason: 'fine' },
       { template: 'error-rate', takenAt: at(24), verdict: 'Failed', reason: '5% errors' },
       { template: 'error-rate', takenAt: at(30), verdict: 'Failed', reason: 'after the decision' },
     ];

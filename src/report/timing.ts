@@ -29,7 +29,7 @@ export interface RegressionTiming {
   /** detection after first traffic, and recovery after detection */
   mttdMs: number;
   mttrMs: number;
-  /** the failed measurement that tipped the decision (`template: reason`), else the decision's reason */
+  /** the first failed measurement since first traffic (`template: reason`), else the decision's reason */
   reason: string;
 }
 
@@ -95,12 +95,14 @@ export function regressionTiming(version: string, events: readonly TimingEvent[]
   return regressionTimings(version, events, measurements)[0];
 }
 
-/** The last failed measurement taken between first traffic and the decision: the one that tipped it. */
+/**
+ * The first failed measurement taken between first traffic and the decision: the first sign of what
+ * the decision acted on (the demo's summary has always shown this one).
+ */
 function evidence(open: { detectedAt: string; trafficAt: string | undefined }, measurements: readonly TimingMeasurement[]): string | undefined {
   const failed = measurements
     .filter((each) => each.verdict === 'Failed' && each.takenAt <= open.detectedAt && (open.trafficAt === undefined || each.takenAt >= open.trafficAt))
-    .sort((a, b) => a.takenAt.localeCompare(b.takenAt))
-    .at(-1);
+    .sort((a, b) => a.takenAt.localeCompare(b.takenAt))[0];
   return failed === undefined ? undefined : `${failed.template}: ${failed.reason}`;
 }
 

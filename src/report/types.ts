@@ -82,7 +82,7 @@ export interface IncidentTiming {
   recoveredAt: string;
   mttdMs: number;
   mttrMs: number;
-  /** the evidence: the failed measurement that tipped the decision (template: reason), else the decision's reason */
+  /** the evidence: the first failed measurement since first traffic (template: reason), else the decision's reason */
   reason: string;
 }
 
