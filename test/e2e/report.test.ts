@@ -7,7 +7,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/runtime.js';
 import { startRollout } from '../../src/engine/start.js';
-import { buildDeliveryReport } from '../../src/report/load.js';
+import { deliveryReport } from '../../src/report/compute.js';
+import { buildDeliveryReport, loadReportInput } from '../../src/report/load.js';
 import type { DeliveryReport } from '../../src/report/types.js';
 import { buildServer } from '../../src/server/app.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
@@ -113,6 +114,21 @@ describe('delivery metrics after real rollouts', () => {
     expect(Math.abs(Date.parse(incident!.recoveredAt) - actions.rows[1]!.finished_at.getTime())).toBeLessThan(1000);
     expect(report.migrations).toMatchObject({ value: null, denominator: 0 });
     expect(report.integrity).toMatchObject({ verifySteps: 0, checksFailed: 0 });
+  });
+
+  it('reads only what a period needs: a period from mid-history gives the figures of the whole history cut to it', async () => {
+    // from v3's creation: v1 and v2 finished before; the `promote rollback` still undoes v2's Healthy rollout
+    const created = (await pool.query<{ created_at: Date }>('select created_at from promote.rollouts where id = $1', [ids.v3])).rows[0]!.created_at;
+    const period = { since: created, until: new Date(Date.now() + 1000), app: 'shop' };
+    const pruned = await loadReportInput(pool, period);
+    const whole = await loadReportInput(pool, { ...period, since: new Date(0) });
+    // each environment's last Healthy rollout before the period comes too (a later `promote rollback` may undo it)
+    expect(pruned.rollouts.map((each) => each.id)).toEqual([ids['v2-staging'], ids.v2, ids.v3, ids.back]);
+    expect(whole.rollouts).toHaveLength(6);
+    const figures = deliveryReport(pruned, period);
+    expect(figures).toEqual(deliveryReport(whole, period));
+    expect(figures.changeFailureRate).toMatchObject({ numerator: 1, denominator: 1, rolledBack: 1 });
+    expect(figures.rollbacks).toMatchObject({ automatic: 1, manual: 1 });
   });
 
   it('promote report prints the same figures as text and as JSON, and refuses a bad period', async () => {
