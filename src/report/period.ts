@@ -28,6 +28,8 @@ function parseSince(text: string, until: Date): Date {
 
 function parseDate(text: string, option: string): Date {
   const date = /^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(text) ? new Date(text) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`${option} takes a date like 2026-01-31 or 2026-01-31T12:00:00Z; got "${text.slice(0, 40)}"`);
+  // JavaScript rolls 2026-02-31 over to March 3rd: a day that does not exist is refused, not moved
+  const rolledOver = !Number.isNaN(date.getTime()) && !text.includes('T') && date.toISOString().slice(0, 10) !== text;
+  if (Number.isNaN(date.getTime()) || rolledOver) throw new UsageError(`${option} takes a date like 2026-01-31 or 2026-01-31T12:00:00Z; got "${text.slice(0, 40)}"`);
   return date;
 }

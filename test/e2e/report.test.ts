@@ -168,6 +168,8 @@ describe('delivery metrics after real rollouts', () => {
       expect(bad.json<{ error: string }>().error).toContain('--since takes a duration');
       const unknown = await server.inject({ method: 'GET', url: '/api/report?sinse=30d' });
       expect(unknown.statusCode).toBe(400);
+      const openapi = (await server.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { responses?: Record<string, unknown> } }> }>();
+      expect(Object.keys(openapi.paths['/api/report']?.get?.responses ?? {})).toContain('200');
     });
 
     it('GET /metrics exposes the rollouts as the store records them', async () => {
