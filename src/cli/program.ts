@@ -9,6 +9,7 @@ import { registerFlags } from './commands/flags.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrateLint } from './commands/migrate-lint.js';
 import { registerMigrateRun } from './commands/migrate-run.js';
+import { registerNotify } from './commands/notify.js';
 import { registerReconcile } from './commands/reconcile.js';
 import { registerRelease } from './commands/release.js';
 import { registerReport } from './commands/report.js';
@@ -67,6 +68,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   registerMigrateRun(program, context);
   registerReconcile(program, context);
   registerDemo(program, context);
+  registerNotify(program, context);
   registerReport(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
