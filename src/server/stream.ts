@@ -127,9 +127,12 @@ class StreamHub {
     }, RECONNECT_MS);
   }
 
+  /** notifications are handled one after another, so browsers see changes in commit order */
+  private handling: Promise<void> = Promise.resolve();
+
   private notified(channel: string, payload: string): void {
     if (this.subscribers.size === 0) return;
-    void this.handle(channel, payload).catch(() => undefined);
+    this.handling = this.handling.then(() => this.handle(channel, payload)).catch(() => undefined);
   }
 
   private async handle(channel: string, payload: string): Promise<void> {
@@ -225,6 +228,7 @@ class StreamHub {
     for (const subscriber of this.subscribers) subscriber.response.end();
     this.subscribers.clear();
     await this.connecting?.catch(() => undefined);
+    await this.handling;
     await this.tailing;
     const listener = this.listener;
     this.listener = undefined;

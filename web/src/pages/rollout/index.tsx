@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { BackfillProgress } from '../../components/backfill';
 import { ErrorMessage } from '../../components/error-message';
 import { Loading } from '../../components/loading';
@@ -30,6 +30,9 @@ function RolloutView({ id }: { id: number }) {
   const events = useApi<AuditEvent[]>(`/api/rollouts/${id}/events`);
   const [live, setLive] = useState<{ rollout?: Rollout; weights?: Record<string, number>; events: AuditEvent[] }>({ events: [] });
   const environment = detail.data?.rollout.environment;
+  /** the rollout weights last seen, from the page's read or the stream */
+  const lastWeights = useRef<string | undefined>(undefined);
+  if (lastWeights.current === undefined && detail.data) lastWeights.current = JSON.stringify(detail.data.rollout.weights);
   const reloadDetail = detail.reload;
   const reloadMeasurements = measurements.reload;
 
@@ -47,7 +50,11 @@ function RolloutView({ id }: { id: number }) {
       subscribe('rollout', (data) => {
         const rollout = data as Rollout;
         if (rollout.id !== id) return;
-        setLive((previous) => ({ ...previous, rollout, weights: undefined }));
+        // the rollout's weights replace the router's only when they changed: a rollout event about
+        // something else (a phase, a step) may be read before the traffic change it follows
+        const changed = JSON.stringify(rollout.weights) !== lastWeights.current;
+        lastWeights.current = JSON.stringify(rollout.weights);
+        setLive((previous) => ({ ...previous, rollout, weights: changed ? rollout.weights : previous.weights }));
         refresh();
       }),
       subscribe('event', (data) => {
@@ -113,8 +120,7 @@ function RolloutView({ id }: { id: number }) {
       <ErrorMessage error={measurements.error} title="Could not read the measurements" />
       <Verdicts measurements={measurements.data ?? []} />
 
-      <h2>Backfill</h2>
-      <BackfillProgress environment={rollout.environment} headingLevel={3} />
+      <BackfillProgress environment={rollout.environment} headingLevel={2} />
 
       <h2>Flags touched</h2>
       <Table
