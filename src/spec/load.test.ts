@@ -102,7 +102,7 @@ strategies:
 
   it('lists the known fields when no suggestion is close', () => {
     expect(problemsOf(`${validSpec}colour: blue\n`)).toEqual([
-      { line: 17, path: 'colour', message: 'unknown field "colour"; expected one of version, app, migrations, environments, strategies, analysis, flags, integrity' },
+      { line: 17, path: 'colour', message: 'unknown field "colour"; expected one of version, app, migrations, environments, strategies, analysis, flags, integrity, notifications' },
     ]);
   });
 
