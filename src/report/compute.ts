@@ -38,7 +38,12 @@ export function deliveryReport(input: ReportInput, period: ReportPeriod): Delive
   // nothing recorded at or after `until` exists for this report
   const seen = input.events.filter((event) => Date.parse(event.createdAt) < until && ofApp(event.app));
   const byRollout = new Map<number, Event[]>();
-  for (const event of seen) if (event.rolloutId !== null) byRollout.set(event.rolloutId, [...(byRollout.get(event.rolloutId) ?? []), event]);
+  for (const event of seen) {
+    if (event.rolloutId === null) continue;
+    const list = byRollout.get(event.rolloutId);
+    if (list) list.push(event);
+    else byRollout.set(event.rolloutId, [event]);
+  }
 
   const facts = input.rollouts
     .filter((rollout) => ofApp(rollout.app) && Date.parse(rollout.createdAt) < until)
@@ -120,11 +125,16 @@ export function deliveryReport(input: ReportInput, period: ReportPeriod): Delive
   const rollbackFailed = records.filter((record) => record.result === 'failed').length;
 
   // ---- MTTD / MTTR: automatic rollbacks in production ----
+  const measurementsOf = new Map<number, Array<ReportInput['measurements'][number]>>();
+  for (const measurement of input.measurements) {
+    const list = measurementsOf.get(measurement.rolloutId);
+    if (list) list.push(measurement);
+    else measurementsOf.set(measurement.rolloutId, [measurement]);
+  }
   const incidents: IncidentTiming[] = facts
     .filter((each) => each.production && !each.manual)
     .flatMap((each) => {
-      const measurements = input.measurements.filter((measurement) => measurement.rolloutId === each.rollout.id);
-      return regressionTimings(each.version, each.events, measurements)
+      return regressionTimings(each.version, each.events, measurementsOf.get(each.rollout.id))
         .filter((timing) => inPeriod(Date.parse(timing.detectedAt)))
         .map((timing) => ({ rolloutId: each.rollout.id, app: each.rollout.app, environment: each.rollout.environment, version: each.version, ...timing }));
     });
