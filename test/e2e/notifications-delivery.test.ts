@@ -175,6 +175,30 @@ describe('webhook delivery', () => {
     expect(checkAccepted(receiver).map((body) => body.kind)).toEqual(['rollout.started', 'rollout.healthy']);
   });
 
+  it('stops at once with an attempt in flight, which does not count and is sent by the next controller', async () => {
+    let hangFirst = true;
+    const receiver = await startWebhookReceiver(() => {
+      if (!hangFirst) return 200;
+      hangFirst = false;
+      return 'hang';
+    });
+    const hook = webhook('handover', receiver.url, { timeout: 60_000, events: ['rollout.started'] });
+    const first = await notifier([hook]);
+    await story('production');
+    for (let waited = 0; waited < 20_000 && receiver.requests.length === 0; waited += 20) await sleep(20);
+    expect(receiver.requests).toHaveLength(1);
+    // within the minute the attempt could still take: stopping cuts it short
+    const stopping = Date.now();
+    await first.stop();
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    const [released] = await listDeliveries(pool, 'shop', { webhook: 'handover' });
+    expect(released).toMatchObject({ status: 'pending', attempts: 0 });
+    await notifier([hook]);
+    const [delivery] = await settled('handover', 1);
+    expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(receiver.requests.map((request) => request.id)).toEqual([delivery!.id, delivery!.id]);
+  });
+
   it('two controllers sharing the store send each notification once', async () => {
     const random = seededRandom(5);
     const receiver = await startWebhookReceiver((_, attempt) => (attempt === 1 && random() < 0.3 ? 500 : 200));
