@@ -21,6 +21,6 @@ export async function previousHealthyVersion(db: Queryable, app: string, environ
     [app, environment],
   );
   const versions = [...new Set(result.rows.map((row) => row.version))];
-  if (versions.length < 2) throw new PromoteError(`${environment} has no earlier Healthy release to return to`, { hint: 'name one with --to <version>' });
+  if (versions.length < 2) throw new PromoteError(`${environment} has no earlier Healthy release to return to`, { hint: 'name the release to return to: promote rollback --to <version>, or "to" in the API call' });
   return versions[1]!;
 }

@@ -145,13 +145,15 @@ describe('the dashboard API', () => {
   it('POST /api/environments/:env/rollback starts a rollback to the release Healthy before, planned without analysis', async () => {
     // 1.1.0 becomes Healthy too, so the one before it is 1.0.0
     await db.query(`update promote.rollouts set phase = 'Healthy', current_step = 4 where id = $1`, [running]);
-    const response = await request(`${base}/api/environments/staging/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({}) });
+    const response = await request(`${base}/api/environments/staging/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'errors after 1.1.0' }) });
     const body = (await response.body.json()) as { id: number; environment: string; phase: string };
     expect(response.statusCode).toBe(201);
     expect(body).toMatchObject({ environment: 'staging', phase: 'Pending' });
     const detail = await get(`/api/rollouts/${body.id}/detail`);
     expect(detail.body).toMatchObject({ version: '1.0.0' });
     expect((detail.body.steps as Array<{ kind: string }>).map((step) => step.kind)).toEqual(['promote']);
+    const events = (await get(`/api/rollouts/${body.id}/events`)).body as unknown as Array<{ type: string; data: Record<string, unknown> }>;
+    expect(events.find((event) => event.type === 'rollback.requested')?.data).toEqual({ reason: 'errors after 1.1.0' });
     // a viewer may not
     const refused = await request(`${base}/api/environments/staging/rollback`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-promote-role': 'viewer' }, body: '{}' });
     expect(refused.statusCode).toBe(403);

@@ -4,7 +4,7 @@ import { describeStep, type PlannedStep, type RolloutPlan } from '../engine/plan
 import { startRollback } from '../engine/rollback.js';
 import { parseCondition } from '../spec/condition.js';
 import type { PromoteSpec } from '../spec/index.js';
-import { getRollout, getTraffic, listEvents, type Rollout } from '../store/index.js';
+import { appendEvent, getRollout, getTraffic, listEvents, type Rollout } from '../store/index.js';
 import { isProduction } from './access.js';
 import { rolloutView } from './stream.js';
 
@@ -229,8 +229,11 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       },
     },
     async (request, reply) => {
-      const body = (request.body ?? {}) as { to?: string };
-      const started = await startRollback(pool, { spec, environment: (request.params as { environment: string }).environment, actor: 'api', ...(body.to ? { to: body.to } : {}) });
+      const body = (request.body ?? {}) as { to?: string; reason?: string };
+      const environment = (request.params as { environment: string }).environment;
+      const started = await startRollback(pool, { spec, environment, actor: 'api', ...(body.to ? { to: body.to } : {}) });
+      // the rollout records who and what; the why is the caller's, kept beside it in the audit trail
+      if (body.reason?.trim()) await appendEvent(pool, { type: 'rollback.requested', actor: 'api', app: spec.app.name, environment, rolloutId: started.id, data: { reason: body.reason.trim(), ...(body.to ? { to: body.to } : {}) } });
       return reply.status(201).send(rolloutView(started));
     },
   );

@@ -61,6 +61,7 @@ export function RolloutActions({ detail, onDone }: { detail: RolloutDetail; onDo
 function ActionDialog({ spec, detail, actor, onClose, onDone }: { spec: ActionSpec; detail: RolloutDetail; actor: string; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('');
   const [approver, setApprover] = useState(actor === 'api' ? '' : actor);
+  const [to, setTo] = useState('');
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const { id, environment } = detail.rollout;
@@ -73,7 +74,7 @@ function ActionDialog({ spec, detail, actor, onClose, onDone }: { spec: ActionSp
     }
     setBusy(true);
     try {
-      const body = reason.trim() === '' ? {} : { reason: reason.trim() };
+      const body = { ...(reason.trim() === '' ? {} : { reason: reason.trim() }), ...(spec.action === 'rollback' && to.trim() !== '' ? { to: to.trim() } : {}) };
       if (spec.action === 'approve') await post(`/api/rollouts/${id}/approvals`, { approver: approver.trim(), reason: reason.trim() });
       else await post(`/api/environments/${encodeURIComponent(environment)}/${spec.action}`, body);
       onDone();
@@ -91,6 +92,12 @@ function ActionDialog({ spec, detail, actor, onClose, onDone }: { spec: ActionSp
           <label class="block">
             Your name
             <input name="approver" required maxLength={200} value={approver} onInput={(event) => setApprover(event.currentTarget.value)} />
+          </label>
+        ) : null}
+        {spec.action === 'rollback' ? (
+          <label class="block">
+            Release to return to (optional; default: the one Healthy here before)
+            <input name="to" maxLength={128} value={to} onInput={(event) => setTo(event.currentTarget.value)} />
           </label>
         ) : null}
         <label class="block">
