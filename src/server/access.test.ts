@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInProcess } from '../../test/helpers/cli.js';
 import { createStorePool } from '../../test/helpers/database.js';
+import { scratchFolder } from '../../test/helpers/scratch.js';
 import { startRollout } from '../engine/start.js';
 import { putFlag } from '../flags/store.js';
 import { parseSpec, type PromoteSpec } from '../spec/index.js';
@@ -57,6 +59,12 @@ describe('can(role, action, environment)', () => {
       });
     }
   }
+
+  it('promote server --role takes only a known role', async () => {
+    const refused = await runInProcess(['server', '--role', 'root'], { cwd: await scratchFolder() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--role root: roles are viewer, operator, approver, admin');
+  });
 
   it('the role header only lowers the server role', () => {
     expect(effectiveRole('admin', undefined)).toBe('admin');
