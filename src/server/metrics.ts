@@ -16,9 +16,19 @@ const TERMINAL = ['Healthy', 'Degraded', 'RolledBack', 'Aborted'];
 /** seconds: a traffic step takes about one, a pause or an analysis minutes, an approval can take hours */
 const STEP_BUCKETS = [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600];
 
+let processMetrics: Registry | undefined;
+
+/** once per process: the default metrics start an event-loop monitor and a GC observer that live as long as the process */
+function processRegistry(): Registry {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 export function createMetricsRegistry(pool: pg.Pool, app: string): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
 
   new Gauge({
     name: 'promote_rollout_phase',
@@ -79,7 +89,7 @@ export function createMetricsRegistry(pool: pg.Pool, app: string): Registry {
       for (const row of rows.rows) this.inc({ app, environment: row.environment, outcome: row.outcome }, Number(row.count));
     },
   });
-  return registry;
+  return Registry.merge([processRegistry(), registry]);
 }
 
 /** Every completed step's duration: events in seq order per rollout, a step starting where the one before ended. */
