@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../../api';
+import { api, ApiError } from '../../api';
 import { ErrorMessage } from '../../components/error-message';
 import { LineChart } from '../../components/line-chart';
 import { percent } from '../../components/phase';
@@ -54,6 +54,8 @@ export function TrafficCharts({ environment, thresholds, live }: { environment: 
       window.clearInterval(timer);
     };
   }, [environment, live]);
+  // an environment without a router has nothing to chart: say so plainly, it is not a failure
+  if (error instanceof ApiError && error.status === 404 && !series) return <p class="muted">{error.message}.</p>;
   if (error && !series) return <ErrorMessage error={error} title="No traffic charts" />;
   if (!series) return <p class="muted">Reading the router…</p>;
   return (
