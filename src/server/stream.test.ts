@@ -144,6 +144,25 @@ describe('GET /api/stream', () => {
     stream.close();
   });
 
+  it('listens again after PostgreSQL drops its connection, and sends what happened meanwhile', async () => {
+    const stream = openStream(base);
+    await stream.opened;
+    await stream.next((message) => message.comment === 'connected', 'the opening comment');
+    const listening = `select pid from pg_stat_activity where datname = current_database() and query like 'listen %'`;
+    await expect.poll(async () => (await db.query(listening)).rowCount, { timeout: 10_000 }).toBe(1);
+    const before = (await db.query<{ pid: number }>(listening)).rows[0]!.pid;
+    await db.query('select pg_terminate_backend($1)', [before]);
+    // written while nobody listens: reaches the browser by the audit tail
+    const missed = await appendEvent(db, { type: 'test.while-down', actor: 'carol', app: 'shop', rolloutId, data: {} });
+    await stream.next((message) => message.event === 'event' && message.id === String(missed.seq), 'the event written while the listener was down');
+    // one new listening connection, not the dropped one
+    await expect.poll(async () => (await db.query<{ pid: number }>(listening)).rows.filter((row) => row.pid !== before).length, { timeout: 15_000 }).toBe(1);
+    await setTraffic(db, { app: 'shop', environment: 'staging', config: { versions: [{ name: '1.0.0', weight: 30, upstreams: [] }, { name: '0.9.0', weight: 70, upstreams: [] }], stable: '0.9.0' }, actor: 'dave' });
+    const traffic = await stream.next((message) => message.event === 'traffic' && message.data!.includes('"1.0.0":30'), 'a traffic event after the listener came back');
+    expect(JSON.parse(traffic.data!)).toMatchObject({ environment: 'staging', weights: { '1.0.0': 30, '0.9.0': 70 } });
+    stream.close();
+  });
+
   it('ends open streams when the server closes, and the close does not hang', async () => {
     const own = await buildServer({ pool: db, spec, web: false });
     const ownBase = await own.listen({ host: '127.0.0.1', port: 0 });
