@@ -61,6 +61,11 @@ export function registerRollout(program: Command, context: () => CliContext): vo
       const ctx = context();
       const { spec, configDir } = await loadConfig(ctx);
       await withStore(ctx, async (store) => {
+        // listening from the start: a signal while starting still stops cleanly, once started
+        const stopped = new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
         const engine = createEngine(spec, { pool: store.pool, databaseUrl: store.url, configDir, log: ctx.log });
         await engine.controller.start();
         const metrics = options.metrics === undefined ? undefined : await serveMetrics(store.pool, spec.app.name, options.metrics).catch(async (error: unknown) => {
@@ -69,13 +74,10 @@ export function registerRollout(program: Command, context: () => CliContext): vo
         });
         printLine(ctx.io, `controller for ${spec.app.name} running${engine.controller.isLeader ? '' : ' (standby: another controller leads)'}; Ctrl-C stops it, running instances keep serving`);
         if (metrics) printLine(ctx.io, `metrics at ${metrics.url}`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        await stopped;
         await metrics?.close();
         await engine.close();
-      });
+      }, { stopsOnSignal: true });
     });
 
   program
