@@ -85,7 +85,8 @@ export function createEngine(spec: PromoteSpec, options: EngineOptions): { contr
   return {
     controller,
     close: async () => {
-      await notifier.stop();
+      // a few seconds to tell the webhooks what this controller just did (a --wait that ended Healthy)
+      await notifier.stop({ flushMs: 5_000 });
       await guardian.stop();
       await controller.stop();
       // targets stop supervising; the instances keep serving while no controller runs

@@ -39,6 +39,7 @@ export class Notifier {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private started = false;
+  private closing = false;
   private readonly random: () => number;
 
   constructor(private readonly options: NotifierOptions) {
@@ -52,16 +53,32 @@ export class Notifier {
   }
 
   start(): void {
-    if (!this.enabled || this.started || this.stopping.signal.aborted) return;
+    if (!this.enabled || this.started || this.closing) return;
     this.started = true;
     this.schedule(0);
   }
 
-  /** Stops after the current round; attempts under way are cut short and do not count. */
-  async stop(): Promise<void> {
-    this.stopping.abort();
+  /**
+   * Stops the loop. With `flushMs`, first sends what is queued or due for up to that long, so a
+   * `promote deploy --wait` that ends at Healthy still tells its webhooks; attempts under way when
+   * time is up are cut short and do not count (the next controller makes them).
+   */
+  async stop(options: { flushMs?: number } = {}): Promise<void> {
+    this.closing = true;
     clearTimeout(this.timer);
-    await this.running;
+    const flushMs = this.started ? (options.flushMs ?? 0) : 0;
+    const cut = setTimeout(() => this.stopping.abort(), flushMs);
+    if (flushMs === 0) this.stopping.abort();
+    try {
+      await this.running;
+      while (!this.stopping.signal.aborted) {
+        const busy = await this.round().catch(() => false);
+        if (!busy) break;
+      }
+    } finally {
+      clearTimeout(cut);
+      this.stopping.abort();
+    }
   }
 
   /** One round: queue new notifications, then send what is due. True when there may be more to do at once. */
@@ -86,7 +103,7 @@ export class Notifier {
           return false;
         })
         .then((busy) => {
-          if (!this.stopping.signal.aborted) this.schedule(busy ? 0 : (this.options.pollMs ?? 1000));
+          if (!this.closing) this.schedule(busy ? 0 : (this.options.pollMs ?? 1000));
         });
     }, delayMs);
   }

@@ -199,6 +199,16 @@ describe('webhook delivery', () => {
     expect(receiver.requests.map((request) => request.id)).toEqual([delivery!.id, delivery!.id]);
   });
 
+  it('sends what is queued before it stops, when given the time', async () => {
+    const receiver = await startWebhookReceiver();
+    const last = await notifier([webhook('flush', receiver.url)], { pollMs: 60_000 });
+    // as `promote deploy --wait` does: the rollout ends and the engine closes straight away
+    await story('staging');
+    await last.stop({ flushMs: 10_000 });
+    expect(checkAccepted(receiver).map((body) => body.kind)).toEqual(['rollout.started', 'step.completed', 'step.completed', 'rollout.healthy']);
+    expect((await listDeliveries(pool, 'shop', { webhook: 'flush' })).map((each) => each.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+  });
+
   it('two controllers sharing the store send each notification once', async () => {
     const random = seededRandom(5);
     const receiver = await startWebhookReceiver((_, attempt) => (attempt === 1 && random() < 0.3 ? 500 : 200));
