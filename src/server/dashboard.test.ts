@@ -112,6 +112,14 @@ describe('the dashboard API', () => {
       { template: 'errors', provider: 'builtin', metric: 'error_rate', chart: 'errorRate', judge: 'threshold', condition: 'value < 0.05', bound: 0.05, operator: '<' },
       { template: 'latency', provider: 'builtin', metric: 'latency', chart: 'p99', judge: 'compare', condition: 'mannWhitney (increase is bad) against the stable version', bound: null, operator: null },
     ]);
+    // a retry starts the steps over: the first attempt's completions no longer count
+    await appendEvent(db, { type: 'rollout.phase', actor: 'controller', app: 'shop', environment: 'staging', rolloutId: running, data: { from: 'Degraded', to: 'Progressing', reason: 'retried by bob (attempt 2)' } });
+    await db.query(`update promote.rollouts set current_step = 0 where id = $1`, [running]);
+    const retried = (await get(`/api/rollouts/${running}/detail`)).body.steps as Array<{ state: string; finishedAt: string | null }>;
+    expect(retried.map((step) => step.state)).toEqual(['current', 'pending', 'pending', 'pending']);
+    expect(retried[0]!.finishedAt).toBeNull();
+    await appendEvent(db, { type: 'step.completed', actor: 'controller', app: 'shop', environment: 'staging', rolloutId: running, data: { step: 0, label: 'setWeight 20' } });
+    await db.query(`update promote.rollouts set current_step = 1 where id = $1`, [running]);
     expect(await get('/api/rollouts/999999/detail')).toEqual({ status: 404, body: { error: 'no rollout #999999 of shop' } });
   });
 

@@ -108,9 +108,16 @@ export async function readRolloutDetail(pool: pg.Pool, spec: PromoteSpec, rollou
   const plan = (rollout.strategy ?? null) as RolloutPlan | null;
   const steps = plan?.steps ?? [];
   const events = await listEvents(pool, { rolloutId: rollout.id, limit: 10_000 });
-  const created = events.find((event) => event.type === 'rollout.created')?.createdAt ?? rollout.createdAt;
+  let created = events.find((event) => event.type === 'rollout.created')?.createdAt ?? rollout.createdAt;
   const completed = new Map<number, Date>();
-  for (const event of events) if (event.type === 'step.completed' && typeof event.data.step === 'number') completed.set(event.data.step, event.createdAt);
+  for (const event of events) {
+    if (event.type === 'step.completed' && typeof event.data.step === 'number') completed.set(event.data.step, event.createdAt);
+    // a retry (a finished rollout set Progressing again) starts over from the first step: earlier steps' times are the last attempt's
+    if (event.type === 'rollout.phase' && FINISHED.includes(String(event.data.from)) && event.data.to === 'Progressing') {
+      completed.clear();
+      created = event.createdAt;
+    }
+  }
   const terminal = FINISHED.includes(rollout.phase);
   const failed = rollout.phase === 'Degraded' || rollout.phase === 'RolledBack' || rollout.phase === 'Aborted';
   const stepViews = steps.map((step, index) => {
