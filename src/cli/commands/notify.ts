@@ -33,8 +33,8 @@ export function registerNotify(program: Command, context: () => CliContext): voi
       if (options.json) printJson(ctx.io, answers);
       else {
         for (const answer of answers) {
-          const what = answer.delivered ? `HTTP ${answer.status}` : `not delivered: ${answer.error}`;
-          printLine(ctx.io, `${answer.webhook}: ${what} in ${answer.ms} ms${answer.delivered && answer.body ? `\n  ${answer.body.slice(0, 500).replace(/\n/g, '\n  ')}` : ''}`);
+          if (!answer.delivered) printLine(ctx.io, `${answer.webhook}: not delivered (${answer.ms} ms): ${answer.error}`);
+          else printLine(ctx.io, `${answer.webhook}: HTTP ${answer.status} in ${answer.ms} ms${answer.body ? `\n  ${answer.body.slice(0, 500).replace(/\n/g, '\n  ')}` : ''}`);
         }
       }
       const failed = answers.filter((answer) => !answer.delivered);
