@@ -5,6 +5,7 @@
  * artifact folder.
  */
 import type { Browser, Page } from 'playwright-core';
+import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeViolations, launchBrowser, seriousAccessibilityViolations, withPage } from '../helpers/browser.js';
 import { startDashboard, type Dashboard } from './helpers/dashboard.js';
@@ -75,6 +76,23 @@ describe('every page of the dashboard', () => {
     const after = await dashboard.api('GET', flagPath);
     expect(after.definition).toMatchObject({ enabled: true });
     expect(after.version).toBe(Number(before.version) + 1);
+  });
+
+  it('flags: a viewer is offered no toggle, and the API refuses one forced with the viewer role', async () => {
+    const flagPath = '/api/apps/shop/environments/staging/flags/new-checkout';
+    const before = await dashboard.api('GET', flagPath);
+    await withPage(browser, 'flags-viewer', async ({ page, ...watched }) => {
+      await page.goto(`${dashboard.origin}/#/flags/staging`);
+      await page.getByRole('button', { name: 'Toggle new-checkout', exact: true }).waitFor();
+      await page.getByTestId('role-select').selectOption('viewer');
+      await page.getByRole('button', { name: 'Toggle new-checkout', exact: true }).waitFor({ state: 'detached' });
+      await page.getByText('may not change flags').waitFor();
+      await watched.screenshot('flags-as-viewer');
+    });
+    const forced = await request(`${dashboard.origin}${flagPath}/disable`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-promote-role': 'viewer' }, body: JSON.stringify({ reason: 'forced' }) });
+    expect(forced.statusCode).toBe(403);
+    expect(((await forced.body.json()) as { error?: string }).error).toMatch(/viewer may not/);
+    expect(await dashboard.api('GET', flagPath)).toEqual(before);
   });
 });
 

@@ -7,7 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, withPage } from '../helpers/browser.js';
+import { describeViolations, launchBrowser, seriousAccessibilityViolations, withPage } from '../helpers/browser.js';
 import { steadyLoad } from '../helpers/promote-server.js';
 import { holdAtTen, startDashboard, waitForRollout, type Dashboard } from './helpers/dashboard.js';
 
@@ -55,11 +55,22 @@ describe('the rollout page during a rollout', () => {
       // what told the page is the server's event stream
       expect(watched.requests).toContain(`${dashboard.origin}/api/stream`);
       await watched.screenshot('rollout-at-50');
+      // the page at its busiest (actions, charts, timeline), then with the Abort dialog open
+      let violations = await seriousAccessibilityViolations(page);
+      expect(violations, describeViolations(violations)).toEqual([]);
+      await page.getByRole('button', { name: 'Abort', exact: true }).click();
+      await page.getByRole('dialog').waitFor();
+      violations = await seriousAccessibilityViolations(page);
+      expect(violations, describeViolations(violations)).toEqual([]);
+      await watched.screenshot('rollout-abort-dialog');
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await page.getByRole('dialog').waitFor({ state: 'hidden' });
 
       await confirmAction(page, () => page.getByRole('button', { name: 'Abort', exact: true }).click());
       await page.getByTestId('rollout-phase').filter({ hasText: 'Aborted' }).waitFor();
       await expectWeights(page, { v1: '100%' });
       await watched.screenshot('rollout-aborted');
+      expect(watched.problems).toEqual([]);
     });
 
     // the API and the router agree: the rollout is aborted and stable takes every request

@@ -18,12 +18,12 @@ export const chromiumPath = process.env.PROMOTE_CHROMIUM ?? '/usr/bin/chromium';
 export const artifactsFolder = process.env.PROMOTE_ARTIFACTS ?? fileURLToPath(new URL('../../artifacts/browser/', import.meta.url));
 
 /** Launches chromium for the test file; it is closed after the file's tests whatever happened. */
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`the dashboard's browser tests need chromium at ${chromiumPath}: install Debian's package (apt-get install chromium; .ci/run does) or set PROMOTE_CHROMIUM to a chromium binary`);
+export async function launchBrowser(executablePath = chromiumPath): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`the dashboard's browser tests need chromium at ${executablePath}: install Debian's package (apt-get install chromium; .ci/run does) or set PROMOTE_CHROMIUM to a chromium binary`);
   }
   const browser = await chromium.launch({
-    executablePath: chromiumPath,
+    executablePath,
     // no sandbox: CI runs as root; no background networking: the browser itself must not call out,
     // so every request seen comes from the page
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
