@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startRollout } from '../../src/engine/start.js';
-import { listDeliveries, type Delivery } from '../../src/notify/queue.js';
+import { claimDeliveries, listDeliveries, queueNotifications, type Delivery } from '../../src/notify/queue.js';
 import { Notifier, type NotifierOptions } from '../../src/notify/notifier.js';
 import type { Notification } from '../../src/notify/payload.js';
 import { verifyWebhook } from '../../src/sdk/webhook-verify.js';
@@ -207,6 +207,23 @@ describe('webhook delivery', () => {
     await last.stop({ flushMs: 10_000 });
     expect(checkAccepted(receiver).map((body) => body.kind)).toEqual(['rollout.started', 'step.completed', 'step.completed', 'rollout.healthy']);
     expect((await listDeliveries(pool, 'shop', { webhook: 'flush' })).map((each) => each.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+  });
+
+  it('a delivery claimed by a controller that died is tried again once its lease runs out', async () => {
+    const receiver = await startWebhookReceiver();
+    const hook = webhook('orphan', receiver.url, { events: ['rollout.healthy'] });
+    await queueNotifications(pool, 'shop', hook);
+    await story('production');
+    // a controller queues and claims the delivery, then dies before its attempt
+    await queueNotifications(pool, 'shop', hook);
+    const [claimed] = await claimDeliveries(pool, 'shop', 'orphan', { limit: 1, leaseMs: 1000 });
+    const claimedAt = Date.now();
+    expect(claimed).toMatchObject({ kind: 'rollout.healthy', attempts: 1 });
+    await notifier([hook]);
+    const [delivery] = await settled('orphan', 1);
+    expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0]!.at - claimedAt).toBeGreaterThanOrEqual(900);
   });
 
   it('two controllers sharing the store send each notification once', async () => {
