@@ -58,6 +58,8 @@ class StreamHub {
   private tailAgain = false;
   /** the last rollout sent per id: notifications also fire for commands that change nothing shown */
   private readonly lastRollout = new Map<number, string>();
+  /** the last traffic revision sent per environment */
+  private readonly lastTrafficRevision = new Map<string, number>();
 
   constructor(private readonly options: StreamOptions) {}
 
@@ -157,9 +159,18 @@ class StreamHub {
       this.tail();
       return;
     }
-    const traffic = await getTraffic(pool, app, scope.environment);
-    const versions = (traffic?.config.versions ?? []) as Array<{ name: string; weight: number }>;
-    this.write(frame('traffic', { environment: scope.environment, weights: Object.fromEntries(versions.map((version) => [version.name, version.weight])), revision: traffic?.revision ?? scope.revision }));
+    // a burst of changes: the first read already sees the newest revision, so the notifications
+    // after it would send it again (and a browser would redraw for nothing)
+    const sent = this.lastTrafficRevision.get(scope.environment) ?? -1;
+    if (scope.revision === undefined || scope.revision > sent) {
+      const traffic = await getTraffic(pool, app, scope.environment);
+      const revision = traffic?.revision ?? scope.revision;
+      if (revision === undefined || revision > sent) {
+        if (revision !== undefined) this.lastTrafficRevision.set(scope.environment, revision);
+        const versions = (traffic?.config.versions ?? []) as Array<{ name: string; weight: number }>;
+        this.write(frame('traffic', { environment: scope.environment, weights: Object.fromEntries(versions.map((version) => [version.name, version.weight])), revision }));
+      }
+    }
     this.tail();
   }
 
