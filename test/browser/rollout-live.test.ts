@@ -34,7 +34,7 @@ describe('the rollout page during a rollout', () => {
     await load?.stop();
   });
 
-  it('shows the weights change live over SSE, and Abort returns traffic to stable', async () => {
+  it('shows the weights change live over SSE (resume, then a hand-set routing table), and Abort returns traffic to stable', async () => {
     const id = await holdAtTen(dashboard.api, 'v2');
     await withPage(browser, 'rollout-live', async ({ page, ...watched }) => {
       await page.goto(`${dashboard.origin}/#/rollouts/${id}`);
@@ -55,6 +55,11 @@ describe('the rollout page during a rollout', () => {
       // what told the page is the server's event stream
       expect(watched.requests).toContain(`${dashboard.origin}/api/stream`);
       await watched.screenshot('rollout-at-50');
+      // a person changes the routing table by hand: the traffic event reaches the page too
+      const set = await dashboard.cli('traffic', 'set', '--env', 'staging', '--weight', 'v2=30', '--weight', 'v1=70', '--reason', 'browser test');
+      expect(set.code, set.stderr).toBe(0);
+      await expectWeights(page, { v2: '30%', v1: '70%' });
+      expect(navigations).toBe(0);
       // the page at its busiest (actions, charts, timeline), then with the Abort dialog open
       let violations = await seriousAccessibilityViolations(page);
       expect(violations, describeViolations(violations)).toEqual([]);
