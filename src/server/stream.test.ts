@@ -163,6 +163,23 @@ describe('GET /api/stream', () => {
     stream.close();
   });
 
+  it('sends each traffic revision at most once, in order, and the last one of a burst always', async () => {
+    const stream = openStream(base);
+    await stream.opened;
+    // written all at once: they commit faster than the hub reads them
+    const written = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => setTraffic(db, { app: 'shop', environment: 'staging', config: { versions: [{ name: '1.0.0', weight: index + 1, upstreams: [] }, { name: '0.9.0', weight: 99 - index, upstreams: [] }], stable: '0.9.0' }, actor: 'dave' })),
+    );
+    const last = Math.max(...written.map((traffic) => traffic.revision));
+    await stream.next((message) => message.event === 'traffic' && (JSON.parse(message.data!) as { revision: number }).revision === last, 'the burst\'s last revision');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const revisions = stream.messages.filter((message) => message.event === 'traffic').map((message) => (JSON.parse(message.data!) as { revision: number }).revision);
+    expect(new Set(revisions).size, `revisions sent: ${revisions.join(', ')}`).toBe(revisions.length);
+    expect(revisions, `revisions sent: ${revisions.join(', ')}`).toEqual([...revisions].sort((a, b) => a - b));
+    expect(revisions.at(-1)).toBe(last);
+    stream.close();
+  });
+
   it('ends open streams when the server closes, and the close does not hang', async () => {
     const own = await buildServer({ pool: db, spec, web: false });
     const ownBase = await own.listen({ host: '127.0.0.1', port: 0 });
