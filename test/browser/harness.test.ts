@@ -12,7 +12,7 @@ import { afterFile } from '../helpers/cleanup.js';
 import { launchBrowser, seriousAccessibilityViolations, withPage } from '../helpers/browser.js';
 
 const BAD_PAGE = `<!doctype html><html><head><title>bad</title></head><body>
-<main><h1>A bad page</h1>
+<main><h1>A bad page</h1><h4>skipped two levels</h4>
 <img src="/pixel.png">
 <button></button>
 <p style="color:#ccc;background:#fff">grey on white</p>
@@ -45,7 +45,7 @@ describe('the browser harness', () => {
       await page.goto(`${origin}/`);
       await expect.poll(() => watched.problems.length).toBeGreaterThanOrEqual(2);
       const violations = (await seriousAccessibilityViolations(page)).map((violation) => violation.id);
-      expect(violations).toEqual(expect.arrayContaining(['image-alt', 'button-name', 'color-contrast']));
+      expect(violations).toEqual(expect.arrayContaining(['image-alt', 'button-name', 'color-contrast', 'heading-order']));
       expect(watched.foreignRequests(origin)).toEqual(['http://127.0.0.2:9/elsewhere.png']);
       expect(watched.problems).toEqual(expect.arrayContaining([expect.stringContaining('something broke'), expect.stringContaining('uncaught on purpose')]));
     });
