@@ -91,11 +91,21 @@ describe('the rollout page during a rollout', () => {
     expect(seen.get('v2 200') ?? 0).toBeGreaterThan(0);
   }, 60_000);
 
-  it('offers a viewer no action, and the API refuses one forced with the viewer role', async () => {
-    const id = await holdAtTen(dashboard.api, 'v3');
-    held = id;
+  it('shows a new rollout on the open overview live, and offers a viewer no action on it', async () => {
+    let id = 0;
     await withPage(browser, 'rollout-viewer', async ({ page, ...watched }) => {
-      await page.goto(`${dashboard.origin}/#/rollouts/${id}`);
+      // the overview is open before the rollout starts: it appears there without a reload
+      await page.goto(`${dashboard.origin}/#/`);
+      const staging = page.getByTestId('environment-staging');
+      await staging.getByText('No rollout in progress.').waitFor();
+      id = await holdAtTen(dashboard.api, 'v3');
+      held = id;
+      const link = staging.getByRole('link', { name: `v3 (#${id})` });
+      await link.waitFor();
+      await staging.getByText(/Traffic:.*v3 10%/).waitFor();
+      await staging.getByText(/Traffic:.*v1 90%/).waitFor();
+      await watched.screenshot('overview-rollout-in-progress');
+      await link.click();
       await expectWeights(page, { v3: '10%', v1: '90%' });
       // as admin (the server's default role) the actions are there, so their absence below means something
       await page.getByRole('button', { name: 'Abort', exact: true }).waitFor();
@@ -104,6 +114,7 @@ describe('the rollout page during a rollout', () => {
       for (const action of ACTIONS) expect(await page.getByRole('button', { name: action, exact: true }).count(), `${action} offered to a viewer`).toBe(0);
       await expectWeights(page, { v3: '10%', v1: '90%' });
       await watched.screenshot('rollout-as-viewer');
+      expect(watched.problems).toEqual([]);
     });
 
     const forced = await request(`${dashboard.origin}/api/environments/staging/abort`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-promote-role': 'viewer' }, body: '{}' });
@@ -111,6 +122,7 @@ describe('the rollout page during a rollout', () => {
     expect(forced.statusCode).toBe(403);
     expect(refusal.error).toMatch(/viewer may not abort/);
     const still = await dashboard.api('GET', `/api/rollouts/${id}`);
+    // nothing changed: still held at 10%
     expect(still).toMatchObject({ phase: 'Paused', weights: { v3: 10, v1: 90 } });
   }, 60_000);
 
