@@ -132,7 +132,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       options.write(
         [
           '',
-          'Everything keeps running (--keep). In another terminal, try:',
+          `Everything keeps running (--keep). Open the dashboard at ${stack.apiUrl}/, or in another terminal try:`,
           `  curl -s -H 'x-user-id: user-1' '${stack.routerUrl.production}/orders?user=user-1&limit=3'`,
           `  cd ${stack.folder} && set -a && . ./demo.env && set +a`,
           `  ${promoteCommand} status --env production`,

@@ -103,6 +103,7 @@ export async function startDemoStack(options: StackOptions): Promise<DemoStack> 
     cleanups.push(() => stopServer(server));
     await waitForApi(apiUrl, server, logFile);
     options.say(`promote server: API ${apiUrl}, routers ${ENVIRONMENTS.map((each) => `${each} http://127.0.0.1:${ports[each]}`).join(', ')}`);
+    options.say(`dashboard: open ${apiUrl}/ in a browser to watch the rollouts live`);
 
     return {
       folder,

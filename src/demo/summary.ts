@@ -71,6 +71,6 @@ export function formatSummary(summary: DemoSummary): string[] {
     const { mttdMs, mttrMs, reason } = summary.regression;
     lines.push(`Regression 3.0.0: detected ${seconds(mttdMs)} after it took traffic (MTTD), traffic back on 2.0.0 ${seconds(mttrMs)} later (MTTR)`, `  evidence: ${reason}`);
   }
-  lines.push('', `API ${summary.urls.api} (OpenAPI at /openapi.json), production router ${summary.urls.production}, staging router ${summary.urls.staging}`);
+  lines.push('', `dashboard ${summary.urls.api}/, API ${summary.urls.api} (OpenAPI at /openapi.json), production router ${summary.urls.production}, staging router ${summary.urls.staging}`);
   return lines;
 }
