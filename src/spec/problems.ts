@@ -67,7 +67,9 @@ const secretKeys = /^(database|password|bearerToken|token|secret|apiKey|headers|
 
 /** True when the value at this path must never be shown, e.g. a database URL with its password. */
 export function isSecretPath(path: readonly PathSegment[]): boolean {
-  return path.some((segment) => typeof segment === 'string' && secretKeys.test(segment));
+  if (path.some((segment) => typeof segment === 'string' && secretKeys.test(segment))) return true;
+  // a webhook's URL is its credential (Slack's carry the key in the path)
+  return path.includes('webhooks') && path.at(-1) === 'url';
 }
 
 /**

@@ -58,6 +58,8 @@ describe('notifications in promote.yaml', () => {
       ]),
     );
     expect(found.join('\n')).not.toContain('12345678');
+    // a webhook's URL is a credential too (Slack's carry the key in the path)
+    expect(found.join('\n')).not.toContain('hooks.example.com');
   });
 
   it('refuses two webhooks of one name and a kind listed twice', () => {
