@@ -31,6 +31,10 @@ export interface Dashboard {
   served: ServedFolder;
   /** `promote <args>` in the folder, in this process */
   cli(...args: string[]): Promise<CliResult>;
+  /** stops `promote server` (SIGTERM) and waits until it has exited */
+  stopServer(): Promise<void>;
+  /** starts `promote server` again on the same port and folder (after stopServer) */
+  restartServer(): Promise<void>;
 }
 
 export async function startDashboard(name: string): Promise<Dashboard> {
@@ -85,7 +89,25 @@ flags:
   const served = (started.served = await servePromote(folder, env, apiPort, marker));
   const origin = `http://127.0.0.1:${apiPort}`;
   await expectDashboardServed(origin);
-  return { folder, origin, routerUrl: `http://127.0.0.1:${routerPort}/`, api: served.api, served, cli };
+  const dashboard: Dashboard = {
+    folder,
+    origin,
+    routerUrl: `http://127.0.0.1:${routerPort}/`,
+    api: served.api,
+    served,
+    cli,
+    stopServer: async () => {
+      const child = dashboard.served.child;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+    restartServer: async () => {
+      dashboard.served = started.served = await servePromote(folder, env, apiPort, marker);
+    },
+  };
+  return dashboard;
 }
 
 /** Fails with what to do when `promote server` has no dashboard to serve (dist/web is built by `npm run build`). */
