@@ -1,8 +1,10 @@
 /**
  * The rollout page during real rollouts, in a real chromium, with steady load through the router:
- * the traffic split follows the rollout live (server-sent events, no reload), Abort from the page
- * sends traffic back to stable (the router really serves only stable afterwards), a viewer is offered
- * no action and the API refuses one forced anyway, and Abort is reachable and usable by keyboard alone.
+ * the traffic split follows the rollout live (server-sent events, no reload) through a resume and a
+ * routing table set by hand; Abort from the page sends traffic back to stable (the API, the stored
+ * table and the router's answers agree); the overview shows a new rollout live; a viewer is offered no
+ * action and the API refuses one forced anyway; Abort is reachable and usable by keyboard alone, with
+ * a visible focus ring; axe-core finds nothing serious on the busy page or its Abort dialog.
  */
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
