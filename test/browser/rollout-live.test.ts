@@ -3,8 +3,9 @@
  * the traffic split follows the rollout live (server-sent events, no reload) through a resume and a
  * routing table set by hand; Abort from the page sends traffic back to stable (the API, the stored
  * table and the router's answers agree); the overview shows a new rollout live; a viewer is offered no
- * action and the API refuses one forced anyway; Abort is reachable and usable by keyboard alone, with
- * a visible focus ring; axe-core finds nothing serious on the busy page or its Abort dialog.
+ * action and the API refuses one forced anyway; an operator is offered only Abort in production;
+ * Abort is reachable and usable by keyboard alone, with a visible focus ring; axe-core finds nothing
+ * serious on the busy page or its Abort dialog.
  */
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
@@ -25,7 +26,7 @@ describe('the rollout page during a rollout', () => {
   let held: number | undefined;
 
   beforeAll(async () => {
-    [dashboard, browser] = await Promise.all([startDashboard('rollout'), launchBrowser()]);
+    [dashboard, browser] = await Promise.all([startDashboard('rollout', { production: true }), launchBrowser()]);
     load = steadyLoad(dashboard.routerUrl, 2, (response) => {
       const key = response === undefined ? 'refused' : `${String(response.headers['x-promote-version'] ?? '-')} ${response.statusCode}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
@@ -144,6 +145,29 @@ describe('the rollout page during a rollout', () => {
       await confirmAction(page, () => page.keyboard.press('Enter'), true);
       await page.getByTestId('rollout-phase').filter({ hasText: 'Aborted' }).waitFor();
     });
+    await waitForRollout(dashboard.api, id, 'Aborted', (rollout) => rollout.phase === 'Aborted');
+  }, 60_000);
+
+  it('offers an operator only Abort on a paused production rollout (no Resume, no Promote), and the API refuses a forced Resume', async () => {
+    const id = await holdAtTen(dashboard.api, 'v2', { environment: 'production', skipEnvironmentGate: 'browser test of production rights' });
+    await withPage(browser, 'rollout-operator-production', async ({ page, ...watched }) => {
+      await page.goto(`${dashboard.origin}/#/rollouts/${id}`);
+      await expectWeights(page, { v2: '10%', v1: '90%' });
+      await page.getByRole('button', { name: 'Resume', exact: true }).waitFor();
+      await page.getByTestId('role-select').selectOption('operator');
+      await page.getByRole('button', { name: 'Resume', exact: true }).waitFor({ state: 'detached' });
+      const offered = (await page.getByRole('group', { name: 'Rollout actions' }).getByRole('button').allTextContents()).map((text) => text.trim());
+      expect(offered.sort()).toEqual(['Abort']);
+      await watched.screenshot('rollout-operator-production');
+      expect(watched.problems).toEqual([]);
+    });
+    const forced = await request(`${dashboard.origin}/api/environments/production/resume`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-promote-role': 'operator' }, body: '{}' });
+    expect(forced.statusCode).toBe(403);
+    expect(((await forced.body.json()) as { error?: string }).error).toMatch(/operator may not resume in production/);
+    expect(await dashboard.api('GET', `/api/rollouts/${id}`)).toMatchObject({ phase: 'Paused', weights: { v2: 10, v1: 90 } });
+    // an operator may stop a production rollout: abort it as one, back to stable
+    const abort = await request(`${dashboard.origin}/api/environments/production/abort`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-promote-role': 'operator' }, body: '{}' });
+    expect(abort.statusCode, await abort.body.text()).toBe(202);
     await waitForRollout(dashboard.api, id, 'Aborted', (rollout) => rollout.phase === 'Aborted');
   }, 60_000);
 });

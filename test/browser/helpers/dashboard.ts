@@ -3,7 +3,7 @@
  * built dashboard at /) as a child process on a scratch folder, with real app processes behind the
  * staging router and a real app database per environment. Staging runs v1 (deployed with a migration,
  * so the migrations page has history); production has nothing deployed yet (the dashboard must show an
- * empty environment too); the flag `new-checkout` exists in both. v2 and v3 are recorded, ready to roll
+ * empty environment too) unless asked for v1 there as well; the flag `new-checkout` exists in both. v2 and v3 are recorded, ready to roll
  * out with the `held` strategy, which stops at 10% and again at 50% until resumed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -37,7 +37,8 @@ export interface Dashboard {
   restartServer(): Promise<void>;
 }
 
-export async function startDashboard(name: string): Promise<Dashboard> {
+/** `production`: v1 also runs in production (deployed before the server starts) */
+export async function startDashboard(name: string, options: { production?: boolean } = {}): Promise<Dashboard> {
   const folder = await scratchFolder(`promote-browser-${name}-`);
   const marker = `browser-${name}-${process.pid}`;
   const [staging, production] = [await createUsersDatabase(20), await createUsersDatabase(20)];
@@ -84,8 +85,10 @@ flags:
   await createReleases(folder, env, [...VERSIONS]);
   const synced = await cli('flags', 'sync');
   expect(synced.code, synced.stderr).toBe(0);
-  const first = await cli('--config', 'first.yaml', 'deploy', 'v1', '--env', 'staging', '--wait');
-  expect(first.code, first.stderr).toBe(0);
+  for (const environmentName of options.production ? ['staging', 'production'] : ['staging']) {
+    const first = await cli('--config', 'first.yaml', 'deploy', 'v1', '--env', environmentName, '--wait');
+    expect(first.code, first.stderr).toBe(0);
+  }
   const served = (started.served = await servePromote(folder, env, apiPort, marker));
   const origin = `http://127.0.0.1:${apiPort}`;
   await expectDashboardServed(origin);
@@ -130,9 +133,9 @@ export async function waitForRollout(api: Api, id: number, what: string, done: (
   }
 }
 
-/** Deploys `version` to staging with the held strategy and waits until it holds at 10%. */
-export async function holdAtTen(api: Api, version: string): Promise<number> {
-  const started = await api('POST', '/api/deploy', { environment: 'staging', version });
+/** Deploys `version` (to staging unless told) with the held strategy and waits until it holds at 10%. */
+export async function holdAtTen(api: Api, version: string, deploy: { environment?: string; skipEnvironmentGate?: string } = {}): Promise<number> {
+  const started = await api('POST', '/api/deploy', { environment: 'staging', version, ...deploy });
   if (typeof started.id !== 'number') throw new Error(`deploying ${version} was refused: ${JSON.stringify(started)}`);
   await waitForRollout(api, started.id, 'the pause at 10%', (rollout) => rollout.phase === 'Paused' && (rollout.weights as Record<string, number> | undefined)?.[version] === 10);
   return started.id;
