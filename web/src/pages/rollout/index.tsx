@@ -5,7 +5,7 @@ import { Loading } from '../../components/loading';
 import { formatTime, isActivePhase, isFailedPhase, PhaseBadge } from '../../components/phase';
 import { Table } from '../../components/table';
 import { href, type Params } from '../../router';
-import { subscribe } from '../../stream';
+import { onReconnect, subscribe } from '../../stream';
 import type { AuditEvent, Measurement, Rollout, RolloutDetail } from '../../types';
 import { useApi } from '../../use-api';
 import { RolloutActions } from './actions';
@@ -66,6 +66,11 @@ function RolloutView({ id }: { id: number }) {
       subscribe('traffic', (data) => {
         const traffic = data as { environment: string; weights: Record<string, number> };
         if (traffic.environment === environment) setLive((previous) => ({ ...previous, weights: traffic.weights }));
+      }),
+      // what the stream said before it was lost may be stale: the page's reads (useApi) start again
+      onReconnect(() => {
+        lastWeights.current = undefined;
+        setLive((previous) => ({ events: previous.events }));
       }),
     ];
     return () => {
