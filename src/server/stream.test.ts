@@ -180,6 +180,21 @@ describe('GET /api/stream', () => {
     stream.close();
   });
 
+  it('opens a stream only once changes reach it: a change made the moment it opens is sent', async () => {
+    // a server of its own, so its LISTEN starts with this first browser
+    const own = await buildServer({ pool: db, spec, web: false });
+    try {
+      const stream = openStream(await own.listen({ host: '127.0.0.1', port: 0 }));
+      await stream.opened;
+      const traffic = await setTraffic(db, { app: 'shop', environment: 'staging', config: { versions: [{ name: '1.0.0', weight: 42, upstreams: [] }, { name: '0.9.0', weight: 58, upstreams: [] }], stable: '0.9.0' }, actor: 'dave' });
+      const message = await stream.next((each) => each.event === 'traffic' && (JSON.parse(each.data!) as { revision: number }).revision === traffic.revision, 'the traffic change made as the stream opened', 5_000);
+      expect(JSON.parse(message.data!)).toMatchObject({ weights: { '1.0.0': 42, '0.9.0': 58 } });
+      stream.close();
+    } finally {
+      await own.close();
+    }
+  });
+
   it('ends open streams when the server closes, and the close does not hang', async () => {
     const own = await buildServer({ pool: db, spec, web: false });
     const ownBase = await own.listen({ host: '127.0.0.1', port: 0 });

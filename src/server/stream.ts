@@ -14,6 +14,8 @@ import { ROLLOUTS_CHANNEL } from '../store/rollout-engine.js';
 const PING_MS = 15_000;
 const EVENTS_POLL_MS = 2_000;
 const RECONNECT_MS = 2_000;
+/** the longest a browser waits for the store's LISTEN before its stream opens anyway */
+const READY_WAIT_MS = 5_000;
 /** a browser that reads this far behind is dropped (it reconnects and catches up from its Last-Event-ID) */
 const MAX_BUFFERED_BYTES = 1 << 20;
 
@@ -82,6 +84,18 @@ class StreamHub {
     this.start();
     // a reconnect: what the browser missed, at once
     if (subscriber.seq < latest) this.tail();
+  }
+
+  /**
+   * Starts listening (if not yet) and waits for the attempt: a browser is told the stream is open only
+   * once notifications reach it, so the reads it makes on (re)opening miss no change.
+   */
+  async ready(): Promise<void> {
+    this.start();
+    // a store that does not answer must not hold the stream shut: it opens, and the tail catches up
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private start(): void {
@@ -270,6 +284,7 @@ export function registerStream(app: FastifyInstance, options: StreamOptions): vo
       const lastEventId = typeof header === 'string' && header !== '' ? Number(header) : query;
       reply.hijack();
       const response = reply.raw;
+      await hub.ready();
       response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', // the socket is this stream's alone: when the server ends the stream, it closes the socket, so closing the server never waits on an idle keep-alive
         connection: 'close' });
       // reconnect after 3 s; the first bytes also tell proxies and the browser the stream is open
