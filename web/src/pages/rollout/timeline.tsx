@@ -29,6 +29,9 @@ function summary(event: AuditEvent): string {
   if (typeof data.reason === 'string') return data.reason;
   if (typeof data.label === 'string') return data.label;
   if (typeof data.summary === 'string') return data.summary;
+  // action.started carries the action itself: say what it is about to do
+  const action = data.action as { kind?: unknown; id?: unknown } | undefined;
+  if (action !== null && typeof action === 'object' && typeof action.kind === 'string') return `starting ${action.kind}${typeof action.id === 'string' ? ` (${action.id})` : ''}`;
   const plain = Object.entries(data).filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value));
   return plain.map(([name, value]) => `${name} ${String(value)}`).join(', ');
 }
