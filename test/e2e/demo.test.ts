@@ -2,7 +2,8 @@
  * `npm start -- --fast`, the main job, run the way a new user runs it: the whole story must end with
  * its summary, every promotion phase without a failed request, the ledger and the reconciliation
  * proven, 3.0.0 caught and rolled back by analysis, and nothing left running or on disk. And Ctrl-C
- * in the middle stops everything just as cleanly.
+ * in the middle stops everything just as cleanly. A browser watches the dashboard the demo points
+ * to while 2.0.0's canary runs in production: the page shows the weights move without a reload.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../../src/demo/summary.js';
+import { launchBrowser, withPage } from '../helpers/browser.js';
 import { builtCli } from '../helpers/cli.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
@@ -47,12 +49,75 @@ async function processesUsing(folder: string): Promise<string[]> {
 
 const folderOf = (output: string) => /working folder (\S+)/.exec(output)?.[1];
 
+interface Watched {
+  /** the texts weight-2.0.0 showed on the rollout page, in order, each once */
+  weights: string[];
+  navigations: number;
+  problems: string[];
+  foreign: string[];
+}
+
+/**
+ * Opens the dashboard the demo names, waits for 2.0.0's production rollout and records what its
+ * page shows for 2.0.0's weight until the rollout ends, without ever reloading the page.
+ */
+async function watchProductionCanary(origin: Promise<string>): Promise<Watched> {
+  const base = await origin;
+  const browser = await launchBrowser();
+  return withPage(browser, 'demo-production-canary', async (watched) => {
+    const { page } = watched;
+    type Overview = { environments: Array<{ name: string; active: { id: number; version: string | null } | null }> };
+    let id: number | undefined;
+    for (let waited = 0; id === undefined; waited += 250) {
+      if (waited > 240_000) throw new Error('2.0.0 never started in production');
+      const overview = (await (await fetch(`${base}/api/overview`)).json()) as Overview;
+      const active = overview.environments.find((environment) => environment.name === 'production')?.active;
+      if (active?.version === '2.0.0') id = active.id;
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    let navigations = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations += 1;
+    });
+    await page.goto(`${base}/#/rollouts/${id}`);
+    const weight = page.getByTestId('weight-2.0.0');
+    const phase = page.getByTestId('rollout-phase');
+    const weights: string[] = [];
+    for (let waited = 0; waited < 240_000; waited += 100) {
+      const shown = (await weight.textContent({ timeout: 1_000 }).catch(() => null))?.trim();
+      if (shown && shown !== weights.at(-1)) {
+        weights.push(shown);
+        if (shown === '50%') await watched.screenshot('demo-production-canary');
+      }
+      const ended = (await phase.textContent({ timeout: 1_000 }).catch(() => null))?.trim();
+      if (ended && ['Healthy', 'RolledBack', 'Aborted', 'Degraded'].includes(ended)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { weights, navigations, problems: [...watched.problems], foreign: watched.foreignRequests(base) };
+  });
+}
+
 describe('npm start -- --fast', () => {
   it('runs the whole story and ends with its summary: no failed request but 3.0.0\'s, ledger and checksums proven, 3.0.0 rolled back by analysis, nothing left behind', async () => {
     const json = join(await scratchFolder('promote-demo-test-'), 'summary.json');
-    const { done } = run([join(root, 'scripts', 'start.mjs'), '--fast', '--json', json]);
+    let named: (url: string) => void = () => undefined;
+    const dashboard = new Promise<string>((resolve) => (named = resolve));
+    const { done } = run([join(root, 'scripts', 'start.mjs'), '--fast', '--json', json], (text) => {
+      const url = /dashboard: open (http:\/\/\S+?)\/ in a browser/.exec(text)?.[1];
+      if (url) named(url);
+    });
+    const watching = watchProductionCanary(dashboard);
+    watching.catch(() => undefined);
     const { code, output } = await done;
     expect(code, output).toBe(0);
+    // the dashboard followed the canary live: 2.0.0's weight rose to 50% and on to all traffic, in one page load
+    const watched = await watching;
+    expect(watched.weights, JSON.stringify(watched)).toContain('50%');
+    expect(watched.weights.at(-1), JSON.stringify(watched)).toBe('100%');
+    expect(watched.weights.indexOf('50%'), JSON.stringify(watched)).toBeGreaterThan(0);
+    expect(watched.navigations).toBe(1);
+    expect(watched.problems).toEqual([]);
+    expect(watched.foreign).toEqual([]);
     expect(output).toContain('Summary (fast demo');
     const summary = JSON.parse(await readFile(json, 'utf8')) as DemoSummary;
 
