@@ -2,23 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, PromoteError, redactSecrets, ReportedFailure, describeCause } from '../errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
-import { registerDb } from './commands/db.js';
-import { registerDemo } from './commands/demo.js';
-import { registerExplain } from './commands/explain.js';
-import { registerFlags } from './commands/flags.js';
-import { registerInit } from './commands/init.js';
-import { registerMigrateLint } from './commands/migrate-lint.js';
-import { registerMigrateRun } from './commands/migrate-run.js';
-import { registerNotify } from './commands/notify.js';
-import { registerReconcile } from './commands/reconcile.js';
-import { registerRelease } from './commands/release.js';
-import { registerReport } from './commands/report.js';
-import { registerRollout } from './commands/rollout.js';
-import { registerRouter } from './commands/router.js';
-import { registerSchema } from './commands/schema.js';
-import { registerServer } from './commands/server.js';
-import { registerTraffic } from './commands/traffic.js';
-import { registerValidate } from './commands/validate.js';
 import type { CliContext, CliIo, GlobalOptions } from './io.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +16,58 @@ Examples:
 Exit codes: 0 success, 1 failure, 2 usage error.
 Without DATABASE_URL, Promote keeps its state in an embedded PostgreSQL under .promote/pg.
 `;
+
+type Register = (program: Command, context: () => CliContext) => void;
+
+/**
+ * Each top-level command and the module that defines it, in the order help lists them. A command line
+ * loads only the module of its command: loading them all costs about a second at every start (the
+ * migration linter's SQL parser, the demo, the server), which `promote router` and every script
+ * calling the CLI would pay for nothing. Help, an unknown command or none at all loads every module.
+ */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register[]> }> = [
+  { names: ['init'], load: async () => [(await import('./commands/init.js')).registerInit] },
+  { names: ['validate'], load: async () => [(await import('./commands/validate.js')).registerValidate] },
+  { names: ['schema'], load: async () => [(await import('./commands/schema.js')).registerSchema] },
+  { names: ['db'], load: async () => [(await import('./commands/db.js')).registerDb] },
+  { names: ['release'], load: async () => [(await import('./commands/release.js')).registerRelease] },
+  { names: ['traffic'], load: async () => [(await import('./commands/traffic.js')).registerTraffic] },
+  { names: ['flags'], load: async () => [(await import('./commands/flags.js')).registerFlags] },
+  { names: ['router'], load: async () => [(await import('./commands/router.js')).registerRouter] },
+  {
+    names: ['deploy', 'rollback', 'controller', 'status', 'pause', 'resume', 'abort', 'promote', 'retry', 'approve', 'history', 'events'],
+    load: async () => [(await import('./commands/rollout.js')).registerRollout],
+  },
+  { names: ['explain'], load: async () => [(await import('./commands/explain.js')).registerExplain] },
+  { names: ['server'], load: async () => [(await import('./commands/server.js')).registerServer] },
+  { names: ['migrate'], load: async () => [(await import('./commands/migrate-lint.js')).registerMigrateLint, (await import('./commands/migrate-run.js')).registerMigrateRun] },
+  { names: ['reconcile'], load: async () => [(await import('./commands/reconcile.js')).registerReconcile] },
+  { names: ['demo'], load: async () => [(await import('./commands/demo.js')).registerDemo] },
+  { names: ['notify'], load: async () => [(await import('./commands/notify.js')).registerNotify] },
+  { names: ['report'], load: async () => [(await import('./commands/report.js')).registerReport] },
+  { names: ['audit'], load: async () => [(await import('./commands/audit.js')).registerAudit] },
+];
+
+/** Global options that take a value: the word after them is not the command. */
+const VALUE_OPTIONS = new Set(['--database-url', '-c', '--config', '--log-level']);
+
+/** The registrations the command line needs: its command's module, or all of them. */
+export async function commandsFor(argv: readonly string[]): Promise<Register[]> {
+  let name: string | undefined;
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]!;
+    if (VALUE_OPTIONS.has(word)) index++;
+    else if (!word.startsWith('-')) {
+      name = word;
+      break;
+    }
+  }
+  // --version needs no command at all
+  if (name === undefined && (argv.includes('-V') || argv.includes('--version'))) return [];
+  const wanted = COMMANDS.filter((command) => name !== undefined && command.names.includes(name));
+  const loading = wanted.length > 0 ? wanted : COMMANDS;
+  return (await Promise.all(loading.map((command) => command.load()))).flat();
+}
 
 /** Runs one command line and returns the exit code; everything it prints goes through `io`. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
@@ -53,23 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text) });
-  registerInit(program, context);
-  registerValidate(program, context);
-  registerSchema(program, context);
-  registerDb(program, context);
-  registerRelease(program, context);
-  registerTraffic(program, context);
-  registerFlags(program, context);
-  registerRouter(program, context);
-  registerRollout(program, context);
-  registerExplain(program, context);
-  registerServer(program, context);
-  registerMigrateLint(program, context);
-  registerMigrateRun(program, context);
-  registerReconcile(program, context);
-  registerDemo(program, context);
-  registerNotify(program, context);
-  registerReport(program, context);
+  for (const register of await commandsFor(argv)) register(program, context);
   for (const command of program.commands) inheritOverrides(command);
 
   try {
