@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appendEvent, eventHash, GENESIS_HASH, type PromoteEvent } from '../../src/store/events.js';
-import { runInProcess } from '../helpers/cli.js';
+import { collect, runInProcess, spawnCli } from '../helpers/cli.js';
 import { createStorePool } from '../helpers/database.js';
 import { scratchFolder } from '../helpers/scratch.js';
 
@@ -232,6 +232,26 @@ describe('promote audit export', () => {
 
     const none = await cli(url, 'export', '--app', 'nobody');
     expect(none).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('the built CLI, as a real process, streams the whole export to a pipe and verifies the chain', async () => {
+    const env = { DATABASE_URL: url };
+    const exported = await collect(spawnCli(['audit', 'export'], { cwd, env }));
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = parseLines(exported.stdout);
+    expect(lines).toHaveLength(early.length + late.length);
+    expect(lines.at(-1)).toMatchObject({ seq: late.at(-1)!.seq, hash: late.at(-1)!.hash, createdAt: late.at(-1)!.createdAt.toISOString() });
+    const verified = await collect(spawnCli(['audit', 'verify'], { cwd, env }));
+    expect(verified).toMatchObject({ code: 0, stdout: `audit trail intact: 624 events, head seq 624 hash ${late.at(-1)!.hash}\n` });
+  });
+
+  it('an export that cannot be written fails naming the file, and leaves no partial file', async () => {
+    const out = join(cwd, 'missing-folder', 'audit.jsonl');
+    const result = await cli(url, 'export', '--out', out);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error: exporting the audit trail to ${out}: `);
+    expect(result.stderr).toMatch(/ENOENT/);
+    await expect(stat(`${out}.partial`)).rejects.toThrow(/ENOENT/);
   });
 
   it('a bad period is a usage error', async () => {

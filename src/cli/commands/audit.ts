@@ -1,9 +1,7 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ExitCode, ReportedFailure, UsageError, wrapError } from '../../errors.js';
+import { ExitCode, PromoteError, ReportedFailure, UsageError, wrapError } from '../../errors.js';
 import { parsePeriod } from '../../report/period.js';
 import { listEvents, verifyEventChain, type PromoteEvent } from '../../store/events.js';
 import { query, type Queryable } from '../../store/queryable.js';
@@ -56,27 +54,27 @@ export function registerAudit(program: Command, context: () => CliContext): void
       const ctx = context();
       const period = exportPeriod(options);
       const toFile = options.out !== undefined && options.out !== '-' ? resolve(ctx.io.cwd, options.out) : undefined;
+      const filter = { ...period, app: options.app };
       if (!toFile) {
-        await withStore(ctx, (store) => exportEvents(store.pool, { ...period, app: options.app }, (line) => {
-          ctx.io.stdout(line);
-          return Promise.resolve();
-        }));
+        await withStore(ctx, (store) => exportEvents(store.pool, filter, (text) => Promise.resolve(ctx.io.stdout(text))));
         return;
       }
       // written next to the target and renamed at the end: a failed export never leaves a truncated file
       // where a SIEM collector would pick it up as complete
       const partial = `${toFile}.partial`;
-      const stream = createWriteStream(partial);
+      let file: FileHandle | undefined;
       try {
-        const count = await withStore(ctx, (store) => exportEvents(store.pool, { ...period, app: options.app }, (line) => writeTo(stream, line)));
-        stream.end();
-        await once(stream, 'finish');
+        file = await open(partial, 'w');
+        const output = file;
+        const count = await withStore(ctx, (store) => exportEvents(store.pool, filter, async (text) => void (await output.write(text))));
+        await file.close();
+        file = undefined;
         await rename(partial, toFile);
         ctx.io.stderr(`wrote ${count} event(s) to ${toFile}\n`);
       } catch (error) {
-        stream.destroy();
+        await file?.close().catch(() => undefined);
         await rm(partial, { force: true });
-        throw error instanceof UsageError || error instanceof ReportedFailure ? error : wrapError(`exporting the audit trail to ${toFile}`, error);
+        throw error instanceof PromoteError ? error : wrapError(`exporting the audit trail to ${toFile}`, error);
       }
     });
 }
@@ -127,7 +125,8 @@ export function exportLine(event: PromoteEvent): string {
 async function exportEvents(
   db: Queryable,
   filter: { since: Date | undefined; until: Date | undefined; app: string | undefined },
-  write: (line: string) => Promise<void>,
+  /** called once per page with its lines: one write (one system call to a file) per page, not per event */
+  write: (text: string) => Promise<void>,
 ): Promise<number> {
   const bounds = await query<{ first: string | null; last: string | null }>(
     db,
@@ -144,19 +143,16 @@ async function exportEvents(
   let count = 0;
   for (;;) {
     const page = await listEvents(db, { afterSeq, limit: EXPORT_PAGE_SIZE, ...(filter.app === undefined ? {} : { app: filter.app }) });
+    let text = '';
     for (const event of page) {
-      if (event.seq > lastSeq) return count;
+      if (event.seq > lastSeq) break;
       afterSeq = event.seq;
       if (filter.since && event.createdAt < filter.since) continue;
       if (filter.until && event.createdAt >= filter.until) continue;
-      await write(exportLine(event));
+      text += exportLine(event);
       count++;
     }
-    if (page.length < EXPORT_PAGE_SIZE) return count;
+    if (text !== '') await write(text);
+    if (page.length < EXPORT_PAGE_SIZE || afterSeq >= lastSeq) return count;
   }
-}
-
-async function writeTo(stream: WriteStream, line: string): Promise<void> {
-  // respect backpressure so a slow disk does not pile the whole export up in memory
-  if (!stream.write(line)) await once(stream, 'drain');
 }
