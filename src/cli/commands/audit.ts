@@ -33,7 +33,9 @@ export function registerAudit(program: Command, context: () => CliContext): void
       if (options.json) {
         printJson(ctx.io, result.ok ? { ok: true, count: result.count, head: head ?? null } : result);
       } else if (result.ok) {
-        printLine(ctx.io, head ? `audit trail intact: ${result.count} events, head seq ${head.seq} hash ${head.hash}` : 'audit trail intact: 0 events (the trail is empty)');
+        if (result.count === 0) printLine(ctx.io, 'audit trail intact: 0 events (the trail is empty)');
+        // no head only if its row went away between the two reads: say so rather than print none silently
+        else printLine(ctx.io, `audit trail intact: ${result.count} events, ${head ? `head seq ${head.seq} hash ${head.hash}` : 'head no longer readable (verify again)'}`);
       } else {
         printLine(ctx.io, `audit trail broken at seq ${result.brokenAt}: ${result.reason}`);
         printLine(ctx.io, `  ${result.detail}`);
