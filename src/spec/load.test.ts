@@ -237,3 +237,17 @@ describe('target settings', () => {
     expect(external.spec.environments[0]!.target).toMatchObject({ readiness: { path: '/ready', timeout: 60_000, interval: 500 }, commandTimeout: 1_800_000 });
   });
 });
+
+// Found by test/fuzz/spec.fuzz.test.ts: deep nesting ran the YAML parser out of stack (RangeError from
+// parseSpec, and V8 aborted the process on a second such parse); now it is one placed problem.
+describe('parseSpec on deeply nested text', () => {
+  it.each([['flow', '['.repeat(3000)], ['block', '- '.repeat(3000)], ['mappings', '{a: '.repeat(3000)]])('reports %s nesting as a problem, twice in a row', (_kind, text) => {
+    for (let round = 0; round < 2; round += 1) {
+      const result = parseSpec(text, { file: 'promote.yaml' });
+      expect(result.ok).toBe(false);
+      expect(result.problems).toHaveLength(1);
+      expect(result.problems[0]).toMatchObject({ file: 'promote.yaml', line: 1 });
+      expect(result.problems[0]?.message).toMatch(/nest/);
+    }
+  });
+});

@@ -36,6 +36,8 @@ export class SpecError extends PromoteError {
 }
 
 export function parseSpec(text: string, options: ParseSpecOptions): SpecResult {
+  const tooDeep = deepNesting(text);
+  if (tooDeep) return failure([{ file: options.file, ...positionAt(textLineCounter(text), tooDeep.offset), path: '', message: tooDeep.message }]);
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const lineCounter = textLineCounter(text);
   const place = (problem: PathProblem): SpecProblem => ({
@@ -128,4 +130,35 @@ function keyAt(document: Document, offset: number): string | undefined {
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return redactSecrets(text).slice(0, 200);
+}
+
+/** Nesting a promote.yaml never needs; far below where the YAML parser runs out of stack. */
+const MAX_FLOW_DEPTH = 100;
+const MAX_BLOCK_PREFIX = 200;
+
+/**
+ * Refuses text nested so deep that parsing it would exhaust the stack (found by
+ * test/fuzz/spec.fuzz.test.ts): the YAML parser then throws RangeError from wherever the stack ends,
+ * and a second such parse in the same process made V8 abort while compiling a regex. Block nesting
+ * is at most as deep as a line's indentation and `- `/`? ` prefix is long; flow nesting is counted
+ * by brackets (ones inside quotes counted too: conservative, and harmless at this bound).
+ */
+function deepNesting(text: string): { offset: number; message: string } | undefined {
+  let depth = 0;
+  let lineStart = 0;
+  let inPrefix = true;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === '\n') {
+      lineStart = index + 1;
+      inPrefix = true;
+      continue;
+    }
+    if (inPrefix && !(char === ' ' || char === '\t' || char === '-' || char === '?' || char === ':')) inPrefix = false;
+    if (inPrefix && index - lineStart >= MAX_BLOCK_PREFIX) return { offset: index, message: `YAML: a line is indented or nested more than ${MAX_BLOCK_PREFIX} columns deep` };
+    if (char === '[' || char === '{') depth += 1;
+    else if ((char === ']' || char === '}') && depth > 0) depth -= 1;
+    if (depth > MAX_FLOW_DEPTH) return { offset: index, message: `YAML: brackets nest more than ${MAX_FLOW_DEPTH} levels deep` };
+  }
+  return undefined;
 }
