@@ -17,6 +17,8 @@ import { parseSpec } from '../../src/spec/index.js';
 import { createRelease, upsertApp } from '../../src/store/index.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 5000);
+// production's database URL carries this password (and is unreachable): no answer may ever show it
+const secret = 'fuzzS3cretPassw0rd';
 
 interface Route {
   method: string;
@@ -78,14 +80,17 @@ const bodyPlan = fc.record({
   text: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('{', '{"a":', '[1,]', '{"a":1}}', 'null', '"x"', '\u0000', '{"__proto__":{"x":1}}')),
 });
 type BodyPlan = { kind: BodyKind; at: number; key: string; value: unknown; text: string };
-type FuzzRequest = { route: number; otherMethod: string | null; params: (string | null)[]; query: Record<string, unknown>; body: BodyPlan; role: string };
+type FuzzRequest = { route: number; otherMethod: string | null; params: (string | null)[]; query: Record<string, unknown>; body: BodyPlan; role: string; authorization: string | null };
 const request = fc.record({
   route: fc.nat(),
-  otherMethod: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), { freq: 5 }),
-  params: fc.array(fc.option(weirdSegment, { freq: 2 }), { minLength: 5, maxLength: 5 }),
+  // mostly the route's own method and real path values (to get into the route), sometimes not
+  otherMethod: fc.oneof({ arbitrary: fc.constant(null), weight: 4 }, { arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), weight: 1 }),
+  params: fc.array(fc.oneof({ arbitrary: fc.constant(null), weight: 7 }, { arbitrary: weirdSegment, weight: 3 }), { minLength: 5, maxLength: 5 }),
   query: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('limit', 'since', 'after', 'environment', 'app', 'window', 'version')), fc.oneof(weirdSegment, fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 })), { maxKeys: 3 }),
   body: bodyPlan,
   role: fc.constantFrom('viewer', 'admin', 'operator', 'root', ''),
+  // the flag clients' credentials (Unleash and OFREP routes): well-formed, wrong, and garbage
+  authorization: fc.option(fc.oneof(fc.constantFrom('shop:staging.0f3c', 'shop:production.x', 'Bearer x', '*:*.secret', ':.', 'shop:', `postgres://u:${secret}@h/db`), fc.string({ maxLength: 30 }), fc.integer({ min: 500, max: 8000 }).map((length) => 'k'.repeat(length))), { freq: 2 }),
 });
 
 function buildBody(route: Route, plan: BodyPlan): { payload?: string; contentType?: string } {
@@ -128,7 +133,7 @@ environments:
     target: { type: process, command: node server.js }
     strategy: canary
   - name: production
-    database: ${url}
+    database: postgres://fuzz:${secret}@127.0.0.1:1/shop
     target: { type: process, command: node server.js }
     strategy: canary
 strategies:
@@ -146,6 +151,14 @@ strategies:
     // a rollout exists, so id 1 and environment staging reach past "not found" into the route's logic
     await startRollout(pool, { spec: parsed.spec, environment: 'staging', version: '1.0.0', actor: 'fuzz' });
     app = await buildServer({ pool, spec: parsed.spec, web: false });
+    // a flag and a segment named like the real path values, so flag routes get past "not found"
+    for (const [url, payload] of [
+      ['/api/apps/shop/environments/staging/flags/checkout', { flag: { name: 'checkout', enabled: true }, reason: 'fuzz fixture' }],
+      ['/api/apps/shop/segments/checkout', { segment: { name: 'checkout', constraints: [{ contextName: 'userId', operator: 'IN', values: ['u1'] }] } }],
+    ] as const) {
+      const created = await app.inject({ method: 'PUT', url, payload });
+      if (created.statusCode >= 300) throw new Error(`creating the fixture at ${url} answered ${created.statusCode}: ${created.body}`);
+    }
     const document = app.swagger() as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: { content?: Record<string, { schema?: Schema }> }; responses?: Record<string, unknown> }>> };
     routes = Object.entries(document.paths).flatMap(([path, operations]) =>
       Object.entries(operations)
@@ -176,6 +189,7 @@ strategies:
     const headers: Record<string, string> = {};
     if (role) headers['x-promote-role'] = role;
     if (contentType) headers['content-type'] = contentType;
+    if (input.authorization !== null) headers.authorization = input.authorization;
     const path = `${url}${query.size > 0 ? `?${query.toString()}` : ''}`;
     sent += 1;
     let timer: NodeJS.Timeout | undefined;
@@ -186,6 +200,7 @@ strategies:
     const where = `${method} ${path.slice(0, 200)} (${role || 'no role'}, body ${input.body.kind}) answered ${response.statusCode}: ${response.body.slice(0, 300)}`;
     statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
     if (response.statusCode < 300) reached.add(`${route.method} ${route.path}`);
+    expect(response.body.includes(secret), `${where}: shows the database password`).toBe(false);
     const documented = method === route.method && route.allowed5xx.includes(response.statusCode);
     expect(response.statusCode < 500 || documented, where).toBe(true);
     if (response.statusCode >= 400 && response.statusCode < 500 && method !== 'HEAD') {
