@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem } from './problems.js';
+import { describeValue, formatProblem } from './problems.js';
 import { parseSpec } from './load.js';
 
 const base = `version: 1
@@ -58,8 +58,12 @@ describe('notifications in promote.yaml', () => {
       ]),
     );
     expect(found.join('\n')).not.toContain('12345678');
-    // a webhook's URL is a credential too (Slack's carry the key in the path)
-    expect(found.join('\n')).not.toContain('hooks.example.com');
+  });
+
+  it('never describes a webhook URL in a message: a Slack webhook URL carries its key in the path', () => {
+    expect(describeValue('https://hooks.slack.com/services/T000/B000/XXXXKEY', ['notifications', 'webhooks', 0, 'url'])).toBeUndefined();
+    // other URLs are still described, their credentials masked
+    expect(describeValue('https://example.com/health', ['environments', 0, 'url'])).toContain('example.com');
   });
 
   it('refuses two webhooks of one name and a kind listed twice', () => {
