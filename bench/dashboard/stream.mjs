@@ -32,26 +32,19 @@
 // read the sockets before it (a few µs each). Everything runs on 127.0.0.1 with an embedded
 // PostgreSQL (durable: fsync on); the bench's own writes share the server's process and pool.
 import { fork } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import pg from 'pg';
+import { startApiStack } from '../lib/api-stack.mjs';
 import { writeResults } from '../lib/results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const dist = (path) => import(join(root, 'dist', path));
-const { ensureEmbeddedPostgres } = await dist('store/embedded/server.js');
-const { migrateStore } = await dist('store/migrate.js');
-const { upsertApp } = await dist('store/apps.js');
-const { syncEnvironments } = await dist('store/environments.js');
 const { setTraffic } = await dist('store/traffic.js');
-const { buildServer } = await dist('server/app.js');
-const { parseSpec } = await dist('spec/index.js');
 
 const { values: args } = parseArgs({
   options: {
@@ -82,39 +75,8 @@ const memory = () => {
 };
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-const scratch = mkdtempSync(join(tmpdir(), 'promote-stream-bench-'));
-// run as root, Promote runs the embedded PostgreSQL as "postgres", who must be able to traverse the folder
-chmodSync(scratch, 0o755);
-const server = await ensureEmbeddedPostgres({ home: join(scratch, 'pg') });
-const pool = new pg.Pool({ connectionString: server.url, max: 8 });
-pool.on('error', () => undefined);
-await migrateStore(pool);
-await upsertApp(pool, { name: APP });
-await syncEnvironments(pool, APP, ['staging', ENVIRONMENT]);
-
-const spec = parseSpec(
-  `version: 1
-app: { name: ${APP} }
-environments:
-  - name: staging
-    database: postgres://localhost/shop_staging
-    target: { type: process, command: node server.js }
-    strategy: canary
-  - name: ${ENVIRONMENT}
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-strategies:
-  canary:
-    type: canary
-    steps:
-      - setWeight: 50
-`,
-  { file: 'promote.yaml' },
-);
-if (!spec.ok) throw new Error('the bench spec does not parse');
-const api = await buildServer({ pool, spec: spec.spec });
-const base = await api.listen({ host: '127.0.0.1', port: 0 });
+const stack = await startApiStack({ root, prefix: 'promote-stream-bench-', app: APP, environments: ['staging', ENVIRONMENT] });
+const { pool, base } = stack;
 
 let weight = 0;
 /** One routing change as the controller makes it; returns its revision and when the write started and returned. */
@@ -128,7 +90,7 @@ async function change(reason) {
 
 /** The forked clients, with a promise per message type answered in order. */
 function startClients(count) {
-  const child = fork(join(here, 'stream-clients.mjs'), [base, server.url, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'stream-clients.mjs'), [base, stack.databaseUrl, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queues = new Map();
   let failure;
   const failed = new Promise((_resolve, reject) => {
@@ -310,10 +272,7 @@ const path = writeResults({
 });
 console.log(`\nJSON: ${path}`);
 
-await api.close();
-await pool.end();
-await server.release();
-rmSync(scratch, { recursive: true, force: true });
+await stack.close();
 
 const lost = rounds.filter((round) => round.lostDeliveries > 0 || round.clientsWithEveryChange < round.clients);
 if (lost.length > 0) {

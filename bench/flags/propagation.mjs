@@ -17,26 +17,19 @@
 // NOTIFY) and stops when the SDK's evaluation returns the new value. `promote flags set` is the same write
 // behind a CLI process start, which this leaves out: the CLI's own start-up is not propagation. Everything
 // runs on 127.0.0.1 with an embedded PostgreSQL (durable: fsync on).
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { Unleash } from 'unleash-client';
+import { startApiStack } from '../lib/api-stack.mjs';
 import { writeResults } from '../lib/results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const dist = (path) => import(join(root, 'dist', path));
-const { ensureEmbeddedPostgres } = await dist('store/embedded/server.js');
-const { migrateStore } = await dist('store/migrate.js');
-const { upsertApp } = await dist('store/apps.js');
-const { syncEnvironments } = await dist('store/environments.js');
 const { putFlag, setFlagRollout } = await dist('flags/store.js');
-const { buildServer } = await dist('server/app.js');
-const { parseSpec } = await dist('spec/index.js');
 const { createFlagsClient } = await dist('index.js');
 
 const { values: args } = parseArgs({
@@ -56,36 +49,14 @@ const TOKEN = 'shop:production.bench';
 const FLAG = 'bench-rollout';
 const CONTEXT = { userId: 'user-42' };
 
-const scratch = mkdtempSync(join(tmpdir(), 'promote-flags-bench-'));
-// run as root, Promote runs the embedded PostgreSQL as "postgres", who must be able to traverse the folder
-chmodSync(scratch, 0o755);
-const server = await ensureEmbeddedPostgres({ home: join(scratch, 'pg') });
-const pool = new pg.Pool({ connectionString: server.url, max: 8 });
-pool.on('error', () => undefined);
-await migrateStore(pool);
-await upsertApp(pool, { name: 'shop' });
-await syncEnvironments(pool, 'shop', ['production']);
-await putFlag(pool, SCOPE, { name: FLAG, enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: 0, stickiness: 'default', groupId: FLAG } }] }, { actor: 'bench' });
-
-const spec = parseSpec(
-  `version: 1
-app: { name: shop }
-environments:
-  - name: production
-    database: postgres://localhost/shop
-    target: { type: process, command: node server.js }
-    strategy: canary
-strategies:
-  canary:
-    type: canary
-    steps:
-      - setWeight: 50
-`,
-  { file: 'promote.yaml' },
-);
-if (!spec.ok) throw new Error('the bench spec does not parse');
-const api = await buildServer({ pool, spec: spec.spec });
-const base = await api.listen({ host: '127.0.0.1', port: 0 });
+const stack = await startApiStack({
+  root,
+  prefix: 'promote-flags-bench-',
+  app: SCOPE.app,
+  environments: [SCOPE.environment],
+  prepare: (pool) => putFlag(pool, SCOPE, { name: FLAG, enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: 0, stickiness: 'default', groupId: FLAG } }] }, { actor: 'bench' }),
+});
+const { pool, base } = stack;
 
 const sdk = createFlagsClient({ url: base, token: TOKEN });
 if ((await sdk.ready()) !== 'server') throw new Error('the SDK did not get the ruleset');
@@ -173,7 +144,4 @@ console.log(`\nJSON: ${path}`);
 
 unleash.destroy();
 await sdk.close();
-await api.close();
-await pool.end();
-await server.release();
-rmSync(scratch, { recursive: true, force: true });
+await stack.close();
