@@ -12,12 +12,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export class PromoteError extends Error {
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
+  /** the HTTP status the API answers with (403 refused, 404 unknown, 409 conflict, 423 frozen…); unset: derived by the API */
+  readonly status: number | undefined;
 
-  constructor(message: string, options: { cause?: unknown; exitCode?: ExitCode; hint?: string } = {}) {
+  constructor(message: string, options: { cause?: unknown; exitCode?: ExitCode; hint?: string; status?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PromoteError';
     this.exitCode = options.exitCode ?? ExitCode.failed;
     this.hint = options.hint;
+    this.status = options.status;
   }
 }
 

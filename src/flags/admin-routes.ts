@@ -29,14 +29,13 @@ import {
   type ScheduleStatus,
 } from './store.js';
 import type { FlagScope } from './source.js';
+import { callerOf } from '../server/caller.js';
 
 export interface FlagAdminOptions {
   pool: pg.Pool;
 }
 
 /** Until tokens and roles exist, callers name themselves; the name goes into the history and audit trail. */
-export const ACTOR_HEADER = 'x-promote-actor';
-const DEFAULT_ACTOR = 'api';
 
 const name = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
 const flagName = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' } as const;
@@ -96,9 +95,7 @@ const segmentParams = { type: 'object', properties: { app: name, name: flagName 
 type ChangeBody = { reason?: string; expectedVersion?: number };
 
 function actorOf(request: FastifyRequest): string {
-  const header = request.headers[ACTOR_HEADER];
-  const value = Array.isArray(header) ? header[0] : header;
-  return value && value.trim() !== '' ? value.trim() : DEFAULT_ACTOR;
+  return callerOf(request).actor;
 }
 
 function changeOptions(request: FastifyRequest): ChangeOptions {

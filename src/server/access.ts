@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { PromoteSpec } from '../spec/index.js';
 import { getRollout } from '../store/index.js';
+import { callerOf } from './caller.js';
 
 /**
  * Roles and the one permission check of the API. There is no authentication yet (issue 11): the server
@@ -191,8 +192,7 @@ export function registerAccess(app: FastifyInstance, options: AccessOptions): vo
     (request, reply) => {
       const role = roleOf(request, options.role, reply);
       if (role === undefined) return reply;
-      const actorHeader = request.headers['x-promote-actor'];
-      const actor = (Array.isArray(actorHeader) ? actorHeader[0] : actorHeader)?.trim() || 'api';
+      const { actor } = callerOf(request);
       return { actor, role, serverRole: options.role, roles: ROLES.filter((each) => rank(each) <= rank(options.role)), can: Object.fromEntries(environments.map((name) => [name, allowedActions(spec, role, name)])) };
     },
   );

@@ -43,7 +43,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof PromoteError) {
-      const status = error.exitCode === ExitCode.usage ? 400 : /has no|is not recorded|no rollout/.test(error.message) ? 404 : 409;
+      const status = error.status ?? (error.exitCode === ExitCode.usage ? 400 : /has no|is not recorded|no rollout/.test(error.message) ? 404 : 409);
       return reply.status(status).send({ error: redactSecrets(error.message), ...(error.hint ? { hint: redactSecrets(error.hint) } : {}) });
     }
     const validation = (error as { validation?: unknown }).validation;

@@ -138,7 +138,10 @@ describe('POST /api/rollouts/:id/approvals', () => {
   });
 
   it('validates the body by its schema', async () => {
-    for (const body of [{ approver: 'bob' }, { reason: 'why' }, { approver: '   ', reason: 'why' }, { approver: 'bob', reason: '' }, { approver: 'bob', reason: 'why', decision: 'maybe' }, { approver: 'bob', reason: 'why', role: 'admin' }]) {
+    const anonymous = await vote(gated, { reason: 'why' });
+    expect(anonymous.status).toBe(400);
+    expect(anonymous.body.error).toMatch(/must name the approver/);
+    for (const body of [{ approver: 'bob' }, { approver: '   ', reason: 'why' }, { approver: 'bob', reason: '' }, { approver: 'bob', reason: 'why', decision: 'maybe' }, { approver: 'bob', reason: 'why', role: 'admin' }]) {
       const refused = await vote(gated, body);
       expect(refused.status, JSON.stringify(body)).toBe(400);
       expect(refused.body.error).toMatch(/^body/);

@@ -5,6 +5,7 @@ import { startRollout } from '../engine/start.js';
 import { listMeasurements } from '../store/analysis.js';
 import { APPROVAL_DECISIONS, getRollout, listApprovals, listEvents, listRollouts, type ApprovalDecision } from '../store/index.js';
 import type { ServerOptions } from './app.js';
+import { ACTOR_HEADER, callerOf } from './caller.js';
 
 const rollout = {
   type: 'object',
@@ -92,7 +93,6 @@ const environmentName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } as const;
 
 // until tokens and roles exist (a later issue), the API serves loopback only and names its callers "api"
-const API_ACTOR = 'api';
 
 export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptions): void {
   const appName = options.spec.app.name;
@@ -155,19 +155,27 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
         body: {
           type: 'object',
           properties: {
-            approver: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'who votes (named by the caller until tokens and roles exist)' },
+            approver: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'who votes, when the server runs without authentication; with it the voter is the token\'s name and this field, if given, must match' },
             reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S', description: 'why, for the audit trail' },
             decision: { type: 'string', enum: APPROVAL_DECISIONS, default: 'approved', description: 'a rejection is recorded as evidence; it does not stop the rollout (abort does)' },
           },
-          required: ['approver', 'reason'],
+          required: ['reason'],
           additionalProperties: false,
         },
-        response: { 201: approvalReceipt, 400: error, 404: error, 409: error },
+        response: { 201: approvalReceipt, 400: error, 403: error, 404: error, 409: error },
       },
     },
     async (request, reply) => {
-      const body = request.body as { approver: string; reason: string; decision: ApprovalDecision };
-      const receipt = await approveRollout(options.pool, { app: appName, rolloutId: (request.params as { id: number }).id, approver: body.approver.trim(), reason: body.reason, decision: body.decision });
+      const body = request.body as { approver?: string; reason: string; decision: ApprovalDecision };
+      const caller = callerOf(request);
+      const named = body.approver?.trim();
+      if (caller.via !== 'none' && named !== undefined && named !== caller.actor) {
+        return reply.status(403).send({ error: `you are ${caller.actor} (by your ${caller.via}); you cannot vote as ${named}` });
+      }
+      // without authentication a vote names its voter, in the body or the actor header: "api" would make every voter one person
+      const approver = caller.via !== 'none' ? caller.actor : (named ?? (request.headers[ACTOR_HEADER] !== undefined ? caller.actor : undefined));
+      if (approver === undefined) return reply.status(400).send({ error: `body must name the approver (or send ${ACTOR_HEADER}): this server runs without authentication, so it cannot tell voters apart` });
+      const receipt = await approveRollout(options.pool, { app: appName, rolloutId: (request.params as { id: number }).id, approver, reason: body.reason, decision: body.decision });
       return reply.status(201).send(receipt);
     },
   );
@@ -188,7 +196,7 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
     },
     async (request, reply) => {
       const body = request.body as { version: string; environment: string; skipEnvironmentGate?: string };
-      const started = await startRollout(options.pool, { spec: options.spec, environment: body.environment, version: body.version, actor: API_ACTOR, ...(body.skipEnvironmentGate ? { skipEnvironmentGate: body.skipEnvironmentGate } : {}) });
+      const started = await startRollout(options.pool, { spec: options.spec, environment: body.environment, version: body.version, actor: callerOf(request).actor, ...(body.skipEnvironmentGate ? { skipEnvironmentGate: body.skipEnvironmentGate } : {}) });
       return reply.status(201).send(started);
     },
   );
@@ -206,7 +214,7 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
       },
       async (request, reply) => {
         const body = (request.body ?? {}) as { reason?: string; full?: boolean };
-        const target = await sendCommand(options.pool, { app: appName, environment: (request.params as { environment: string }).environment, kind, actor: API_ACTOR, ...(body.reason ? { reason: body.reason } : {}), ...(body.full ? { full: true } : {}) });
+        const target = await sendCommand(options.pool, { app: appName, environment: (request.params as { environment: string }).environment, kind, actor: callerOf(request).actor, ...(body.reason ? { reason: body.reason } : {}), ...(body.full ? { full: true } : {}) });
         return reply.status(202).send(target);
       },
     );
