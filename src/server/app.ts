@@ -6,6 +6,7 @@ import { flagAdminRoutes } from '../flags/admin-routes.js';
 import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerAccess, type Role } from './access.js';
+import { registerCallAudit } from './audit-calls.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerMigrationRoutes } from './migrations.js';
 import { registerReleaseRoutes } from './releases.js';
@@ -54,6 +55,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   // before every route: its preHandler checks each state-changing call against the caller's role
   registerAccess(app, { spec: options.spec, pool: options.pool, role: options.role ?? 'admin' });
+  registerCallAudit(app, { pool: options.pool, app: options.spec.app.name });
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, () => ({ ok: true }));
   registerRolloutRoutes(app, options);
   registerReleaseRoutes(app, options);
