@@ -1,8 +1,15 @@
 /**
- * The dashboard's one way to the API: JSON in and out, the "view as" role sent on every call, and
- * failures thrown as ApiError carrying the server's `error` and `hint` so pages can show them as they are.
+ * The dashboard's one way to the API: JSON in and out, the "view as" role and the CSRF header sent on
+ * every call, and failures thrown as ApiError carrying the server's `error` and `hint` so pages can show
+ * them as they are. A 401 saying `auth: 'token'` (authentication on, no valid session) is a SignInNeeded
+ * error and tells the listeners (me.ts), so the app shows its sign-in form instead of the page.
  */
 export const ROLE_HEADER = 'x-promote-role';
+/**
+ * Writes authenticated by the session cookie must carry it (a cross-site form cannot send a custom
+ * header); sent on every call, it is harmless without authentication.
+ */
+export const CSRF_HEADER = 'x-promote-csrf';
 const VIEW_AS_KEY = 'promote.viewAs';
 
 export class ApiError extends Error {
@@ -14,6 +21,22 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** The server wants an API token (authentication on, and no session or an expired one). */
+export class SignInNeeded extends ApiError {
+  constructor(message: string) {
+    super(message, 401);
+    this.name = 'SignInNeeded';
+  }
+}
+
+const signInListeners = new Set<(error: SignInNeeded) => void>();
+
+/** Calls `listener` whenever a call is refused for want of a session; returns the unsubscribe function. */
+export function onSignInNeeded(listener: (error: SignInNeeded) => void): () => void {
+  signInListeners.add(listener);
+  return () => void signInListeners.delete(listener);
 }
 
 /** The role the user chose to view the dashboard as ('' = the server's role). */
@@ -44,7 +67,7 @@ export interface RequestOptions {
 }
 
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', [CSRF_HEADER]: '1' };
   if (current !== '') headers[ROLE_HEADER] = current;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
@@ -52,6 +75,8 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     response = await fetch(path, {
       method: options.method ?? 'GET',
       headers,
+      // same-origin only: the session cookie goes to the server the dashboard came from, never elsewhere
+      credentials: 'same-origin',
       ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -69,11 +94,24 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     }
   }
   if (!response.ok) {
-    const body = (data ?? {}) as { error?: unknown; hint?: unknown };
+    const body = (data ?? {}) as { error?: unknown; hint?: unknown; auth?: unknown };
     const message = typeof body.error === 'string' ? body.error : `${options.method ?? 'GET'} ${path} answered ${response.status}${text && data === undefined ? `: ${text.slice(0, 200)}` : ''}`;
-    throw new ApiError(message, response.status, typeof body.hint === 'string' ? body.hint : undefined);
+    if (response.status === 401 && body.auth === 'token') {
+      const needed = new SignInNeeded(message);
+      for (const listener of [...signInListeners]) listener(needed);
+      throw needed;
+    }
+    throw new ApiError(message, response.status, typeof body.hint === 'string' ? body.hint : retryHint(response));
   }
   return data as T;
 }
 
 export const post = <T>(path: string, body: unknown = {}) => api<T>(path, { method: 'POST', body });
+
+export const remove = <T>(path: string) => api<T>(path, { method: 'DELETE' });
+
+/** "retry in N s" from a 429's Retry-After (seconds), when the API gave no hint of its own. */
+function retryHint(response: Response): string | undefined {
+  const seconds = Number(response.headers.get('retry-after'));
+  return response.status === 429 && Number.isFinite(seconds) && seconds > 0 ? `retry in ${Math.ceil(seconds)} s` : undefined;
+}

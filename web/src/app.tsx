@@ -1,6 +1,8 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ErrorMessage } from './components/error-message';
-import { chosenRole, environmentsOf, useMe, viewDashboardAs } from './me';
+import { Loading } from './components/loading';
+import { SignInPage } from './components/sign-in';
+import { chosenRole, environmentsOf, signOut, useMe, viewDashboardAs, type Me } from './me';
 import { FlagsPage } from './pages/flags/index';
 import { MigrationsPage } from './pages/migrations/index';
 import { OverviewPage } from './pages/overview/index';
@@ -12,11 +14,11 @@ const TITLES: Record<Route['page'], string> = { overview: 'Overview', rollout: '
 
 export function App() {
   const route = useRoute();
-  const { me, error } = useMe();
+  const { me, error, signIn } = useMe();
   const first = environmentsOf(me)[0];
   useEffect(() => {
-    document.title = `${TITLES[route.page]} · Promote`;
-  }, [route.page]);
+    document.title = `${signIn ? 'Sign in' : TITLES[route.page]} · Promote`;
+  }, [route.page, signIn]);
   const nav: Array<{ label: string; to: string; active: boolean }> = [
     { label: 'Overview', to: href.overview(), active: route.page === 'overview' || route.page === 'rollout' },
     { label: 'Flags', to: href.flags(route.page === 'flags' ? route.params.environment : first), active: route.page === 'flags' },
@@ -30,22 +32,28 @@ export function App() {
       </a>
       <header class="top">
         <span class="brand">Promote</span>
-        <nav aria-label="Dashboard">
-          <ul>
-            {nav.map((item) => (
-              <li key={item.label}>
-                <a href={item.to} aria-current={item.active ? 'page' : undefined}>
-                  {item.label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <RoleSelect />
+        {signIn ? null : (
+          <nav aria-label="Dashboard">
+            <ul>
+              {nav.map((item) => (
+                <li key={item.label}>
+                  <a href={item.to} aria-current={item.active ? 'page' : undefined}>
+                    {item.label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </nav>
+        )}
+        {me ? <RoleSelect /> : null}
+        {me ? <SignedIn me={me} /> : null}
       </header>
       <main id="main" tabIndex={-1}>
+        {/* no page (and so no data) until the server has said who the caller is */}
+        {signIn ? <SignInPage reason={signIn} /> : null}
         {error ? <ErrorMessage error={error} title="Could not read your role" /> : null}
-        <Page route={route} />
+        {!signIn && !me && !error ? <Loading what="who you are" /> : null}
+        {me || error ? <Page route={route} /> : null}
       </main>
     </>
   );
@@ -93,5 +101,22 @@ function RoleSelect() {
         ))}
       </select>
     </label>
+  );
+}
+
+/** Who is signed in (the token's name and the role it grants) and "Sign out", when the caller came with a session. */
+function SignedIn({ me }: { me: Me }) {
+  const [error, setError] = useState<unknown>();
+  if (me.via !== 'session') return null;
+  return (
+    <div class="who row" data-testid="signed-in">
+      <span>
+        Signed in as <strong>{me.actor}</strong> ({me.serverRole})
+      </span>
+      <button type="button" onClick={() => void signOut().catch(setError)}>
+        Sign out
+      </button>
+      <ErrorMessage error={error} title="Could not sign out" />
+    </div>
   );
 }

@@ -1,19 +1,24 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, setViewAs, viewAs } from './api';
+import { api, onSignInNeeded, post, remove, setViewAs, viewAs, type SignInNeeded } from './api';
+import { closeStream, reopenStream } from './stream';
 
 export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
 export type Action = 'deploy' | 'pause' | 'resume' | 'abort' | 'retry' | 'promote' | 'rollback' | 'approve' | 'flag.write';
 
 /** GET /api/me: the caller's role and what it may do per environment. */
 export interface Me {
+  /** the token's name with authentication; without, who the caller says it is ("api" when unnamed) */
   actor: string;
+  /** how the caller proved who it is (servers before authentication do not say) */
+  via?: 'token' | 'session' | 'none';
   role: Role;
   serverRole: Role;
   roles: Role[];
   can: Record<string, Action[]>;
 }
 
-type State = { me?: Me; error?: unknown };
+/** `signIn`: the server wants a token (the app shows its sign-in form, with no page and no data) */
+type State = { me?: Me; error?: unknown; signIn?: SignInNeeded };
 let state: State = {};
 const listeners = new Set<(next: State) => void>();
 let loading: Promise<void> | undefined;
@@ -26,9 +31,37 @@ function publish(next: State): void {
 export function reloadMe(): Promise<void> {
   loading = api<Me>('/api/me').then(
     (me) => publish({ me }),
-    (error: unknown) => publish({ error }),
+    // a SignInNeeded has already published the sign-in state (below)
+    (error: unknown) => (state.signIn === error ? undefined : publish({ error })),
   );
   return loading;
+}
+
+// any call refused for want of a session (the first /api/me, a page's read, the stream's check, a
+// session that expired while the page was open) shows the sign-in form; the data shown goes with it
+onSignInNeeded((signIn) => {
+  closeStream();
+  publish({ signIn });
+});
+
+/**
+ * POST /api/session with the token: the server answers with the caller (as /api/me does) and sets the
+ * HttpOnly session cookie. The token goes in the request body only: not kept, not in the URL.
+ * Throws the API's refusal (bad or expired token, too many failures) for the form to show.
+ */
+export async function signIn(token: string): Promise<void> {
+  await post<Me>('/api/session', { token });
+  // /api/me again rather than the session's answer: it applies the "view as" role like every other read
+  await reloadMe();
+  if (state.me) reopenStream();
+}
+
+/** DELETE /api/session (the server clears the cookie), then the sign-in form. */
+export async function signOut(): Promise<void> {
+  await remove<void>('/api/session');
+  closeStream();
+  // with the cookie gone, /api/me answers 401 and the sign-in form replaces the page
+  await reloadMe();
 }
 
 /** Changes the "view as" role (sent as x-promote-role, which can only lower the server's role). */
@@ -43,7 +76,7 @@ export function useMe(): State {
   const [current, setCurrent] = useState<State>(state);
   useEffect(() => {
     listeners.add(setCurrent);
-    if (!state.me && !state.error && !loading) void reloadMe();
+    if (!state.me && !state.error && !state.signIn && !loading) void reloadMe();
     setCurrent(state);
     return () => void listeners.delete(setCurrent);
   }, []);
