@@ -58,7 +58,8 @@ export function callEvent(request: FastifyRequest, status: number, serverApp: st
   const caller = callerOf(request);
   const params: Record<string, string> = {};
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, unknown>)) {
-    if (typeof value === 'string') params[name] = text(value);
+    // a params schema may have coerced a value (an id to a number): recorded as the text it came as
+    if (typeof value === 'string' || typeof value === 'number') params[name] = text(String(value));
   }
   const body = request.body as { reason?: unknown } | undefined;
   const reason = body !== null && typeof body === 'object' && typeof body.reason === 'string' && body.reason.trim() !== '' ? text(body.reason.trim()) : undefined;
