@@ -25,9 +25,9 @@ export async function createReleases(folder: string, env: Env, versions: readonl
   }
 }
 
-/** Starts `promote server` on the port and waits until it answers /healthz. */
-export async function startPromoteServer(folder: string, env: Env, apiPort: number): Promise<{ child: ChildProcess; output: ReturnType<typeof collect> }> {
-  const child = spawnCli(['server', '--listen', `127.0.0.1:${apiPort}`], { cwd: folder, env: { PROMOTE_LOG_LEVEL: 'warn', ...env } });
+/** Starts `promote server` on the port (with `args` added, e.g. --auth tokens) and waits until it answers /healthz. */
+export async function startPromoteServer(folder: string, env: Env, apiPort: number, args: readonly string[] = []): Promise<{ child: ChildProcess; output: ReturnType<typeof collect> }> {
+  const child = spawnCli(['server', '--listen', `127.0.0.1:${apiPort}`, ...args], { cwd: folder, env: { PROMOTE_LOG_LEVEL: 'warn', ...env } });
   const output = collect(child);
   for (let waited = 0; waited < 15_000; waited += 100) {
     const up = await request(`http://127.0.0.1:${apiPort}/healthz`).then(
@@ -50,8 +50,8 @@ export interface ServedFolder {
  * `promote server` for a test file: started on the port, with its API client, and with the leftover
  * killer armed for `marker` (see killLeftoversOnExit) until the file's cleanup.
  */
-export async function servePromote(folder: string, env: Env, apiPort: number, marker: string): Promise<ServedFolder> {
-  const { child, output } = await startPromoteServer(folder, env, apiPort);
+export async function servePromote(folder: string, env: Env, apiPort: number, marker: string, args: readonly string[] = []): Promise<ServedFolder> {
+  const { child, output } = await startPromoteServer(folder, env, apiPort, args);
   outputs.set(child, output);
   afterFile('disarming the leftover killer', killLeftoversOnExit(marker, () => [child]));
   return { api: apiClient(apiPort), child };

@@ -25,8 +25,8 @@ export class ApiError extends Error {
 
 /** The server wants an API token (authentication on, and no session or an expired one). */
 export class SignInNeeded extends ApiError {
-  constructor(message: string) {
-    super(message, 401);
+  constructor(message: string, hint?: string) {
+    super(message, 401, hint);
     this.name = 'SignInNeeded';
   }
 }
@@ -97,11 +97,11 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     const body = (data ?? {}) as { error?: unknown; hint?: unknown; auth?: unknown };
     const message = typeof body.error === 'string' ? body.error : `${options.method ?? 'GET'} ${path} answered ${response.status}${text && data === undefined ? `: ${text.slice(0, 200)}` : ''}`;
     if (response.status === 401 && body.auth === 'token') {
-      const needed = new SignInNeeded(message);
+      const needed = new SignInNeeded(message, typeof body.hint === 'string' ? body.hint : undefined);
       for (const listener of [...signInListeners]) listener(needed);
       throw needed;
     }
-    throw new ApiError(message, response.status, typeof body.hint === 'string' ? body.hint : retryHint(response));
+    throw new ApiError(message, response.status, typeof body.hint === 'string' ? body.hint : retryHint(response, message));
   }
   return data as T;
 }
@@ -110,8 +110,9 @@ export const post = <T>(path: string, body: unknown = {}) => api<T>(path, { meth
 
 export const remove = <T>(path: string) => api<T>(path, { method: 'DELETE' });
 
-/** "retry in N s" from a 429's Retry-After (seconds), when the API gave no hint of its own. */
-function retryHint(response: Response): string | undefined {
+/** "retry in N s" from a 429's Retry-After (seconds), when the API's answer did not already say when. */
+function retryHint(response: Response, message: string): string | undefined {
   const seconds = Number(response.headers.get('retry-after'));
-  return response.status === 429 && Number.isFinite(seconds) && seconds > 0 ? `retry in ${Math.ceil(seconds)} s` : undefined;
+  if (response.status !== 429 || /retry/i.test(message) || !Number.isFinite(seconds) || seconds <= 0) return undefined;
+  return `retry in ${Math.ceil(seconds)} s`;
 }

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from './api';
 import { ErrorMessage } from './components/error-message';
 import { Loading } from './components/loading';
 import { SignInPage } from './components/sign-in';
@@ -16,6 +17,7 @@ export function App() {
   const route = useRoute();
   const { me, error, signIn } = useMe();
   const first = environmentsOf(me)[0];
+  const noRole = error instanceof ApiError && error.status === 403;
   useEffect(() => {
     document.title = `${signIn ? 'Sign in' : TITLES[route.page]} · Promote`;
   }, [route.page, signIn]);
@@ -52,8 +54,10 @@ export function App() {
         {/* no page (and so no data) until the server has said who the caller is */}
         {signIn ? <SignInPage reason={signIn} /> : null}
         {error ? <ErrorMessage error={error} title="Could not read your role" /> : null}
+        {/* signed in with a token that holds no role in this app: every page would be refused */}
+        {noRole ? <SignOutButton /> : null}
         {!signIn && !me && !error ? <Loading what="who you are" /> : null}
-        {me || error ? <Page route={route} /> : null}
+        {me || (error && !noRole) ? <Page route={route} /> : null}
       </main>
     </>
   );
@@ -96,7 +100,7 @@ function RoleSelect() {
         {roles.map((role) => (
           <option key={role} value={role}>
             {role}
-            {role === me?.serverRole ? ' (server role)' : ''}
+            {role === me?.serverRole ? (me.via === 'session' || me.via === 'token' ? ' (your role)' : ' (server role)') : ''}
           </option>
         ))}
       </select>
@@ -106,17 +110,25 @@ function RoleSelect() {
 
 /** Who is signed in (the token's name and the role it grants) and "Sign out", when the caller came with a session. */
 function SignedIn({ me }: { me: Me }) {
-  const [error, setError] = useState<unknown>();
   if (me.via !== 'session') return null;
   return (
     <div class="who row" data-testid="signed-in">
-      <span>
+      <span title={me.grants ? `Roles: ${me.grants.join(', ')}` : undefined}>
         Signed in as <strong>{me.actor}</strong> ({me.serverRole})
       </span>
+      <SignOutButton />
+    </div>
+  );
+}
+
+function SignOutButton() {
+  const [error, setError] = useState<unknown>();
+  return (
+    <>
       <button type="button" onClick={() => void signOut().catch(setError)}>
         Sign out
       </button>
       <ErrorMessage error={error} title="Could not sign out" />
-    </div>
+    </>
   );
 }

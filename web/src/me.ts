@@ -11,6 +11,8 @@ export interface Me {
   actor: string;
   /** how the caller proved who it is (servers before authentication do not say) */
   via?: 'token' | 'session' | 'none';
+  /** the role bindings held, as role[:app[/environment]] */
+  grants?: string[];
   role: Role;
   serverRole: Role;
   roles: Role[];

@@ -37,8 +37,8 @@ export interface Dashboard {
   restartServer(): Promise<void>;
 }
 
-/** `production`: v1 also runs in production (deployed before the server starts) */
-export async function startDashboard(name: string, options: { production?: boolean } = {}): Promise<Dashboard> {
+/** `production`: v1 also runs in production (deployed before the server starts); `serverArgs`: added to `promote server` (e.g. --auth tokens) */
+export async function startDashboard(name: string, options: { production?: boolean; serverArgs?: readonly string[] } = {}): Promise<Dashboard> {
   const folder = await scratchFolder(`promote-browser-${name}-`);
   const marker = `browser-${name}-${process.pid}`;
   const [staging, production] = [await createUsersDatabase(20), await createUsersDatabase(20)];
@@ -89,7 +89,7 @@ flags:
     const first = await cli('--config', 'first.yaml', 'deploy', 'v1', '--env', environmentName, '--wait');
     expect(first.code, first.stderr).toBe(0);
   }
-  const served = (started.served = await servePromote(folder, env, apiPort, marker));
+  const served = (started.served = await servePromote(folder, env, apiPort, marker, options.serverArgs));
   const origin = `http://127.0.0.1:${apiPort}`;
   await expectDashboardServed(origin);
   const dashboard: Dashboard = {
@@ -107,7 +107,7 @@ flags:
       await exited;
     },
     restartServer: async () => {
-      dashboard.served = started.served = await servePromote(folder, env, apiPort, marker);
+      dashboard.served = started.served = await servePromote(folder, env, apiPort, marker, options.serverArgs);
     },
   };
   return dashboard;

@@ -40,9 +40,8 @@ export function SignInPage({ reason }: { reason: SignInNeeded }) {
   return (
     <section class="sign-in" aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Sign in</h1>
-      <p class="muted" data-testid="sign-in-reason">
-        This Promote server asks for an API token ({reason.message}).
-      </p>
+      {/* the server's words: "this server requires an API token", or why the session ended */}
+      <p data-testid="sign-in-reason">{sentence(reason.message)}</p>
       <form onSubmit={(event) => void submit(event)} noValidate>
         <label class="block">
           API token
@@ -70,4 +69,9 @@ export function SignInPage({ reason }: { reason: SignInNeeded }) {
       </form>
     </section>
   );
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return trimmed === '' ? 'This Promote server asks for an API token.' : `${trimmed[0]!.toUpperCase()}${trimmed.slice(1)}${/[.!?]$/.test(trimmed) ? '' : '.'}`;
 }
