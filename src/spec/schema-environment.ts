@@ -1,6 +1,7 @@
 /** Environments: where a version runs (target), how traffic reaches it (router) and its database. */
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
+import { freezeSchema } from './schema-freeze.js';
 import {
   exactlyOneOf,
   exactlyOneOfJsonSchema,
@@ -188,5 +189,6 @@ export const environmentSchema = z
     target: targetSchema,
     router: routerSchema.optional(),
     strategy: nameSchema.describe('Name of the entry in `strategies` used to roll out to this environment.'),
+    freeze: freezeSchema.optional(),
   })
   .describe('One environment; the list order is the promotion order.');
