@@ -147,13 +147,15 @@ export class Controller {
       // Its end wakes the rollout, and the next round reads its outcome.
       const runningAtStart = new Set(this.running.keys());
       const busy = (id: string) => this.running.has(id) || runningAtStart.has(id);
-      const record = await loadEngineRecord(this.options.pool, rolloutId);
+      // one moment for the whole round: the approvals counted are those still valid when decide() judges
+      const now = Date.now();
+      const record = await loadEngineRecord(this.options.pool, rolloutId, new Date(now));
       if (!record || record.plan === null || record.state === null) return;
       const plan = record.plan as RolloutPlan;
       const state = record.state as RolloutState;
       if (await this.resolveInterrupted(record, plan, state, busy)) continue;
       const commands = record.commands.map((each) => each.command as unknown as Command);
-      const decision = decide(plan, state, { now: Date.now(), commands, outcomes: record.outcomes as unknown as Record<string, Outcome>, approvals: record.approvals });
+      const decision = decide(plan, state, { now, commands, outcomes: record.outcomes as unknown as Record<string, Outcome>, approvals: record.approvals });
       const changed = commands.length > 0 || decision.events.length > 0 || JSON.stringify(decision.state) !== JSON.stringify(state);
       const fresh = decision.actions.filter((action) => !busy(action.id));
       if (changed || fresh.length > 0) {

@@ -98,13 +98,12 @@ describe('POST /api/rollouts/:id/approvals', () => {
     ]);
   });
 
-  it('keeps the store rules: one vote per person, the starter never counts, a rejection is evidence only', async () => {
+  it('keeps the store rules: one vote per person, the starter is refused, a rejection is evidence only', async () => {
     const again = await vote(gated, { approver: 'bob', reason: 'once more' });
     expect(again.status).toBe(409);
     expect(again.body.error).toMatch(new RegExp(`^bob has already voted on step 0 of rollout #${gated} \\(approved at .*\\); each person votes once per step$`));
     const starter = await vote(gated, { approver: 'alice', reason: 'my own release' });
-    expect(starter.status).toBe(201);
-    expect(starter.body).toMatchObject({ counted: false, approvals: 1, message: `alice started rollout #${gated}, so their approval does not count; 1 of 2 valid` });
+    expect(starter).toEqual({ status: 403, body: { error: `alice started rollout #${gated}, so alice cannot approve it; ask another approver` } });
     const rejected = await vote(gated, { approver: 'dave', reason: 'error budget is spent', decision: 'rejected' });
     expect(rejected.body).toMatchObject({ counted: false, approvals: 1, approval: { decision: 'rejected' } });
     const second = await vote(gated, { approver: ' carol ', reason: 'dashboards are green' });
@@ -112,7 +111,7 @@ describe('POST /api/rollouts/:id/approvals', () => {
     expect((await loadEngineRecord(db, gated))?.approvals).toEqual({ 0: 2 });
     const listed = await request(`${base}/api/rollouts/${gated}/approvals`);
     expect(listed.statusCode).toBe(200);
-    expect(((await listed.body.json()) as Array<{ approver: string; decision: string }>).map((each) => `${each.approver} ${each.decision}`)).toEqual(['bob approved', 'alice approved', 'dave rejected', 'carol approved']);
+    expect(((await listed.body.json()) as Array<{ approver: string; decision: string }>).map((each) => `${each.approver} ${each.decision}`)).toEqual(['bob approved', 'dave rejected', 'carol approved']);
   });
 
   it('after a retry, the votes of the earlier attempt no longer count and the same people vote again', async () => {

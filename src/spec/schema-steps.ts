@@ -115,7 +115,8 @@ const approvalStepSchema = z
   .strictObject({
     count: z.number().int().min(1).max(10).default(1).describe('How many different people must approve.'),
     after: z.array(nonEmptyString).optional().describe('Names of earlier test steps that must have passed before approval is possible.'),
-    expires: durationSchema.optional().describe('Abort the rollout when nobody approves within this time.'),
+    expires: durationSchema.optional().describe('Abort the rollout when nobody approves within this time (bounds the wait; see validFor for how long each vote counts).'),
+    validFor: durationSchema.optional().describe('Each approval stops counting this long after it was given; the step waits again for a fresh one if it has too few when the controller decides.'),
   })
   .describe('Wait for manual approval.');
 

@@ -3,6 +3,7 @@
  * parsed value even when the schema found problems, so the user sees every problem in one pass;
  * hence the defensive reading of every field.
  */
+import { checkDuration } from './duration.js';
 import type { PathProblem } from './problems.js';
 import { didYouMean } from './suggest.js';
 
@@ -186,6 +187,13 @@ function checkStrategy(name: string, strategy: Json, templates: string[]): PathP
         message: `approval waits for test "${test}", but no earlier test step in this strategy has that name${advice}`,
       });
     });
+
+    const validFor = asObject(step.approval).validFor;
+    const validity = typeof validFor === 'string' ? checkDuration(validFor) : undefined;
+    if (validity?.ok && validity.ms === 0) {
+      // a vote valid for no time never counts: the step could only wait until someone aborts
+      problems.push({ path: at(index, 'approval', 'validFor'), message: `approval.validFor ${String(validFor)} would make every approval expire as it is given; use a duration above 0 (e.g. 4h), or leave it out so approvals do not expire` });
+    }
 
     if (isContract(step.migrate) && (promoteIndex === -1 || promoteIndex > index)) {
       // Contract drops what the old version still uses; it is safe only once the old version is gone.

@@ -57,17 +57,39 @@ describe('approvals', () => {
     expect(await countValidApprovals(pool, rolloutId, 7, { now })).toBe(0);
   });
 
-  it('never counts the person who started the rollout, nor an excluded approver', async () => {
-    await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'alice', decision: 'approved' });
+  it('refuses a vote by the person who started the rollout (403) and records nothing', async () => {
+    for (const decision of ['approved', 'rejected'] as const) {
+      const refused = await recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'alice', decision, reason: 'my own release' }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PromoteError);
+      expect((refused as PromoteError).status).toBe(403);
+    }
+    await expect(recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'alice', decision: 'approved' })).rejects.toThrow(`alice started rollout #${rolloutId}, so alice cannot approve it; ask another approver`);
+    await expect(recordApproval(pool, { rolloutId, stepIndex: 3, approver: 'alice', decision: 'rejected' })).rejects.toThrow(`alice started rollout #${rolloutId}, so alice cannot vote on it; to stop it, abort it`);
+    expect((await listApprovals(pool, rolloutId)).map((approval) => approval.approver)).not.toContain('alice');
+  });
+
+  it('never counts the person who started the rollout (a vote kept from before the refusal), nor an excluded approver', async () => {
+    // stores written before votes by the starter were refused may hold one: it stays uncounted
+    await pool.query(`insert into promote.approvals (rollout_id, step_index, approver, decision) values ($1, 3, 'alice', 'approved')`, [rolloutId]);
     const now = new Date();
-    expect(await countValidApprovals(pool, rolloutId, 3, { now })).toBe(3); // alice is the rollout's creator
+    expect(await countValidApprovals(pool, rolloutId, 3, { now })).toBe(3);
     expect(await countValidApprovals(pool, rolloutId, 3, { now, excludeApprover: 'erin' })).toBe(2);
-    expect((await listApprovals(pool, rolloutId, 3)).map((approval) => approval.approver)).toContain('alice');
     // a rollout without a recorded creator excludes only the one named
     await recordApproval(pool, { rolloutId: anonymousRolloutId, stepIndex: 0, approver: 'alice', decision: 'approved' });
     await recordApproval(pool, { rolloutId: anonymousRolloutId, stepIndex: 0, approver: 'bob', decision: 'approved' });
     expect(await countValidApprovals(pool, anonymousRolloutId, 0, { now })).toBe(2);
     expect(await countValidApprovals(pool, anonymousRolloutId, 0, { now, excludeApprover: 'bob' })).toBe(1);
+  });
+
+  it('a vote valid for a duration expires that long after the store recorded it, and stops counting then', async () => {
+    const vote = await recordApproval(pool, { rolloutId, stepIndex: 13, approver: 'bob', decision: 'approved', reason: 'fine for now', validFor: 4 * HOUR });
+    expect(vote.expiresAt!.getTime() - vote.createdAt.getTime()).toBe(4 * HOUR);
+    expect(await countValidApprovals(pool, rolloutId, 13, { now: new Date(vote.createdAt.getTime() + 4 * HOUR - 1) })).toBe(1);
+    // the store keeps microseconds, a Date milliseconds: one more millisecond is surely past the expiry
+    expect(await countValidApprovals(pool, rolloutId, 13, { now: new Date(vote.expiresAt!.getTime() + 1) })).toBe(0);
+    await expect(recordApproval(pool, { rolloutId, stepIndex: 13, approver: 'carol', decision: 'approved', validFor: 0 })).rejects.toThrow("how long carol's approval stays valid must be a whole number of milliseconds from 1, got 0");
+    await expect(recordApproval(pool, { rolloutId, stepIndex: 13, approver: 'carol', decision: 'approved', validFor: HOUR, expiresAt: new Date(Date.now() + HOUR) })).rejects.toThrow("carol's approval takes an expiry time or a validity, not both");
+    await pool.query('delete from promote.approvals where step_index = 13');
   });
 
   it('refuses an expiry already past, an unknown rollout and bad input', async () => {

@@ -38,7 +38,10 @@ export interface ApprovalInput {
   approver: string;
   decision: ApprovalDecision;
   reason?: string | null;
+  /** after this moment the vote no longer counts; or give `validFor` */
   expiresAt?: Date | null;
+  /** the vote stops counting this many milliseconds after it is recorded (the store's clock: created_at + validFor) */
+  validFor?: number | null;
 }
 
 interface ApprovalRow {
@@ -78,8 +81,18 @@ function checkStepIndex(stepIndex: number): void {
 }
 
 /**
+ * The refusal of a vote by the person who started the rollout: a sign-off is a second pair of eyes,
+ * so the starter's vote is not recorded at all (not even as a rejection: to stop a rollout, abort it).
+ */
+export function selfApprovalRefusal(approver: string, rolloutId: number, decision: ApprovalDecision): PromoteError {
+  const what = decision === 'approved' ? `approve it; ask another approver` : `vote on it; to stop it, abort it`;
+  return new PromoteError(`${approver} started rollout #${rolloutId}, so ${approver} cannot ${what}`, { status: 403 });
+}
+
+/**
  * Records one person's vote on an approval step. One vote per person per step: a second one is refused
- * (the first stands; votes are evidence, not settings).
+ * (the first stands; votes are evidence, not settings). The person who started the rollout is refused
+ * (403) and nothing is recorded: the insert itself checks the rollout's creator, so no caller can skip it.
  */
 export async function recordApproval(db: Queryable, input: ApprovalInput): Promise<Approval> {
   checkId('rollout', input.rolloutId);
@@ -94,18 +107,29 @@ export async function recordApproval(db: Queryable, input: ApprovalInput): Promi
   if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
     throw new PromoteError(`the expiry of ${input.approver}'s approval must be a valid date`);
   }
+  const validFor = input.validFor ?? null;
+  if (validFor !== null && (!Number.isSafeInteger(validFor) || validFor < 1)) {
+    throw new PromoteError(`how long ${input.approver}'s approval stays valid must be a whole number of milliseconds from 1, got ${String(validFor)}`);
+  }
+  if (validFor !== null && expiresAt !== null) throw new PromoteError(`${input.approver}'s approval takes an expiry time or a validity, not both`);
   const where = `step ${input.stepIndex} of rollout #${input.rolloutId}${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
   try {
     // a savepoint inside a caller's transaction: after a refusal the connection can still explain it
     return await withTransaction(db, async (tx) => {
+      // no row when the voter started the rollout; an unknown rollout still reaches the foreign key
       const result = await tx.query<ApprovalRow>(
         `insert into promote.approvals (rollout_id, attempt, step_index, approver, decision, reason, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7) returning ${COLUMNS}`,
-        [input.rolloutId, attempt, input.stepIndex, input.approver, input.decision, input.reason ?? null, expiresAt],
+         select $1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now() + make_interval(secs => $8::double precision / 1000))
+          where not exists (select 1 from promote.rollouts where id = $1 and created_by = $4)
+         returning ${COLUMNS}`,
+        [input.rolloutId, attempt, input.stepIndex, input.approver, input.decision, input.reason ?? null, expiresAt, validFor],
       );
-      return toApproval(result.rows[0]!);
+      const row = result.rows[0];
+      if (!row) throw selfApprovalRefusal(input.approver, input.rolloutId, input.decision);
+      return toApproval(row);
     });
   } catch (error) {
+    if (error instanceof PromoteError) throw error;
     const { code } = databaseErrorOf(error);
     if (code === PG_UNIQUE_VIOLATION) {
       const earlier = (await listApprovals(db, input.rolloutId, input.stepIndex).catch(() => [])).find((approval) => approval.approver === input.approver && approval.attempt === attempt);
@@ -135,8 +159,9 @@ export async function listApprovals(db: Queryable, rolloutId: number, stepIndex?
 
 /**
  * How many distinct people have approved a step of an attempt (default 1) and still count at `now`:
- * decision approved, not expired. The person who started the rollout (its `createdBy`) never counts,
- * nor does `excludeApprover` when given (for example the author of the release).
+ * decision approved, not expired. The person who started the rollout (its `createdBy`) never counts
+ * (recordApproval refuses their vote; stores from before that kept such votes as not counted), nor does
+ * `excludeApprover` when given (for example the author of the release).
  */
 export async function countValidApprovals(db: Queryable, rolloutId: number, stepIndex: number, options: { now?: Date; excludeApprover?: string; attempt?: number } = {}): Promise<number> {
   const { now = new Date(), excludeApprover, attempt = 1 } = options;
