@@ -1,5 +1,5 @@
 import { PromoteError } from '../errors.js';
-import { getActiveRollout, listRollouts, type Queryable, type Rollout } from '../store/index.js';
+import { appendEvent, getActiveRollout, listRollouts, withTransaction, type Queryable, type Rollout } from '../store/index.js';
 import { addCommand } from '../store/rollout-engine.js';
 import { refuseCommand } from './decide.js';
 import type { Command } from './state.js';
@@ -25,6 +25,10 @@ export async function sendCommand(db: Queryable, request: CommandRequest): Promi
   if (refusal) throw new PromoteError(`rollout #${rollout.id}: ${refusal}`);
   const command: Command =
     kind === 'promote' ? { kind, actor, full: request.full === true } : kind === 'abort' ? { kind, actor, ...(request.reason ? { reason: request.reason } : {}) } : { kind, actor };
-  await addCommand(db, rollout.id, command);
+  // queued and in the trail together: a command the controller never applies (the rollout ended first) is still on record
+  await withTransaction(db, async (tx) => {
+    const id = await addCommand(tx, rollout.id, command);
+    await appendEvent(tx, { type: 'command.queued', actor, app, environment, rolloutId: rollout.id, data: { command: kind, commandId: id, ...(request.reason ? { reason: request.reason } : {}), ...(kind === 'promote' ? { full: request.full === true } : {}) } });
+  });
   return rollout;
 }

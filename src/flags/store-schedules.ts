@@ -217,8 +217,10 @@ export async function applyDueFlagSchedules(pool: pg.Pool, now: Date = new Date(
       const doing = `applying scheduled change #${schedule.id} of flag ${schedule.flag}`;
       try {
         // a savepoint: a failed change is undone, and its failure is still recorded below
-        await withTransaction(tx, (inner) => applyChange(inner, schedule));
+        const written = await withTransaction(tx, (inner) => applyChange(inner, schedule));
         const result = await query<ScheduleRow>(tx, doing, `update promote.flag_schedules set status = 'applied', finished_by = created_by, finished_at = now() where id = $1 returning ${COLUMNS}`, [schedule.id]);
+        // the schedule's own end, even when the change found the flag already so (no flag.changed then)
+        await appendEvent(tx, { type: 'flag.schedule_applied', actor: schedule.createdBy, app: schedule.app, environment: schedule.environment, data: { flag: schedule.flag, scheduleId: schedule.id, changed: written.change !== null, by: 'scheduler' } });
         return { status: 'applied' as const, schedule: toSchedule(result.rows[0]!) };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

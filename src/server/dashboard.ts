@@ -6,6 +6,7 @@ import { parseCondition } from '../spec/condition.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { appendEvent, getRollout, getTraffic, listEvents, type Rollout } from '../store/index.js';
 import { isProduction } from './access.js';
+import { callerOf } from './caller.js';
 import { rolloutView } from './stream.js';
 
 /**
@@ -238,9 +239,10 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     async (request, reply) => {
       const body = (request.body ?? {}) as { to?: string; reason?: string };
       const environment = (request.params as { environment: string }).environment;
-      const started = await startRollback(pool, { spec, environment, actor: 'api', ...(body.to ? { to: body.to } : {}) });
+      const { actor } = callerOf(request);
+      const started = await startRollback(pool, { spec, environment, actor, ...(body.to ? { to: body.to } : {}) });
       // the rollout records who and what; the why is the caller's, kept beside it in the audit trail
-      if (body.reason?.trim()) await appendEvent(pool, { type: 'rollback.requested', actor: 'api', app: spec.app.name, environment, rolloutId: started.id, data: { reason: body.reason.trim(), ...(body.to ? { to: body.to } : {}) } });
+      if (body.reason?.trim()) await appendEvent(pool, { type: 'rollback.requested', actor, app: spec.app.name, environment, rolloutId: started.id, data: { reason: body.reason.trim(), ...(body.to ? { to: body.to } : {}) } });
       return reply.status(201).send(rolloutView(started));
     },
   );

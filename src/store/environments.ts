@@ -1,4 +1,5 @@
 import { PromoteError } from '../errors.js';
+import { appendEvent } from './events.js';
 import { checkName, databaseErrorOf, PG_FOREIGN_KEY_VIOLATION, query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from './queryable.js';
 
 export interface Environment {
@@ -29,9 +30,10 @@ function toEnvironment(row: EnvironmentRow): Environment {
  * ones are added, existing ones moved, missing ones removed. An environment that has rollouts cannot
  * be removed (its history would lose its meaning); the error names it. All of it happens in one
  * transaction (a savepoint when `db` is a client already in one), under a lock on the app's row so
- * two syncs of the same app do not interleave. Returns the environments in promotion order.
+ * two syncs of the same app do not interleave. Any change (added, removed, reordered) is an
+ * `environments.changed` event by `actor` in the same transaction. Returns the environments in promotion order.
  */
-export async function syncEnvironments(db: Queryable, app: string, names: readonly string[]): Promise<Environment[]> {
+export async function syncEnvironments(db: Queryable, app: string, names: readonly string[], actor = 'promote'): Promise<Environment[]> {
   checkName('app', app);
   const seen = new Set<string>();
   for (const name of names) {
@@ -41,13 +43,13 @@ export async function syncEnvironments(db: Queryable, app: string, names: readon
   }
   const doing = `recording the environments of app "${app}" (${names.join(', ') || 'none'})`;
   try {
-    return await withTransaction(db, (tx) => syncInTransaction(tx, app, [...names]));
+    return await withTransaction(db, (tx) => syncInTransaction(tx, app, [...names], actor));
   } catch (error) {
     rethrow(doing, error);
   }
 }
 
-async function syncInTransaction(tx: TransactionClient, app: string, names: string[]): Promise<Environment[]> {
+async function syncInTransaction(tx: TransactionClient, app: string, names: string[], actor: string): Promise<Environment[]> {
   const doing = `recording the environments of app "${app}"`;
   const appRow = await query(tx, doing, 'select name from promote.apps where name = $1 for update', [app]);
   if (appRow.rowCount === 0) {
@@ -92,6 +94,16 @@ async function syncInTransaction(tx: TransactionClient, app: string, names: stri
   // it back: the caller's transaction, when there is one, keeps its own constraint modes
   await query(tx, doing, 'set constraints promote.environments_app_position_key immediate');
   await query(tx, doing, 'set constraints promote.environments_app_position_key deferred');
+  // a change of the promotion order is a change of what a release must pass through: in the trail, same transaction
+  const before = existing.rows.map((row) => row.name);
+  if (before.join('\n') !== names.join('\n')) {
+    await appendEvent(tx, {
+      type: 'environments.changed',
+      actor,
+      app,
+      data: { environments: names, before, added: names.filter((name) => !before.includes(name)), removed },
+    });
+  }
   return listEnvironments(tx, app);
 }
 

@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PromoteError } from '../errors.js';
+import { PromoteError, redactSecrets } from '../errors.js';
 import { chainHash, checkChain, GENESIS_CHAIN_HASH } from '../migrations/checksum.js';
+import { appendEvent } from './events.js';
 import { checkName, databaseErrorOf, isPool, PG_FOREIGN_KEY_VIOLATION, query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from './queryable.js';
 
 export const MIGRATION_PHASES = ['started', 'completed', 'rolled_back', 'failed'] as const;
@@ -17,6 +18,11 @@ export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 export interface MigrationTarget {
   app: string;
   databaseKey: string;
+}
+
+/** Who moves a migration on (completes, rolls back, fails it), for the audit trail; default: whoever started it. */
+export interface MoveOptions {
+  actor?: string;
 }
 
 export interface MigrationHistoryEntry extends MigrationTarget {
@@ -150,7 +156,9 @@ export async function recordMigrationStart(db: Queryable, input: MigrationStartI
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ${COLUMNS}`,
           [input.app, input.databaseKey, (previous?.seq ?? 0) + 1, input.name, input.checksum, previousHash, hash, versionSchema, input.actor],
         );
-        return toEntry(result.rows[0]!);
+        const entry = toEntry(result.rows[0]!);
+        await appendEvent(tx, migrationEvent(entry, 'started', input.actor));
+        return entry;
       },
       { isolation: 'read committed' },
     );
@@ -174,25 +182,43 @@ function alreadyRecorded(live: MigrationHistoryEntry, checksum: string, where: s
 }
 
 /** Marks the migration completed (contract done). Marking it again changes nothing. */
-export async function markMigrationCompleted(db: Queryable, target: MigrationTarget, name: string): Promise<MigrationHistoryEntry> {
-  return moveTo(db, target, name, 'completed', null);
+export async function markMigrationCompleted(db: Queryable, target: MigrationTarget, name: string, options: MoveOptions = {}): Promise<MigrationHistoryEntry> {
+  return moveTo(db, target, name, 'completed', null, options);
 }
 
 /** Marks the migration rolled back, from started or (while contract can be undone) from completed. */
-export async function markMigrationRolledBack(db: Queryable, target: MigrationTarget, name: string, reason?: string): Promise<MigrationHistoryEntry> {
-  return moveTo(db, target, name, 'rolled_back', reason ?? null);
+export async function markMigrationRolledBack(db: Queryable, target: MigrationTarget, name: string, reason?: string, options: MoveOptions = {}): Promise<MigrationHistoryEntry> {
+  return moveTo(db, target, name, 'rolled_back', reason ?? null, options);
 }
 
 /** Marks a started migration failed, with the error; its start must have been undone. */
-export async function markMigrationFailed(db: Queryable, target: MigrationTarget, name: string, error: string): Promise<MigrationHistoryEntry> {
+export async function markMigrationFailed(db: Queryable, target: MigrationTarget, name: string, error: string, options: MoveOptions = {}): Promise<MigrationHistoryEntry> {
   if (typeof error !== 'string' || error.trim() === '') throw new PromoteError(`marking migration ${name} failed needs the error`);
-  return moveTo(db, target, name, 'failed', error);
+  return moveTo(db, target, name, 'failed', error, options);
+}
+
+/** The audit event of one move of a migration's history, appended in the same transaction as the move. */
+function migrationEvent(entry: MigrationHistoryEntry, phase: MigrationPhase, actor: string) {
+  return {
+    type: `migration.${phase}`,
+    actor,
+    app: entry.app,
+    data: {
+      // a database key is a name, but a caller could pass a URL: never a password in the trail
+      database: redactSecrets(entry.databaseKey),
+      migration: entry.name,
+      checksum: entry.checksum,
+      historySeq: entry.seq,
+      ...(entry.versionSchema === null ? {} : { versionSchema: entry.versionSchema }),
+      ...(phase !== 'started' && entry.error !== null ? { [phase === 'failed' ? 'error' : 'reason']: redactSecrets(entry.error) } : {}),
+    },
+  };
 }
 
 const TIME_COLUMN = { completed: 'completed_at', rolled_back: 'rolled_back_at', failed: 'failed_at' } as const;
 const MOVES_FROM: Record<keyof typeof TIME_COLUMN, readonly MigrationPhase[]> = { completed: ['started'], rolled_back: ['started', 'completed'], failed: ['started'] };
 
-async function moveTo(db: Queryable, target: MigrationTarget, name: string, phase: keyof typeof TIME_COLUMN, error: string | null): Promise<MigrationHistoryEntry> {
+async function moveTo(db: Queryable, target: MigrationTarget, name: string, phase: keyof typeof TIME_COLUMN, error: string | null, options: MoveOptions): Promise<MigrationHistoryEntry> {
   const where = checkTarget(target);
   checkMigrationName(name);
   const doing = `marking migration ${name} ${phase.replace('_', ' ')} for ${where}`;
@@ -220,7 +246,9 @@ async function moveTo(db: Queryable, target: MigrationTarget, name: string, phas
           where app = $1 and database_key = $2 and seq = $3 returning ${COLUMNS}`,
         [target.app, target.databaseKey, entry.seq, phase, text],
       );
-      return toEntry(updated.rows[0]!);
+      const moved = toEntry(updated.rows[0]!);
+      await appendEvent(tx, migrationEvent(moved, phase, options.actor ?? entry.actor));
+      return moved;
     });
   } catch (caught) {
     rethrow(doing, caught);

@@ -321,8 +321,8 @@ Examples:
       const { spec } = await loadConfig(ctx);
       const declared = spec.flags ?? [];
       const report = await withStore(ctx, async (store) => {
-        await upsertApp(store.pool, { name: spec.app.name });
-        await syncEnvironments(store.pool, spec.app.name, spec.environments.map((each) => each.name));
+        await upsertApp(store.pool, { name: spec.app.name, actor: currentActor(ctx) });
+        await syncEnvironments(store.pool, spec.app.name, spec.environments.map((each) => each.name), currentActor(ctx));
         const created: Array<{ environment: string; flag: string }> = [];
         const kept: Array<{ environment: string; flag: string; version: number; archived: boolean }> = [];
         for (const environment of spec.environments.map((each) => each.name)) {

@@ -31,7 +31,7 @@ export function registerRelease(program: Command, context: () => CliContext): vo
       const actor = currentActor(ctx);
       const outcome = await withStore(ctx, (store) =>
         withTransaction(store.pool, async (db) => {
-          await upsertApp(db, { name: spec.app.name, ...(spec.app.description ? { description: spec.app.description } : {}) });
+          await upsertApp(db, { name: spec.app.name, actor, ...(spec.app.description ? { description: spec.app.description } : {}) });
           const result = await createRelease(db, { app: spec.app.name, version, digest, artifact, migrationChecksums, createdBy: actor });
           if (result.created) {
             await appendEvent(db, { type: 'release.created', actor, app: spec.app.name, data: { version, digest, migrations: Object.keys(migrationChecksums).length } });

@@ -70,8 +70,8 @@ Examples:
       const actor = currentActor(ctx);
       const stored = await withStore(ctx, (store) =>
         withTransaction(store.pool, async (db) => {
-          await upsertApp(db, { name: spec.app.name });
-          await syncEnvironments(db, spec.app.name, spec.environments.map((each) => each.name));
+          await upsertApp(db, { name: spec.app.name, actor });
+          await syncEnvironments(db, spec.app.name, spec.environments.map((each) => each.name), actor);
           const current = await getTraffic(db, spec.app.name, options.env);
           const next = nextTable(current?.config as Omit<TrafficConfig, 'revision'> | undefined, options, environment);
           return setTraffic(db, { app: spec.app.name, environment: options.env, config: next, actor, ...(options.reason ? { reason: options.reason } : {}) });
