@@ -136,6 +136,16 @@ describe('checkSemantics', () => {
     ]);
   });
 
+  it('refuses approval.validFor of zero, which no vote could ever meet', () => {
+    expect(checkSemantics(baseSpec({ strategies: canary({ approval: { count: 2, validFor: '4h' } }, { promote: {} }) }))).toEqual([]);
+    expect(checkSemantics(baseSpec({ strategies: canary({ approval: { validFor: '0s' } }, { promote: {} }) }))).toEqual([
+      {
+        path: ['strategies', 'canary', 'steps', 0, 'approval', 'validFor'],
+        message: 'approval.validFor 0s would make every approval expire as it is given; use a duration above 0 (e.g. 4h), or leave it out so approvals do not expire',
+      },
+    ]);
+  });
+
   it('requires migrate: contract to come after the promote step', () => {
     expect(checkSemantics(baseSpec({ strategies: canary({ migrate: 'expand' }, { promote: {} }, { migrate: 'contract' }) }))).toEqual([]);
     expect(checkSemantics(baseSpec({ strategies: canary({ migrate: { phase: 'contract' } }, { promote: {} }) }))).toEqual([
