@@ -1,4 +1,5 @@
 import { formatDuration } from '../spec/duration.js';
+import { frozenReason } from './freeze.js';
 import { describeStep, type HookPoint, type PlannedStep, type RolloutPlan } from './plan.js';
 import { TERMINAL_PHASES, type Action, type Command, type Decision, type EngineEvent, type Observations, type Outcome, type Phase, type RolloutState } from './state.js';
 
@@ -61,7 +62,8 @@ class Context {
         // resuming has now judged; an approval still needs its approvals
         const stepPaused = state.pausedBy === null && current !== undefined;
         const inconclusive = current?.kind === 'analysis' && this.outcome(this.id(state.step, 'startAnalysis'))?.status !== 'running' && this.outcome(this.id(state.step, 'startAnalysis')) !== undefined;
-        if (stepPaused && (current.kind === 'pause' || inconclusive)) this.completeStep(`resumed by ${command.actor}`);
+        const frozen = this.plan.frozenUntil !== undefined && this.observed.now < this.plan.frozenUntil.until;
+        if (stepPaused && !frozen && (current.kind === 'pause' || inconclusive)) this.completeStep(`resumed by ${command.actor}`);
         this.setPhase('Progressing', `resumed by ${command.actor}`);
         return;
       }
@@ -101,6 +103,7 @@ class Context {
     this.keepBackgroundRunning();
     if (this.backgroundFailed()) return this.continueRollBack();
     if (this.state.pausedBy !== null) return;
+    if (this.holdForFreeze()) return;
     const before = this.hooks('preDeploy');
     if (before === 'failed') return this.continueRollBack();
     if (before === 'waiting') return;
@@ -112,6 +115,20 @@ class Context {
       if (progress === 'failed') return this.continueRollBack();
       if (progress === 'waiting') return;
     }
+  }
+
+  /** A rollout started in a freeze window of mode wait holds, before anything runs, until the window ends. */
+  private holdForFreeze(): boolean {
+    const freeze = this.plan.frozenUntil;
+    if (freeze === undefined) return false;
+    const reason = frozenReason(freeze.window, freeze.until);
+    if (this.observed.now < freeze.until) {
+      this.wake(freeze.until);
+      this.setPhase('Paused', reason);
+      return true;
+    }
+    if (this.state.phase === 'Paused' && this.state.reason === reason) this.setPhase('Progressing', `freeze ${freeze.window} over`);
+    return false;
   }
 
   private runStep(step: PlannedStep): 'done' | 'waiting' | 'failed' {

@@ -29,6 +29,8 @@ export interface RolloutPlan {
   /** blue-green: the header that reaches the new version before it takes traffic */
   previewHeader?: string;
   hooks: { preDeploy: HookSpec[]; postPromote: HookSpec[]; onRollback: HookSpec[] };
+  /** started during a freeze window of mode wait: the rollout holds before its first step until `until` (ms) */
+  frozenUntil?: { window: string; until: number };
 }
 
 export type HookPoint = keyof RolloutPlan['hooks'];

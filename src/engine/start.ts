@@ -4,6 +4,7 @@ import type { PromoteSpec } from '../spec/index.js';
 import { appendEvent, createRollout, getRelease, syncEnvironments, upsertApp, withTransaction, type Queryable, type Rollout } from '../store/index.js';
 import { query } from '../store/queryable.js';
 import { ROLLOUTS_CHANNEL } from '../store/rollout-engine.js';
+import { formatInstant, frozenUntil } from './freeze.js';
 import { planRollout, type PlanContext } from './plan.js';
 import { initialState } from './state.js';
 
@@ -15,6 +16,10 @@ export interface StartRolloutInput {
   /** deploy although the release did not reach Healthy in the environment before; the reason is recorded */
   skipEnvironmentGate?: string;
   planContext?: PlanContext;
+  /** deploy although a freeze window holds the environment; the reason is recorded as `freeze.overridden` */
+  overrideFreeze?: string;
+  /** the moment freeze windows are judged at; now by default */
+  now?: Date;
 }
 
 /**
@@ -26,12 +31,23 @@ export interface StartRolloutInput {
 export async function startRollout(db: Queryable, input: StartRolloutInput): Promise<Rollout> {
   const { spec, environment, version, actor } = input;
   planRollout(spec, environment, input.planContext); // an unknown environment or a bad step is said before anything is written
+  const freeze = spec.environments.find((each) => each.name === environment)?.freeze;
+  // a rollback returns to a release that served here already: it is the way out of a bad deploy, which a freeze must not block
+  const frozen = input.planContext?.rollback ? undefined : frozenUntil(freeze, input.now ?? new Date());
+  if (frozen && freeze?.mode !== 'wait' && input.overrideFreeze === undefined) {
+    throw new PromoteError(`${environment} is frozen by window ${frozen.window} until ${formatInstant(frozen.endsAt)}: deploys there are refused until then`, {
+      status: 423,
+      hint: 'deploy after the window ends (see `promote freeze`), or, as an admin, override it with a reason that is recorded: --override-freeze "<reason>" (API: overrideFreeze)',
+    });
+  }
   return withTransaction(db, async (tx) => {
     await upsertApp(tx, { name: spec.app.name });
     await syncEnvironments(tx, spec.app.name, spec.environments.map((each) => each.name));
     // a setFlag step may name a flag that exists only in the store
     const stored = await listFlags(tx, { app: spec.app.name, environment });
-    const plan = planRollout(spec, environment, { ...input.planContext, knownFlags: new Set([...(input.planContext?.knownFlags ?? []), ...stored.map((flag) => flag.name)]) });
+    const planned = planRollout(spec, environment, { ...input.planContext, knownFlags: new Set([...(input.planContext?.knownFlags ?? []), ...stored.map((flag) => flag.name)]) });
+    const waits = frozen !== undefined && input.overrideFreeze === undefined;
+    const plan = waits ? { ...planned, frozenUntil: { window: frozen.window, until: frozen.endsAt.getTime() } } : planned;
     const release = await getRelease(tx, spec.app.name, version);
     if (!release) {
       throw new PromoteError(`release ${version} of ${spec.app.name} is not recorded`, { exitCode: 2, hint: `record it first: promote release create ${version} --artifact <path>` });
@@ -66,8 +82,11 @@ export async function startRollout(db: Queryable, input: StartRolloutInput): Pro
       app: spec.app.name,
       environment,
       rolloutId: rollout.id,
-      data: { version, digest: release.digest, stable: state.stable, strategy: plan.strategy, steps: plan.steps.length, ...(input.planContext?.rollback ? { rollback: true } : {}), ...(input.skipEnvironmentGate !== undefined && before !== undefined ? { skippedEnvironmentGate: { environment: before, reason: input.skipEnvironmentGate } } : {}) },
+      data: { version, digest: release.digest, stable: state.stable, strategy: plan.strategy, steps: plan.steps.length, ...(waits ? { frozenUntil: { window: frozen.window, until: frozen.endsAt.toISOString() } } : {}), ...(input.planContext?.rollback ? { rollback: true } : {}), ...(input.skipEnvironmentGate !== undefined && before !== undefined ? { skippedEnvironmentGate: { environment: before, reason: input.skipEnvironmentGate } } : {}) },
     });
+    if (frozen && input.overrideFreeze !== undefined) {
+      await appendEvent(tx, { type: 'freeze.overridden', actor, app: spec.app.name, environment, rolloutId: rollout.id, data: { window: frozen.window, until: frozen.endsAt.toISOString(), reason: input.overrideFreeze, version } });
+    }
     await query(tx, 'waking the controller', `select pg_notify('${ROLLOUTS_CHANNEL}', $1)`, [String(rollout.id)]);
     return rollout;
   });
