@@ -8,6 +8,13 @@ describe('redactSecrets', () => {
     expect(redactSecrets('no password in postgres://app@db/shop')).toBe('no password in postgres://app@db/shop');
   });
 
+  it('hides API tokens, whole or cut off, and leaves look-alike words', () => {
+    const token = `pmt_${'A1b2-_'.repeat(7)}x`;
+    expect(redactSecrets(`Authorization: Bearer ${token} was refused`)).toBe('Authorization: Bearer pmt_*** was refused');
+    expect(redactSecrets(`token=${token.slice(0, 20)}`)).toBe('token=pmt_***');
+    expect(redactSecrets('promote_rollout_phase and pmt_short stay')).toBe('promote_rollout_phase and pmt_short stay');
+  });
+
   it('still hides a password when a long run of letters is glued to the scheme', () => {
     const glued = `${'x'.repeat(100)}postgres://app:s3cret@db/shop`;
     expect(redactSecrets(glued)).toBe(`${'x'.repeat(100)}postgres://app:***@db/shop`);

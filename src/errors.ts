@@ -50,14 +50,15 @@ export function describeCause(cause: unknown): string {
 }
 
 /**
- * Replaces the password in any URL-looking text, so secrets never reach logs, events or messages.
+ * Replaces the password in any URL-looking text, and any API token,, so secrets never reach logs, events or messages.
  * The scheme is bounded to 32 characters: an unbounded `[a-z0-9+.-]*` rescanned a long run of
  * letters from every start, so one 100 kB name in promote.yaml or a request took 12 s (quadratic).
  * A longer run before `://` still matches from a later start, and the text before a match is kept,
  * so the output is the same.
  */
 export function redactSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@');
+  // and Promote's own API tokens (pmt_ and base64url; a shorter run too: it may be a cut-off token)
+  return text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@').replace(/\bpmt_[A-Za-z0-9_-]{8,}/g, 'pmt_***');
 }
 
 /** A failure the command has already explained on its own output: the CLI only sets the exit code. */

@@ -46,6 +46,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['notify'], load: async () => [(await import('./commands/notify.js')).registerNotify] },
   { names: ['report'], load: async () => [(await import('./commands/report.js')).registerReport] },
   { names: ['audit'], load: async () => [(await import('./commands/audit.js')).registerAudit] },
+  { names: ['token'], load: async () => [(await import('./commands/token.js')).registerToken] },
 ];
 
 /** Global options that take a value: the word after them is not the command. */

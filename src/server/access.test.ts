@@ -115,7 +115,7 @@ describe('the access check on the API', () => {
     const eventsBefore = (await listEvents(db, { rolloutId: live })).length;
     const refused = await call(base, 'POST', '/api/environments/live/abort', 'viewer', { reason: 'try' });
     expect(refused.status).toBe(403);
-    expect(refused.body).toEqual({ error: 'role viewer may not abort in live', hint: "you view as viewer (x-promote-role); the server's role is admin" });
+    expect(refused.body).toEqual({ error: 'role viewer may not abort in live', hint: 'you view as viewer (x-promote-role); your roles: admin' });
     const after = await getRollout(db, live);
     expect(after?.phase).toBe(before?.phase);
     expect(after?.updatedAt).toEqual(before?.updatedAt);
@@ -143,7 +143,7 @@ describe('the access check on the API', () => {
   it('GET /api/me says the role and what it may do per environment, in promotion order', async () => {
     expect(await call(operatorBase, 'GET', '/api/me')).toEqual({
       status: 200,
-      body: { actor: 'api', role: 'operator', serverRole: 'operator', roles: ['viewer', 'operator'], can: { staging: ['deploy', 'pause', 'resume', 'abort', 'retry', 'promote', 'rollback', 'flag.write'], live: ['pause', 'abort'] } },
+      body: { actor: 'api', via: 'none', role: 'operator', serverRole: 'operator', roles: ['viewer', 'operator'], grants: ['operator'], can: { staging: ['deploy', 'pause', 'resume', 'abort', 'retry', 'promote', 'rollback', 'flag.write'], live: ['pause', 'abort'] } },
     });
     const viewer = await call(base, 'GET', '/api/me', 'viewer');
     expect(viewer.body).toMatchObject({ role: 'viewer', serverRole: 'admin', roles: ['viewer', 'operator', 'approver', 'admin'], can: { staging: [], live: [] } });

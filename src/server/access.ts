@@ -2,28 +2,24 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { PromoteSpec } from '../spec/index.js';
 import { getRollout } from '../store/index.js';
-import { callerOf } from './caller.js';
+import { callerOf, type Caller } from './caller.js';
+import { ANY, formatBinding, isRole, lowerRole, ROLES, roleFor, roleRank, type Role, type RoleBinding } from '../auth/bindings.js';
+
+export { isRole, ROLES, type Role } from '../auth/bindings.js';
 
 /**
- * Roles and the one permission check of the API. There is no authentication yet (issue 11): the server
- * gives every caller one role (`promote server --role`), and a caller may only lower its own with the
- * `x-promote-role` header (the dashboard's "view as"), never raise it.
+ * The one permission check of the API. Who the caller is comes from the authentication hook
+ * (src/server/auth.ts): a token's bindings, or without authentication the server's role
+ * (`promote server --role`) everywhere. A caller may lower its own role with the `x-promote-role` header
+ * (the dashboard's "view as"), never raise it.
  */
-export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-export const ACTIONS = ['deploy', 'pause', 'resume', 'abort', 'retry', 'promote', 'rollback', 'approve', 'flag.write'] as const;
+export const ACTIONS = ['deploy', 'pause', 'resume', 'abort', 'retry', 'promote', 'rollback', 'approve', 'flag.write', 'freeze.override', 'token.manage'] as const;
 export type Action = (typeof ACTIONS)[number];
 export const ROLE_HEADER = 'x-promote-role';
 
 /** Rollouts move traffic and flags change behaviour; stopping a rollout (pause, abort) only ever reduces risk. */
 const NON_PRODUCTION: readonly Action[] = ['deploy', 'pause', 'resume', 'abort', 'retry', 'promote', 'rollback', 'flag.write'];
 const PRODUCTION: readonly Action[] = ['pause', 'abort'];
-
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
-
-const rank = (role: Role): number => ROLES.indexOf(role);
 
 /** "production" is the last environment in promotion order, or any environment named production. */
 export function isProduction(spec: PromoteSpec, environment: string): boolean {
@@ -35,6 +31,7 @@ export function can(spec: PromoteSpec, role: Role, action: Action, environment: 
   if (role === 'admin') return true;
   if (role === 'viewer') return false;
   if (action === 'approve') return role === 'approver';
+  // freeze.override and token.manage are in neither list: admin's alone
   const production = environment === undefined || isProduction(spec, environment);
   return (production ? PRODUCTION : NON_PRODUCTION).includes(action);
 }
@@ -51,16 +48,28 @@ export function effectiveRole(serverRole: Role, header: string | string[] | unde
   if (asked === undefined || asked.trim() === '') return serverRole;
   const wanted = asked.trim();
   if (!isRole(wanted)) throw new RoleHeaderError(`${ROLE_HEADER}: unknown role "${wanted}"; roles are ${ROLES.join(', ')}`);
-  return rank(wanted) < rank(serverRole) ? wanted : serverRole;
+  return lowerRole(wanted, serverRole);
 }
 
-/** What a state-changing route does and to which environment; undefined environment = every environment. */
-type Guard = (request: FastifyRequest, pool: pg.Pool) => Promise<{ action: Action; environment: string | undefined }> | { action: Action; environment: string | undefined };
+/** What a state-changing route does, in which environment (undefined: every one) and app (undefined: the server's). */
+interface Guarded {
+  action: Action;
+  environment: string | undefined;
+  app?: string;
+  /** the highest role held anywhere counts; the route narrows it itself (tokens: only within the admin's own scope) */
+  anywhere?: true;
+}
+type Guard = (request: FastifyRequest, pool: pg.Pool) => Promise<Guarded> | Guarded;
 /** Route config `access: 'open'` marks a write that is not an operator's action (apps reporting metrics, flag evaluation). */
 export type RouteAccess = Guard | 'open';
 
 const params = (request: FastifyRequest) => (request.params ?? {}) as Record<string, string | undefined>;
-const environmentParam = (action: Action): Guard => (request) => ({ action, environment: params(request).environment });
+const environmentParam = (action: Action): Guard => (request) => ({ action, environment: params(request).environment, ...appParam(request) });
+const appParam = (request: FastifyRequest): { app?: string } => {
+  const { app } = params(request);
+  return app === undefined ? {} : { app };
+};
+const manageTokens: Guard = () => ({ action: 'token.manage', environment: undefined, anywhere: true });
 
 /**
  * The state-changing routes of the API, keyed by method and URL pattern, so the route files need no
@@ -68,7 +77,10 @@ const environmentParam = (action: Action): Guard => (request) => ({ action, envi
  * refused (fail closed), and the access test lists every route to keep this table complete.
  */
 const ROUTES: Record<string, RouteAccess> = {
-  'POST /api/deploy': (request) => ({ action: 'deploy', environment: (request.body as { environment?: string } | undefined)?.environment }),
+  'POST /api/deploy': (request) => {
+    const body = request.body as { environment?: string; overrideFreeze?: string } | undefined;
+    return { action: body?.overrideFreeze === undefined ? 'deploy' : 'freeze.override', environment: body?.environment };
+  },
   'POST /api/environments/:environment/pause': environmentParam('pause'),
   'POST /api/environments/:environment/resume': environmentParam('resume'),
   'POST /api/environments/:environment/abort': environmentParam('abort'),
@@ -89,8 +101,14 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /api/apps/:app/environments/:environment/flags/:name/schedules': environmentParam('flag.write'),
   'DELETE /api/apps/:app/environments/:environment/schedules/:id': environmentParam('flag.write'),
   // segments belong to the app: a change reaches every environment, production included
-  'PUT /api/apps/:app/segments/:name': () => ({ action: 'flag.write', environment: undefined }),
-  'DELETE /api/apps/:app/segments/:name': () => ({ action: 'flag.write', environment: undefined }),
+  'PUT /api/apps/:app/segments/:name': (request) => ({ action: 'flag.write', environment: undefined, ...appParam(request) }),
+  'DELETE /api/apps/:app/segments/:name': (request) => ({ action: 'flag.write', environment: undefined, ...appParam(request) }),
+  'GET /api/tokens': manageTokens,
+  'POST /api/tokens': manageTokens,
+  'DELETE /api/tokens/:id': manageTokens,
+  // signing in and out: the authentication hook checks the token itself
+  'POST /api/session': 'open',
+  'DELETE /api/session': 'open',
   // apps report what they measure; these are not operator actions
   'POST /api/metrics': 'open',
   'POST /feedback': 'open',
@@ -115,17 +133,26 @@ export function needsAccess(method: string, url: string): boolean {
 export interface AccessOptions {
   spec: PromoteSpec;
   pool: pg.Pool;
-  role: Role;
 }
 
-function roleOf(request: FastifyRequest, serverRole: Role, reply: FastifyReply): Role | undefined {
-  try {
-    return effectiveRole(serverRole, request.headers[ROLE_HEADER]);
-  } catch (problem) {
-    if (!(problem instanceof RoleHeaderError)) throw problem;
-    void reply.status(400).send({ error: problem.message });
-    return undefined;
-  }
+/** The caller's bindings; a request the authentication hook let through without identifying (public routes) has none. */
+const bindingsOf = (caller: Caller): readonly RoleBinding[] => caller.bindings ?? [];
+
+function headerOf(request: FastifyRequest): string | string[] | undefined {
+  return request.headers[ROLE_HEADER];
+}
+
+/** The role where the caller acts (lowered by x-promote-role), or undefined: none there. Throws RoleHeaderError. */
+export function roleWhere(spec: PromoteSpec, request: FastifyRequest, app: string, environment: string | undefined): Role | undefined {
+  // an app-wide change reaches production, so it takes the role held there
+  const where = environment ?? spec.environments.at(-1)?.name ?? ANY;
+  const bound = roleFor(bindingsOf(callerOf(request)), app, where);
+  return bound === undefined ? undefined : effectiveRole(bound, headerOf(request));
+}
+
+function refuseBadHeader(problem: unknown, reply: FastifyReply): FastifyReply {
+  if (!(problem instanceof RoleHeaderError)) throw problem;
+  return reply.status(400).send({ error: problem.message });
 }
 
 const unclassified = new WeakMap<FastifyInstance, string[]>();
@@ -135,10 +162,12 @@ export function unclassifiedRoutes(app: FastifyInstance): string[] {
   return [...(unclassified.get(app) ?? [])];
 }
 
-/** Registers GET /api/me and the preHandler every route passes; call before registering routes. */
+/** Routes anyone identified may call whatever their roles: who am I, sign out. */
+const UNSCOPED = new Set(['GET /api/me', 'POST /api/session', 'DELETE /api/session']);
+
+/** Registers GET /api/me and the preHandler every route passes; call after registerAuth and before registering routes. */
 export function registerAccess(app: FastifyInstance, options: AccessOptions): void {
   const { spec, pool } = options;
-  const environments = spec.environments.map((environment) => environment.name);
   const missing: string[] = [];
   unclassified.set(app, missing);
   app.addHook('onRoute', (route) => {
@@ -150,53 +179,127 @@ export function registerAccess(app: FastifyInstance, options: AccessOptions): vo
   app.addHook('preHandler', async (request, reply) => {
     const url = request.routeOptions.url ?? '';
     const method = request.method;
+    const caller = callerOf(request);
+    // public routes (health, the dashboard's files, flag SDKs) carry no identity: nothing to scope
+    if (caller.bindings === undefined || UNSCOPED.has(`${method} ${url}`)) return;
     const access = routeAccess(method, url, request.routeOptions.config);
-    if (access === 'open' || (access === undefined && !needsAccess(method, url))) return;
-    const role = roleOf(request, options.role, reply);
-    if (role === undefined) return reply;
-    if (access === undefined) {
+    if (access !== undefined && access !== 'open') return checkAction(request, reply, access);
+    if (access === undefined && needsAccess(method, url)) {
       return reply.status(403).send({ error: `${method} ${url} is not classified by the access check, so it is refused`, hint: 'a Promote bug: add the route to src/server/access.ts' });
     }
-    const { action, environment } = await access(request, pool);
-    if (can(spec, role, action, environment)) return;
-    const where = environment ?? 'every environment';
-    return reply.status(403).send({
-      error: `role ${role} may not ${action} in ${where}`,
-      hint: role === options.role
-        ? `the server gives its callers the role ${options.role} (promote server --role); ${rolesThatCan(spec, action, environment)} may`
-        : `you view as ${role} (${ROLE_HEADER}); the server's role is ${options.role}`,
-    });
+    // a read, or an app's own report: any role in the app (and in the environment, when the URL names one) will do
+    const { app: appName = spec.app.name, environment } = params(request);
+    const bindings = bindingsOf(caller);
+    const scoped = environment === undefined ? bindings.some((binding) => binding.app === ANY || binding.app === appName) : roleFor(bindings, appName, environment) !== undefined;
+    if (scoped) return;
+    return reply.status(403).send({ error: `${caller.actor} has no role in ${appName}${environment === undefined ? '' : `/${environment}`}`, hint: `the token's roles: ${describeBindings(bindings)}` });
   });
+
+  async function checkAction(request: FastifyRequest, reply: FastifyReply, guard: Guard): Promise<FastifyReply | undefined> {
+    const { action, environment, app: appName = spec.app.name, anywhere } = await guard(request, pool);
+    const caller = callerOf(request);
+    const bound = anywhere ? highestRole(bindingsOf(caller)) : roleFor(bindingsOf(caller), appName, environment ?? spec.environments.at(-1)?.name ?? ANY);
+    let role: Role | undefined;
+    try {
+      role = bound === undefined ? undefined : effectiveRole(bound, headerOf(request));
+    } catch (problem) {
+      return refuseBadHeader(problem, reply);
+    }
+    if (role !== undefined && can(spec, role, action, environment)) return undefined;
+    const where = `${appName === spec.app.name ? '' : `${appName}/`}${environment ?? 'every environment'}`;
+    const roles = describeBindings(bindingsOf(caller));
+    return reply.status(403).send({
+      error: role === undefined ? `${caller.actor} has no role in ${appName}${environment === undefined ? '' : `/${environment}`}, so may not ${action}` : `role ${role} may not ${action} in ${where}`,
+      hint:
+        role !== bound
+          ? `you view as ${role} (${ROLE_HEADER}); your roles: ${roles}`
+          : caller.via === 'none'
+            ? `the server gives its callers the role ${roles} (promote server --role); ${rolesThatCan(spec, action, environment)} may`
+            : `${caller.actor}'s roles: ${roles}; ${rolesThatCan(spec, action, environment)} may`,
+    });
+  }
 
   app.get(
     '/api/me',
     {
       schema: {
-        summary: 'Who the caller is: role (the server\'s, lowered by x-promote-role) and what it may do per environment',
+        summary: "Who the caller is, its roles (lowered by x-promote-role) and what it may do per environment of this server's app",
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              actor: { type: 'string' },
-              role: { type: 'string', enum: ROLES },
-              serverRole: { type: 'string', enum: ROLES },
-              roles: { type: 'array', items: { type: 'string', enum: ROLES } },
-              can: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string', enum: ACTIONS } } },
-            },
-            required: ['actor', 'role', 'serverRole', 'roles', 'can'],
-          },
+          200: meSchema,
           400: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] },
+          403: { type: 'object', properties: { error: { type: 'string' }, hint: { type: 'string' } }, required: ['error'] },
         },
       },
     },
     (request, reply) => {
-      const role = roleOf(request, options.role, reply);
-      if (role === undefined) return reply;
-      const { actor } = callerOf(request);
-      return { actor, role, serverRole: options.role, roles: ROLES.filter((each) => rank(each) <= rank(options.role)), can: Object.fromEntries(environments.map((name) => [name, allowedActions(spec, role, name)])) };
+      try {
+        const me = describeCaller(spec, request);
+        if (me === undefined) {
+          const caller = callerOf(request);
+          return reply.status(403).send({ error: `${caller.actor} has no role in ${spec.app.name}`, hint: `the token's roles: ${describeBindings(bindingsOf(caller))}` });
+        }
+        return me;
+      } catch (problem) {
+        return refuseBadHeader(problem, reply);
+      }
     },
   );
 }
+
+export const meSchema = {
+  type: 'object',
+  properties: {
+    actor: { type: 'string' },
+    via: { type: 'string', enum: ['token', 'session', 'none'] },
+    role: { type: 'string', enum: ROLES, description: 'the highest role the caller acts with in this app (after x-promote-role)' },
+    serverRole: { type: 'string', enum: ROLES, description: 'the highest role the caller holds in this app (before x-promote-role)' },
+    roles: { type: 'array', items: { type: 'string', enum: ROLES }, description: 'the roles the caller may view as' },
+    grants: { type: 'array', items: { type: 'string' }, description: 'the bindings held, as role[:app[/environment]]' },
+    can: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string', enum: ACTIONS } } },
+  },
+  required: ['actor', 'via', 'role', 'serverRole', 'roles', 'grants', 'can'],
+} as const;
+
+export interface Me {
+  actor: string;
+  via: Caller['via'];
+  role: Role;
+  serverRole: Role;
+  roles: Role[];
+  grants: string[];
+  can: Record<string, Action[]>;
+}
+
+/** What /api/me answers for the request's caller; undefined when it holds no role in the app. Throws RoleHeaderError. */
+export function describeCaller(spec: PromoteSpec, request: FastifyRequest): Me | undefined {
+  const caller = callerOf(request);
+  const bindings = bindingsOf(caller);
+  const app = spec.app.name;
+  const held = spec.environments.map((environment) => roleFor(bindings, app, environment.name)).filter((role): role is Role => role !== undefined);
+  if (held.length === 0) return undefined;
+  const highest = highestRole(held.map((role) => ({ role, app, environment: ANY })))!;
+  const can = Object.fromEntries(
+    spec.environments.map((environment) => {
+      const role = roleWhere(spec, request, app, environment.name);
+      return [environment.name, role === undefined ? [] : allowedActions(spec, role, environment.name)];
+    }),
+  );
+  return {
+    actor: caller.actor,
+    via: caller.via,
+    role: effectiveRole(highest, headerOf(request)),
+    serverRole: highest,
+    roles: ROLES.filter((role) => roleRank(role) <= roleRank(highest)),
+    grants: bindings.map(formatBinding),
+    can,
+  };
+}
+
+function highestRole(bindings: readonly RoleBinding[]): Role | undefined {
+  return bindings.reduce<Role | undefined>((best, binding) => (best === undefined || roleRank(binding.role) > roleRank(best) ? binding.role : best), undefined);
+}
+
+const describeBindings = (bindings: readonly RoleBinding[]): string => (bindings.length === 0 ? 'none' : bindings.map(formatBinding).join(', '));
 
 function rolesThatCan(spec: PromoteSpec, action: Action, environment: string | undefined): string {
   return ROLES.filter((role) => can(spec, role, action, environment)).join(' or ');

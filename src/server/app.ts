@@ -6,6 +6,8 @@ import { flagAdminRoutes } from '../flags/admin-routes.js';
 import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerAccess, type Role } from './access.js';
+import { registerAuth, type AuthMode } from './auth.js';
+import type { FailureLimiter } from './auth-failures.js';
 import { registerCallAudit } from './audit-calls.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerMigrationRoutes } from './migrations.js';
@@ -15,6 +17,7 @@ import { registerReportedRoutes } from './reported.js';
 import { registerRolloutRoutes } from './rollouts.js';
 import { registerStatic } from './static.js';
 import { registerStream } from './stream.js';
+import { registerTokenRoutes } from './tokens.js';
 import { registerTrafficSeries } from './traffic-series.js';
 
 export interface ServerOptions {
@@ -22,8 +25,12 @@ export interface ServerOptions {
   spec: PromoteSpec;
   /** request body limit in bytes; default 64 KiB (the API takes small JSON documents only) */
   bodyLimit?: number;
-  /** the role of every caller until tokens exist (issue 11); a caller may lower its own with x-promote-role. Default admin */
+  /** `tokens`: every route but the public ones needs an API token; `none` (default): nobody is asked, every caller has `role` */
+  auth?: AuthMode;
+  /** without authentication, the role of every caller; a caller may lower its own with x-promote-role. Default admin */
   role?: Role;
+  /** counts failed sign-ins per address (a default one per server) */
+  authFailures?: FailureLimiter;
   /** the built dashboard served at `/`; default dist/web next to the module, false: serve the API only */
   web?: string | false;
   /** the folder of promote.yaml: the migrations route compares applied checksums with the release's files there */
@@ -53,8 +60,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (statusCode && statusCode < 500) return reply.status(statusCode).send({ error: (error as Error).message });
     return reply.status(500).send({ error: `unexpected failure: ${redactSecrets((error as Error).message)}` });
   });
-  // before every route: its preHandler checks each state-changing call against the caller's role
-  registerAccess(app, { spec: options.spec, pool: options.pool, role: options.role ?? 'admin' });
+  // before every route: who calls (onRequest), then what its roles allow (preHandler)
+  registerAuth(app, { mode: options.auth ?? 'none', spec: options.spec, pool: options.pool, role: options.role ?? 'admin', ...(options.authFailures ? { limiter: options.authFailures } : {}) });
+  registerAccess(app, { spec: options.spec, pool: options.pool });
+  registerTokenRoutes(app, { pool: options.pool });
   registerCallAudit(app, { pool: options.pool, app: options.spec.app.name });
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, () => ({ ok: true }));
   registerRolloutRoutes(app, options);

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { RoleBinding } from '../auth/bindings.js';
 
 /** The header a caller without authentication may use to name itself in the audit trail. */
 export const ACTOR_HEADER = 'x-promote-actor';
@@ -11,6 +12,8 @@ export interface Caller {
   via: 'token' | 'session' | 'none';
   /** the API token used, when there was one */
   tokenId?: number;
+  /** the roles the caller holds: the token's, or without authentication the server's role everywhere; unset outside a server with the access check */
+  bindings?: readonly RoleBinding[];
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();

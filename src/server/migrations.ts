@@ -151,6 +151,7 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
       const cause = redactSecrets(describeCause(error));
       if (isUnreachable(error)) {
         void reply.status(503).send({ error: `the app database of ${environment} is unreachable while ${doing}: ${cause}`, hint: `check that PostgreSQL at environments.${environment}.database in promote.yaml is up and reachable from the Promote server` });
+        return undefined;
       }
       void reply.status(502).send({ error: `the app database of ${environment} failed while ${doing}: ${cause}` });
       return undefined;
