@@ -2,13 +2,19 @@
  * Issue 11: the state changes that wrote a promote.* row without an audit event now append one in the
  * same transaction (docs/audit.md, "What is recorded"): an app recorded or described anew, a change of
  * an app's environments, each move of a migration's history, a flag schedule applied (even when it
- * changed nothing), a rollout command queued. Each test makes the change on a real store and reads the
- * trail back; repeats that change nothing add nothing; the chain verifies at the end.
+ * changed nothing), a rollout command queued; and `promote migrate` run by hand (its steps and the
+ * backfill commit on the app's database, so their events follow them). Each test makes the change on a
+ * real store (and app database) and reads the trail back; repeats that change nothing add nothing; the
+ * chain verifies at the end.
  */
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createStorePool } from '../helpers/database.js';
+import { runInProcess } from '../helpers/cli.js';
+import { createStorePool, createTestDatabase } from '../helpers/database.js';
+import { scratchFolder } from '../helpers/scratch.js';
 import { sendCommand } from '../../src/engine/commands.js';
 import { startRollout } from '../../src/engine/start.js';
 import { applyDueFlagSchedules, putFlag, scheduleFlagChange } from '../../src/flags/store.js';
@@ -17,6 +23,7 @@ import { createRelease, listEvents, syncEnvironments, upsertApp, verifyEventChai
 import { markMigrationCompleted, markMigrationFailed, markMigrationRolledBack, recordMigrationStart } from '../../src/store/migration-history.js';
 
 let pool: pg.Pool;
+let storeUrl: string;
 let seen = 0;
 
 /** The events appended since the last call. */
@@ -30,7 +37,7 @@ const brief = (events: PromoteEvent[]) => events.map((event) => ({ type: event.t
 
 describe('state changes that had no audit event', () => {
   beforeAll(async () => {
-    ({ pool } = await createStorePool({ max: 4 }));
+    ({ pool, url: storeUrl } = await createStorePool({ max: 4 }));
   });
 
   it('an app recorded, then described anew, is in the trail; recording it unchanged adds nothing', async () => {
@@ -135,6 +142,40 @@ strategies:
     expect(await appended()).toEqual([]);
     // a refused environment removal (it has a rollout now) rolls its event back with it
     await expect(syncEnvironments(pool, 'shop', ['production'], 'erin')).rejects.toThrow(/cannot remove environment "staging"/);
+    expect(await appended()).toEqual([]);
+  });
+
+  it('promote migrate start/complete/rollback by hand (with promote.yaml) are events, with the backfill\'s start and finish and a failed step', { timeout: 60_000 }, async () => {
+    const appDatabase = (await createTestDatabase()).url;
+    const folder = await scratchFolder('promote-audit-migrate-');
+    await writeFile(
+      join(folder, 'promote.yaml'),
+      `version: 1\napp: { name: shop }\nenvironments:\n  - name: staging\n    database: ${appDatabase}\n    target: { type: process, command: node server.js }\n    strategy: canary\nstrategies:\n  canary:\n    type: canary\n    steps:\n      - promote: {}\n`,
+    );
+    await writeFile(join(folder, '01_items.yaml'), `operations:\n  - sql:\n      up: create table items (id serial primary key, name text not null); insert into items (name) select 'item ' || n from generate_series(1, 50) n\n      down: drop table items\n`);
+    await writeFile(join(folder, '02_sku.yaml'), `operations:\n  - add_column:\n      table: items\n      up: upper(name)\n      column: { name: sku, type: text }\n`);
+    // valid as a file, fails on the database: a step that was tried and failed
+    await writeFile(join(folder, '03_broken.yaml'), `operations:\n  - sql:\n      up: alter table no_such_table add column price int\n      down: select 1\n`);
+    const cli = (...args: string[]) => runInProcess(args, { cwd: folder, env: { DATABASE_URL: storeUrl, PROMOTE_ACTOR: 'frank' } });
+    await appended();
+    for (const args of [['start', '01_items.yaml', '--complete'], ['start', '02_sku.yaml'], ['rollback']]) {
+      const run = await cli('migrate', ...args, '--env', 'staging');
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+    }
+    const broken = await cli('migrate', 'start', '03_broken.yaml', '--env', 'staging');
+    expect(broken.code).not.toBe(0);
+    const events = await appended();
+    expect(events.map((event) => event.type)).toEqual(['migration.started', 'migration.completed', 'backfill.started', 'backfill.finished', 'migration.started', 'migration.rolled_back', 'migration.command_failed']);
+    for (const event of events) expect(event).toMatchObject({ actor: 'frank', app: 'shop', environment: 'staging', data: { database: 'staging', schema: 'public', via: 'cli' } });
+    expect(events[3]!.data).toMatchObject({ table: 'public.items', rows: 50, done: true });
+    expect(events[4]!.data).toMatchObject({ migration: '02_sku', versionSchema: 'public_02_sku', resumed: false });
+    expect(events[6]!.data).toMatchObject({ command: 'start' });
+    expect(String(events[6]!.data.error)).toContain('no_such_table');
+    // without promote.yaml (a bare --database run) there is no app to record for: the database's own run chain has it
+    const bare = await scratchFolder('promote-audit-bare-');
+    await writeFile(join(bare, '04_note.yaml'), `operations:\n  - sql:\n      up: create table notes (id int primary key)\n      down: drop table notes\n`);
+    const unrecorded = await runInProcess(['migrate', 'start', '04_note.yaml', '--complete', '--database', appDatabase], { cwd: bare, env: { DATABASE_URL: storeUrl } });
+    expect(unrecorded.code, unrecorded.stderr).toBe(0);
     expect(await appended()).toEqual([]);
   });
 

@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { withAppDatabase } from '../../migrations/app-database.js';
 import type pg from 'pg';
-import { ExitCode, ReportedFailure, UsageError } from '../../errors.js';
+import { describeCause, ExitCode, redactSecrets, ReportedFailure, UsageError, wrapError } from '../../errors.js';
+import { appendEvent } from '../../store/events.js';
 import { runBackfill } from '../../migrations/backfill/backfill.js';
 import { formatMigrationProblem, loadMigrationFileOrThrow } from '../../migrations/file.js';
 import { completeMigration, finalizeMigration, planMigration, rollbackMigration, startMigration, undoMigration, type Backfiller } from '../../migrations/runner.js';
@@ -20,7 +21,8 @@ import { rehearseMigration } from '../../migrations/rehearse/rehearse.js';
 import { formatRehearsal } from '../../migrations/rehearse/report.js';
 import type { CliContext } from '../io.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
-import { findEnvironment, loadConfig } from '../spec.js';
+import { currentActor, findEnvironment, loadConfig } from '../spec.js';
+import { withStore } from '../store.js';
 import { migrateCommand } from './migrate-lint.js';
 
 interface TargetOptions {
@@ -28,6 +30,8 @@ interface TargetOptions {
   env?: string;
   schema?: string;
   json?: boolean;
+  /** set by the commands that change the database: they open the state store to record what they did */
+  audit?: boolean;
 }
 
 interface Target {
@@ -36,7 +40,11 @@ interface Target {
   lockBudget: LockBudget;
   /** promote.yaml's migrations.undoWindow, in ms (24h without one) */
   undoWindowMs: number;
+  /** appends to the app's audit trail; does nothing for a bare --database run outside any promote.yaml */
+  trail: Trail;
 }
+
+type Trail = (type: string, data: Record<string, unknown>) => Promise<void>;
 
 export function registerMigrateRun(program: Command, context: () => CliContext): void {
   const group = migrateCommand(program);
@@ -100,9 +108,9 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
     .action(async (file: string, options: TargetOptions & { complete?: boolean }) => {
       const ctx = context();
       const migration = await loadMigration(ctx, file);
-      await onAppDatabase(ctx, options, async (target) => {
-        const outcome = await startMigration(migration, { ...target, backfill: cliBackfill(ctx, options.json === true) });
-        const completed = options.complete === true ? await completeMigration(target) : undefined;
+      await onAppDatabase(ctx, { ...options, audit: true }, async (target) => {
+        const outcome = await audited(target, 'start', () => startMigration(migration, { ...target, backfill: cliBackfill(ctx, options.json === true, target.trail) }), (started) => ['migration.started', { migration: started.run.name, versionSchema: started.versionSchema, resumed: started.resumed }]);
+        const completed = options.complete === true ? await audited(target, 'complete', () => completeMigration(target), (run) => ['migration.completed', { migration: run.name }]) : undefined;
         if (options.json === true) return printJson(ctx.io, { name: outcome.run.name, versionSchema: outcome.versionSchema, resumed: outcome.resumed, phase: completed?.phase ?? 'started' });
         printLine(ctx.io, `${outcome.resumed ? 'resumed' : 'started'} ${outcome.run.name}: the new version uses search_path ${outcome.versionSchema}`);
         if (completed !== undefined) printLine(ctx.io, `completed ${completed.name}`);
@@ -116,8 +124,12 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
     .action(async (options: TargetOptions & { skipIntegrityGate?: boolean; undoWindow?: string }) => {
       const ctx = context();
       const undoWindowMs = options.undoWindow === undefined ? undefined : parseDuration(options.undoWindow);
-      await onAppDatabase(ctx, options, async (target) => {
-        const run = await completeMigration({ ...target, integrityGate: options.skipIntegrityGate !== true, undoWindowMs: undoWindowMs ?? target.undoWindowMs });
+      await onAppDatabase(ctx, { ...options, audit: true }, async (target) => {
+        const integrityGate = options.skipIntegrityGate !== true;
+        const run = await audited(target, 'complete', () => completeMigration({ ...target, integrityGate, undoWindowMs: undoWindowMs ?? target.undoWindowMs }), (done) => [
+          'migration.completed',
+          { migration: done.name, integrityGate, undoUntil: done.undoUntil?.toISOString() ?? null },
+        ]);
         if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, gate: run.gate ?? null, undoUntil: run.undoUntil?.toISOString() ?? null, undoUnavailable: run.undoUnavailable ?? null });
         if (run.gate !== undefined) {
           const rows = run.gate.checked.reduce((sum, column) => sum + column.rows, 0);
@@ -132,8 +144,8 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
 
   targetOptions(group.command('undo').description('undo the complete of the latest migration while its undo window is open: both versions work again, as after start')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await onAppDatabase(ctx, options, async (target) => {
-      const run = await undoMigration(target);
+    await onAppDatabase(ctx, { ...options, audit: true }, async (target) => {
+      const run = await audited(target, 'undo', () => undoMigration(target), (undone) => ['migration.undone', { migration: undone.name, versionSchema: undone.versionSchema }]);
       if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase, versionSchema: run.versionSchema });
       printLine(ctx.io, `undid the complete of ${run.name}: the old and the new version (search_path ${run.versionSchema}) both work again`);
       printLine(ctx.io, 'next: promote migrate rollback to go back to the old version, or promote migrate complete');
@@ -142,8 +154,8 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
 
   targetOptions(group.command('finalize').description("end the latest migration's undo window now: drop the columns and tables its complete kept aside")).action(async (options: TargetOptions) => {
     const ctx = context();
-    await onAppDatabase(ctx, options, async (target) => {
-      const run = await finalizeMigration(target);
+    await onAppDatabase(ctx, { ...options, audit: true }, async (target) => {
+      const run = await audited(target, 'finalize', () => finalizeMigration(target), (finalized) => ['migration.finalized', { migration: finalized?.name ?? null }]);
       if (options.json === true) return printJson(ctx.io, run === undefined ? { name: null } : { name: run.name, phase: run.phase });
       printLine(ctx.io, run === undefined ? 'nothing kept aside: no migration can be undone' : `finalized ${run.name}: what its complete kept aside is dropped`);
     });
@@ -151,8 +163,8 @@ export function registerMigrateRun(program: Command, context: () => CliContext):
 
   targetOptions(group.command('rollback').description('undo the migration in flight: drop the new version schema and everything start added')).action(async (options: TargetOptions) => {
     const ctx = context();
-    await onAppDatabase(ctx, options, async (target) => {
-      const run = await rollbackMigration(target);
+    await onAppDatabase(ctx, { ...options, audit: true }, async (target) => {
+      const run = await audited(target, 'rollback', () => rollbackMigration(target), (rolledBack) => ['migration.rolled_back', { migration: rolledBack.name }]);
       if (options.json === true) return printJson(ctx.io, { name: run.name, phase: run.phase });
       printLine(ctx.io, `rolled back ${run.name}`);
     });
@@ -215,10 +227,12 @@ async function loadMigration(ctx: CliContext, file: string) {
 }
 
 /** Backfill progress on stderr, as one line rewritten in a terminal and a line per 10% otherwise. */
-function cliBackfill(ctx: CliContext, quiet: boolean): Backfiller {
+function cliBackfill(ctx: CliContext, quiet: boolean, trail: Trail): Backfiller {
   return async (pool, table) => {
     let shownDecile = -1;
-    await runBackfill(pool, table, {
+    const what = { table: `${table.schema}.${table.table}` };
+    await trail('backfill.started', what);
+    const report = await runBackfill(pool, table, {
       onProgress: (progress) => {
         if (quiet) return;
         const share = progress.rowsTotal > 0 ? Math.min(1, progress.rowsDone / progress.rowsTotal) : 1;
@@ -231,7 +245,31 @@ function cliBackfill(ctx: CliContext, quiet: boolean): Backfiller {
       },
     });
     if (!quiet && ctx.io.interactive) ctx.io.stderr('\n');
+    await trail('backfill.finished', { ...what, rows: report.rowsVisited, done: report.done, seconds: Math.round(report.elapsedMs / 100) / 10 });
   };
+}
+
+/**
+ * Runs one state-changing step and records it in the app's audit trail: the step commits on the app's
+ * database, the event in the state store, so they cannot share a transaction; the event follows the
+ * step, and a step that fails is recorded as failed. An event that cannot be recorded after a step
+ * that succeeded fails the command, saying the step is done and the trail lacks it.
+ */
+async function audited<T>(target: Target, command: string, step: () => Promise<T>, event: (result: T) => [string, Record<string, unknown>]): Promise<T> {
+  let result: T;
+  try {
+    result = await step();
+  } catch (error) {
+    await target.trail('migration.command_failed', { command, error: redactSecrets(describeCause(error)).slice(0, 2000) }).catch(() => undefined);
+    throw error;
+  }
+  const [type, data] = event(result);
+  try {
+    await target.trail(type, data);
+  } catch (error) {
+    throw wrapError(`promote migrate ${command} is done on the database, but recording it (${type}) in the audit trail failed`, error);
+  }
+  return result;
 }
 
 function bar(share: number): string {
@@ -250,12 +288,24 @@ async function onAppDatabase<T>(ctx: CliContext, options: TargetOptions, work: (
   if (url === undefined || url === '') throw new UsageError('which database? name it with --database <url>, or --env <name> to take it from promote.yaml');
   const schema = options.schema ?? config?.spec.migrations.schema ?? 'public';
   const lockTimeoutMs = config?.spec.migrations.lockTimeout ?? DEFAULT_LOCK_BUDGET.lockTimeoutMs;
-  return withAppDatabase(
-    url,
-    'connecting to the app database',
-    (pool) =>
-      work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs }, undoWindowMs: config?.spec.migrations.undoWindow ?? parseDuration('24h') }),
-    (error) => ctx.log.warn({ err: error }, 'an idle connection to the app database failed'),
+  const onDatabase = (trail: Trail) =>
+    withAppDatabase(
+      url,
+      'connecting to the app database',
+      (pool) =>
+        work({ pool, schema, lockBudget: { ...DEFAULT_LOCK_BUDGET, lockTimeoutMs }, undoWindowMs: config?.spec.migrations.undoWindow ?? parseDuration('24h'), trail }),
+      (error) => ctx.log.warn({ err: error }, 'an idle connection to the app database failed'),
+    );
+  // without promote.yaml there is no app, so no trail to write to: the database's own run chain records it
+  if (config === undefined || !options.audit) return onDatabase(() => Promise.resolve());
+  const app = config.spec.app.name;
+  const actor = currentActor(ctx);
+  // the database as the trail names it: the environment, or the URL without its password
+  const database = options.env ?? redactSecrets(url);
+  return withStore(ctx, (store) =>
+    onDatabase(async (type, data) => {
+      await appendEvent(store.pool, { type, actor, app, environment: options.env ?? null, data: { ...data, database, schema, via: 'cli' } });
+    }),
   );
 }
 
