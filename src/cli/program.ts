@@ -46,6 +46,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['notify'], load: async () => [(await import('./commands/notify.js')).registerNotify] },
   { names: ['report'], load: async () => [(await import('./commands/report.js')).registerReport] },
   { names: ['audit'], load: async () => [(await import('./commands/audit.js')).registerAudit] },
+  { names: ['freeze'], load: async () => [(await import('./commands/freeze.js')).registerFreeze] },
   { names: ['token'], load: async () => [(await import('./commands/token.js')).registerToken] },
 ];
 

@@ -187,16 +187,28 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
         summary: 'Start a rollout of a recorded release to an environment',
         body: {
           type: 'object',
-          properties: { version: { type: 'string', minLength: 1, maxLength: 128 }, environment: environmentName, skipEnvironmentGate: { type: 'string', minLength: 1, description: 'why the promotion rule is skipped (recorded)' } },
+          properties: {
+            version: { type: 'string', minLength: 1, maxLength: 128 },
+            environment: environmentName,
+            skipEnvironmentGate: { type: 'string', minLength: 1, description: 'why the promotion rule is skipped (recorded)' },
+            overrideFreeze: { type: 'string', minLength: 1, maxLength: 1000, description: 'deploy although a freeze window holds the environment (admin); the reason is recorded as freeze.overridden' },
+          },
           required: ['version', 'environment'],
           additionalProperties: false,
         },
-        response: { 201: rollout, 400: error, 404: error, 409: error },
+        response: { 201: rollout, 400: error, 404: error, 409: error, 423: error },
       },
     },
     async (request, reply) => {
-      const body = request.body as { version: string; environment: string; skipEnvironmentGate?: string };
-      const started = await startRollout(options.pool, { spec: options.spec, environment: body.environment, version: body.version, actor: callerOf(request).actor, ...(body.skipEnvironmentGate ? { skipEnvironmentGate: body.skipEnvironmentGate } : {}) });
+      const body = request.body as { version: string; environment: string; skipEnvironmentGate?: string; overrideFreeze?: string };
+      const started = await startRollout(options.pool, {
+        spec: options.spec,
+        environment: body.environment,
+        version: body.version,
+        actor: callerOf(request).actor,
+        ...(body.skipEnvironmentGate ? { skipEnvironmentGate: body.skipEnvironmentGate } : {}),
+        ...(body.overrideFreeze !== undefined ? { overrideFreeze: body.overrideFreeze } : {}),
+      });
       return reply.status(201).send(started);
     },
   );

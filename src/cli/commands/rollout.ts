@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, PromoteError, ReportedFailure } from '../../errors.js';
 import { approveRollout } from '../../engine/approvals.js';
 import { sendCommand } from '../../engine/commands.js';
+import { frozenReason } from '../../engine/freeze.js';
 import { describeStep, type RolloutPlan } from '../../engine/plan.js';
 import { createEngine } from '../../engine/runtime.js';
 import { startRollback } from '../../engine/rollback.js';
@@ -25,13 +26,25 @@ export function registerRollout(program: Command, context: () => CliContext): vo
     .requiredOption('--env <name>', 'the environment')
     .option('--wait', 'run the rollout here and exit 0 when Healthy, 1 when it ends otherwise')
     .option('--skip-environment-gate <reason>', 'deploy although the release did not reach Healthy in the environment before (recorded)')
+    .option('--override-freeze <reason>', 'deploy although a freeze window holds the environment (recorded as freeze.overridden; see `promote freeze`)')
     .option('--json', 'print the rollout as JSON')
     .addHelpText('after', '\nExamples:\n  $ promote deploy 1.4.0 --env staging --wait\n  $ promote deploy 1.4.0 --env production\n')
-    .action(async (version: string, options: { env: string; wait?: boolean; skipEnvironmentGate?: string; json?: boolean }) => {
+    .action(async (version: string, options: { env: string; wait?: boolean; skipEnvironmentGate?: string; overrideFreeze?: string; json?: boolean }) => {
       const ctx = context();
       const { spec, configDir } = await loadEnvironment(ctx, options.env);
+      // whoever runs the CLI holds the store's database, so is its admin: the override needs only a reason
+      if (options.overrideFreeze !== undefined && options.overrideFreeze.trim().length === 0) throw new PromoteError('--override-freeze needs a reason: it is recorded in the audit trail', { exitCode: 2 });
       await withStore(ctx, async (store) => {
-        const rollout = await withPlanPositions(ctx, () => startRollout(store.pool, { spec, environment: options.env, version, actor: currentActor(ctx), ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}) }));
+        const rollout = await withPlanPositions(ctx, () =>
+          startRollout(store.pool, {
+            spec,
+            environment: options.env,
+            version,
+            actor: currentActor(ctx),
+            ...(options.skipEnvironmentGate !== undefined ? { skipEnvironmentGate: options.skipEnvironmentGate } : {}),
+            ...(options.overrideFreeze !== undefined ? { overrideFreeze: options.overrideFreeze } : {}),
+          }),
+        );
         await report(ctx, store, spec, configDir, rollout, options);
       });
     });
@@ -178,6 +191,7 @@ async function report(ctx: CliContext, store: Store, spec: PromoteSpec, configDi
   if (!options.wait) {
     if (options.json) return printJson(ctx.io, rollout);
     printLine(ctx.io, `rollout #${rollout.id}: ${spec.app.name} to ${rollout.environment}, ${plan.strategy} strategy, ${plan.steps.length} steps`);
+    if (plan.frozenUntil) printLine(ctx.io, `it holds before its first step: ${frozenReason(plan.frozenUntil.window, plan.frozenUntil.until)}`);
     printLine(ctx.io, `a running controller (\`promote controller\` or \`promote server\`) carries it out; follow it with \`promote status --env ${rollout.environment} --watch\``);
     return;
   }
