@@ -68,14 +68,15 @@ export function nextFreeze(freeze: FreezeSpec | undefined, at: Date): FreezeMome
 
 /**
  * The freeze at `at` with its end pushed past windows that begin before it ends: deploys may go only
- * once no window holds them. `window` is the one freezing now. Chaining stops after a year, so an
- * always-on calendar still has an answer.
+ * once no window holds them. `window` is the one freezing now. Chaining stops after a year or 2,000
+ * windows (a calendar that dense is frozen for good in practice), so it always answers, and quickly:
+ * a deploy and the API ask it.
  */
 export function frozenUntil(freeze: FreezeSpec | undefined, at: Date): FreezeMoment | undefined {
   const now = activeFreeze(freeze, at);
   if (!now) return undefined;
   let end = now.endsAt;
-  while (end.getTime() - at.getTime() < 366 * DAY) {
+  for (let hops = 0; hops < 2_000 && end.getTime() - at.getTime() < 366 * DAY; hops++) {
     const more = activeFreeze(freeze, end);
     if (!more || more.endsAt <= end) break;
     end = more.endsAt;
