@@ -78,8 +78,10 @@ const manageTokens: Guard = () => ({ action: 'token.manage', environment: undefi
  */
 const ROUTES: Record<string, RouteAccess> = {
   'POST /api/deploy': (request) => {
-    const body = request.body as { environment?: string; overrideFreeze?: string } | undefined;
-    return { action: body?.overrideFreeze === undefined ? 'deploy' : 'freeze.override', environment: body?.environment };
+    // the body is not validated yet: a non-string environment gets the strictest reading, the schema refuses it next
+    const body = request.body as { environment?: unknown; overrideFreeze?: unknown } | undefined;
+    const environment = typeof body?.environment === 'string' ? body.environment : undefined;
+    return { action: body?.overrideFreeze === undefined ? 'deploy' : 'freeze.override', environment };
   },
   'POST /api/environments/:environment/pause': environmentParam('pause'),
   'POST /api/environments/:environment/resume': environmentParam('resume'),
@@ -88,7 +90,9 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /api/environments/:environment/promote': environmentParam('promote'),
   'POST /api/environments/:environment/rollback': environmentParam('rollback'),
   'POST /api/rollouts/:id/approvals': async (request, pool) => {
-    const rollout = await getRollout(pool, Number(params(request).id));
+    // params are not validated yet: a malformed id approves nothing, the schema refuses it next
+    const id = Number(params(request).id);
+    const rollout = Number.isSafeInteger(id) && id > 0 ? await getRollout(pool, id) : undefined;
     // an unknown rollout: the route answers 404 itself; approving needs the role anywhere
     return { action: 'approve', environment: rollout?.environment };
   },
@@ -165,7 +169,7 @@ export function unclassifiedRoutes(app: FastifyInstance): string[] {
 /** Routes anyone identified may call whatever their roles: who am I, sign out. */
 const UNSCOPED = new Set(['GET /api/me', 'POST /api/session', 'DELETE /api/session']);
 
-/** Registers GET /api/me and the preHandler every route passes; call after registerAuth and before registering routes. */
+/** Registers GET /api/me and the check every route passes (before validation); call after registerAuth and before registering routes. */
 export function registerAccess(app: FastifyInstance, options: AccessOptions): void {
   const { spec, pool } = options;
   const missing: string[] = [];
@@ -176,7 +180,8 @@ export function registerAccess(app: FastifyInstance, options: AccessOptions): vo
     }
   });
 
-  app.addHook('preHandler', async (request, reply) => {
+  // before validation: a caller without the role learns nothing from a body's schema errors
+  app.addHook('preValidation', async (request, reply) => {
     const url = request.routeOptions.url ?? '';
     const method = request.method;
     const caller = callerOf(request);

@@ -60,7 +60,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (statusCode && statusCode < 500) return reply.status(statusCode).send({ error: (error as Error).message });
     return reply.status(500).send({ error: `unexpected failure: ${redactSecrets((error as Error).message)}` });
   });
-  // before every route: who calls (onRequest), then what its roles allow (preHandler)
+  // before every route: who calls (onRequest), then what its roles allow (preValidation)
   registerAuth(app, { mode: options.auth ?? 'none', spec: options.spec, pool: options.pool, role: options.role ?? 'admin', ...(options.authFailures ? { limiter: options.authFailures } : {}) });
   registerAccess(app, { spec: options.spec, pool: options.pool });
   registerTokenRoutes(app, { pool: options.pool });

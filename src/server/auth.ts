@@ -39,7 +39,7 @@ const WRITES = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 export function isPublic(method: string, url: string): boolean {
   if (url === '/healthz' || url === '/openapi.json' || url === '/' || url === '/*') return method === 'GET' || method === 'HEAD';
   if (url === '/api/session') return method === 'POST' || method === 'DELETE';
-  return url.startsWith('/api/client/') || url.startsWith('/api/frontend') || url.startsWith('/ofrep/');
+  return url.startsWith('/api/client/') || url.startsWith('/api/frontend') || url === '/api/flags/stream' || url.startsWith('/ofrep/');
 }
 
 function headerValue(request: FastifyRequest, name: string): string | undefined {
@@ -69,16 +69,20 @@ function presentedCredentials(request: FastifyRequest): Presented {
   return cookie ? { secret: cookie, via: 'session' } : undefined;
 }
 
+/** Sent as text: the route's own response schema would otherwise drop `auth`, which tells the dashboard to show its sign-in form. */
+function refuse(reply: FastifyReply, status: number, body: Record<string, string>): FastifyReply {
+  return reply.status(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+}
+
 function unauthorized(reply: FastifyReply, error: string): FastifyReply {
-  return reply
-    .status(401)
-    .header('www-authenticate', 'Bearer realm="promote"')
-    .send({ error, auth: 'token', hint: 'create a token with `promote token create --name <you> --role <role>`; send it as Authorization: Bearer <token>, or sign in to the dashboard with it' });
+  void reply.header('www-authenticate', 'Bearer realm="promote"');
+  return refuse(reply, 401, { error, auth: 'token', hint: 'create a token with `promote token create --name <you> --role <role>`; send it as Authorization: Bearer <token>, or sign in to the dashboard with it' });
 }
 
 function tooMany(reply: FastifyReply, waitMs: number): FastifyReply {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return reply.status(429).header('retry-after', String(seconds)).send({ error: `too many failed sign-ins from this address; retry in ${seconds}s`, auth: 'token' });
+  void reply.header('retry-after', String(seconds));
+  return refuse(reply, 429, { error: `too many failed sign-ins from this address; retry in ${seconds}s`, auth: 'token' });
 }
 
 /** Registers the authentication hook and /api/session; call before registerAccess and every route. */
@@ -115,7 +119,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     const token = await authenticate(request, reply, presented.secret);
     if (!token) return reply;
     if (presented.via === 'session' && WRITES.has(request.method) && headerValue(request, CSRF_HEADER) !== '1') {
-      return reply.status(403).send({ error: `a change made with the dashboard's session cookie must carry the header ${CSRF_HEADER}: 1`, hint: 'scripts and tools should send Authorization: Bearer <token> instead of the cookie' });
+      return refuse(reply, 403, { error: `a change made with the dashboard's session cookie must carry the header ${CSRF_HEADER}: 1`, hint: 'scripts and tools should send Authorization: Bearer <token> instead of the cookie' });
     }
     setCaller(request, { actor: token.name, via: presented.via, tokenId: token.id, bindings: token.bindings });
     return undefined;
