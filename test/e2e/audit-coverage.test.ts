@@ -11,10 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorePool } from '../helpers/database.js';
+import { createToken } from '../../src/auth/tokens.js';
 import { startRollout } from '../../src/engine/start.js';
 import { registerCallAudit } from '../../src/server/audit-calls.js';
 import { buildServer } from '../../src/server/app.js';
-import { parseSpec } from '../../src/spec/index.js';
+import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
 import { createRelease, listEvents, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
 
 // production's database URL carries this password; a bearer value is sent with every call: neither may reach the trail
@@ -58,15 +59,8 @@ const bodies: Record<string, unknown> = {
 
 const real: Record<string, string> = { id: '1', environment: 'staging', env: 'staging', app: 'shop', name: 'checkout', key: 'checkout' };
 
-describe('API calls in the audit trail', () => {
-  let pool: pg.Pool;
-  let app: FastifyInstance;
-  let writes: WriteRoute[];
-
-  beforeAll(async () => {
-    ({ pool } = await createStorePool({ max: 4 }));
-    const parsed = parseSpec(
-      `version: 1
+/** Staging and production, whose database URLs carry the password no event may hold. */
+const specText = `version: 1
 app: { name: shop }
 environments:
   - name: staging
@@ -84,14 +78,25 @@ strategies:
       - setWeight: 50
       - approval: {}
       - promote: {}
-`,
-      { file: 'promote.yaml' },
-    );
-    if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
+`;
+
+function specOf(): PromoteSpec {
+  const parsed = parseSpec(specText, { file: 'promote.yaml' });
+  if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
+  return parsed.spec;
+}
+
+describe('API calls in the audit trail', () => {
+  let pool: pg.Pool;
+  let app: FastifyInstance;
+  let writes: WriteRoute[];
+
+  beforeAll(async () => {
+    ({ pool } = await createStorePool({ max: 4 }));
     await upsertApp(pool, { name: 'shop' });
     await createRelease(pool, { app: 'shop', version: '1.0.0', digest: `sha256:${'a'.repeat(64)}`, migrationChecksums: {} });
-    await startRollout(pool, { spec: parsed.spec, environment: 'staging', version: '1.0.0', actor: 'fixture' });
-    app = await buildServer({ pool, spec: parsed.spec, web: false });
+    await startRollout(pool, { spec: specOf(), environment: 'staging', version: '1.0.0', actor: 'fixture' });
+    app = await buildServer({ pool, spec: specOf(), web: false });
     const document = app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>> };
     writes = Object.entries(document.paths).flatMap(([path, operations]) =>
       Object.entries(operations)
@@ -110,7 +115,7 @@ strategies:
   it('every state-changing /api route answered is one api.call event with its caller, route and status', { timeout: 60_000 }, async () => {
     const recorded = writes.filter((route) => !/^\/api\/(metrics$|client\/)/.test(route.path));
     expect(recorded.length).toBeGreaterThan(15);
-    expect(recorded.map((route) => `${route.method} ${route.path}`)).toContain('POST /api/deploy');
+    expect(recorded.map((route) => `${route.method} ${route.path}`)).toEqual(expect.arrayContaining(['POST /api/deploy', 'POST /api/session', 'DELETE /api/session', 'POST /api/tokens']));
     const statuses: string[] = [];
     for (const [index, route] of recorded.entries()) {
       const actor = `auditor-${index}`;
@@ -178,6 +183,35 @@ strategies:
     expect((masked[0]!.data.params as Record<string, string>).environment).toBe('postgres://u:***@h/db');
   });
 
+  it('with authentication: the actor is the token, a refused or forged credential is recorded without its value, a sign-in without its token', async () => {
+    const { secret } = await createToken(pool, { name: 'alice', bindings: [{ role: 'admin', app: '*', environment: '*' }], actor: 'setup' });
+    const authed = await buildServer({ pool, spec: specOf(), auth: 'tokens', web: false });
+    try {
+      const anonymous = await authed.inject({ method: 'POST', url: '/api/environments/staging/pause', headers: { 'x-promote-actor': 'nobody' }, payload: { reason: 'no credentials' } });
+      expect(anonymous.statusCode).toBe(401);
+      const forged = await authed.inject({ method: 'POST', url: '/api/environments/staging/pause', headers: { authorization: 'Bearer pmt_forgedForgedForgedForgedForgedForgedForged12', 'x-promote-actor': 'forger' }, payload: { reason: 'forged' } });
+      expect(forged.statusCode).toBe(401);
+      const real = await authed.inject({ method: 'POST', url: '/api/environments/staging/pause', headers: { authorization: `Bearer ${secret}`, 'x-promote-actor': 'someone-else' }, payload: { reason: 'as alice' } });
+      const signIn = await authed.inject({ method: 'POST', url: '/api/session', payload: { token: secret } });
+      expect(signIn.statusCode).toBe(200);
+      const events = (await callEvents()).slice(-4);
+      expect(events.map((event) => [event.actor, event.data.route, event.data.status, event.data.via])).toEqual([
+        ['nobody', '/api/environments/:environment/pause', 401, 'none'],
+        ['forger', '/api/environments/:environment/pause', 401, 'none'],
+        // the header cannot rename an authenticated caller
+        ['alice', '/api/environments/:environment/pause', real.statusCode, 'token'],
+        // a sign-in is recorded as the token's holder, its token nowhere
+        ['alice', '/api/session', 200, expect.any(String) as string],
+      ]);
+      expect(events[2]!.data.tokenId).toEqual(expect.any(Number));
+      const all = JSON.stringify(await listEvents(pool, { limit: 10_000 }));
+      expect(all).not.toContain(secret);
+      expect(all).not.toContain('pmt_forged');
+    } finally {
+      await authed.close();
+    }
+  });
+
   it('a call refused by a hook before its route (as authentication refuses with 401) is recorded with that status, the body unread', async () => {
     const server = Fastify();
     registerCallAudit(server, { pool, app: 'shop' });
@@ -191,9 +225,9 @@ strategies:
       const recorded = (await callEvents()).filter((event) => event.actor === 'intruder');
       // refused in onRequest: the body was never parsed, so not even its reason is there
       expect(recorded.map((event) => event.data)).toEqual([{ method: 'POST', route: '/api/session', params: {}, status: 401, via: 'none', remoteAddress: '127.0.0.1' }]);
-      const signedIn = await server.inject({ method: 'POST', url: '/api/session', headers: { authorization: 'Bearer good', 'x-promote-actor': 'alice' }, payload: { token: 'tok_auditSignInSecret' } });
+      const signedIn = await server.inject({ method: 'POST', url: '/api/session', headers: { authorization: 'Bearer good', 'x-promote-actor': 'hook-passed' }, payload: { token: 'tok_auditSignInSecret' } });
       expect(signedIn.statusCode).toBe(200);
-      expect((await callEvents()).filter((event) => event.actor === 'alice').map((event) => event.data.status)).toEqual([200]);
+      expect((await callEvents()).filter((event) => event.actor === 'hook-passed').map((event) => event.data.status)).toEqual([200]);
       expect(JSON.stringify(await listEvents(pool, { limit: 10_000 }))).not.toContain('tok_auditSignInSecret');
     } finally {
       await server.close();
