@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { PromoteError, wrapError } from '../errors.js';
+import { appendEvent } from './events.js';
 import { storeMigrations, type StoreMigration } from './schema/index.js';
 
 /** All store tables live in their own schema, so the store can share a database with the app. */
@@ -38,9 +39,11 @@ export async function migrateStore(pool: pg.Pool, migrations: readonly StoreMigr
       const applied = await appliedMigrations(client);
       assertHistoryMatches(applied, migrations);
       const newlyApplied: AppliedMigration[] = [];
+      // an upgrade of a store in use is a change to record; a store being created has no trail yet to record in
+      const upgrading = applied.length > 0;
       for (const migration of migrations) {
         if (applied.some((row) => row.version === migration.version)) continue;
-        await applyOne(client, migration);
+        await applyOne(client, migration, upgrading);
         newlyApplied.push({ version: migration.version, name: migration.name, checksum: checksumOf(migration) });
       }
       return newlyApplied;
@@ -74,12 +77,13 @@ function assertHistoryMatches(applied: AppliedMigration[], migrations: readonly 
   }
 }
 
-async function applyOne(client: pg.PoolClient, migration: StoreMigration): Promise<void> {
+async function applyOne(client: pg.PoolClient, migration: StoreMigration, record: boolean): Promise<void> {
   try {
     await client.query('begin');
     await client.query(`set local search_path to ${STORE_SCHEMA}`);
     await client.query(migration.sql);
     await client.query(`insert into ${STORE_SCHEMA}.store_migrations (version, name, checksum) values ($1, $2, $3)`, [migration.version, migration.name, checksumOf(migration)]);
+    if (record) await appendEvent(client, { type: 'store.migrated', actor: 'promote', data: { version: migration.version, name: migration.name, checksum: checksumOf(migration) } });
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runInProcess } from '../helpers/cli.js';
 import { createStorePool, createTestDatabase } from '../helpers/database.js';
@@ -19,7 +19,9 @@ import { sendCommand } from '../../src/engine/commands.js';
 import { startRollout } from '../../src/engine/start.js';
 import { applyDueFlagSchedules, putFlag, scheduleFlagChange } from '../../src/flags/store.js';
 import { parseSpec } from '../../src/spec/index.js';
-import { createRelease, listEvents, syncEnvironments, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
+import { createRelease, listEvents, migrateStore, syncEnvironments, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
+import { storeMigrations } from '../../src/store/schema/index.js';
+import { afterFile } from '../helpers/cleanup.js';
 import { markMigrationCompleted, markMigrationFailed, markMigrationRolledBack, recordMigrationStart } from '../../src/store/migration-history.js';
 
 let pool: pg.Pool;
@@ -177,6 +179,20 @@ strategies:
     const unrecorded = await runInProcess(['migrate', 'start', '04_note.yaml', '--complete', '--database', appDatabase], { cwd: bare, env: { DATABASE_URL: storeUrl } });
     expect(unrecorded.code, unrecorded.stderr).toBe(0);
     expect(await appended()).toEqual([]);
+  });
+
+  it("an upgrade of a store in use records each store migration it applies; creating a store records none", async () => {
+    const fresh = new pg.Pool({ connectionString: (await createTestDatabase()).url, max: 2 });
+    afterFile('closing the upgraded store pool', () => fresh.end());
+    await migrateStore(fresh, storeMigrations.slice(0, 3));
+    expect(await listEvents(fresh)).toEqual([]);
+    const upgraded = await migrateStore(fresh);
+    expect(upgraded.length).toBe(storeMigrations.length - 3);
+    const events = await listEvents(fresh);
+    expect(events.map((event) => [event.type, event.actor, event.data.version, event.data.name])).toEqual(upgraded.map((migration) => ['store.migrated', 'promote', migration.version, migration.name]));
+    expect(await migrateStore(fresh)).toEqual([]);
+    expect(await listEvents(fresh)).toHaveLength(upgraded.length);
+    expect(await verifyEventChain(fresh)).toEqual({ ok: true, count: upgraded.length });
   });
 
   it('the chain verifies', async () => {
