@@ -10,6 +10,7 @@ export const ROLE_HEADER = 'x-promote-role';
  * header); sent on every call, it is harmless without authentication.
  */
 export const CSRF_HEADER = 'x-promote-csrf';
+export const SESSION_PATH = '/api/session';
 const VIEW_AS_KEY = 'promote.viewAs';
 
 export class ApiError extends Error {
@@ -98,7 +99,8 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     const message = typeof body.error === 'string' ? body.error : `${options.method ?? 'GET'} ${path} answered ${response.status}${text && data === undefined ? `: ${text.slice(0, 200)}` : ''}`;
     if (response.status === 401 && body.auth === 'token') {
       const needed = new SignInNeeded(message, typeof body.hint === 'string' ? body.hint : undefined);
-      for (const listener of [...signInListeners]) listener(needed);
+      // a refused sign-in is the form's own error to show, not a reason to show the form
+      if (path !== SESSION_PATH) for (const listener of [...signInListeners]) listener(needed);
       throw needed;
     }
     throw new ApiError(message, response.status, typeof body.hint === 'string' ? body.hint : retryHint(response, message));

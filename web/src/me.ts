@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, onSignInNeeded, post, remove, setViewAs, viewAs, type SignInNeeded } from './api';
+import { api, onSignInNeeded, post, remove, SESSION_PATH, setViewAs, viewAs, type SignInNeeded } from './api';
 import { closeStream, reopenStream } from './stream';
 
 export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
@@ -52,7 +52,7 @@ onSignInNeeded((signIn) => {
  * Throws the API's refusal (bad or expired token, too many failures) for the form to show.
  */
 export async function signIn(token: string): Promise<void> {
-  await post<Me>('/api/session', { token });
+  await post<Me>(SESSION_PATH, { token });
   // /api/me again rather than the session's answer: it applies the "view as" role like every other read
   await reloadMe();
   if (state.me) reopenStream();
@@ -60,7 +60,7 @@ export async function signIn(token: string): Promise<void> {
 
 /** DELETE /api/session (the server clears the cookie), then the sign-in form. */
 export async function signOut(): Promise<void> {
-  await remove<void>('/api/session');
+  await remove<void>(SESSION_PATH);
   closeStream();
   // with the cookie gone, /api/me answers 401 and the sign-in form replaces the page
   await reloadMe();

@@ -37,8 +37,12 @@ export interface Dashboard {
   restartServer(): Promise<void>;
 }
 
-/** `production`: v1 also runs in production (deployed before the server starts); `serverArgs`: added to `promote server` (e.g. --auth tokens) */
-export async function startDashboard(name: string, options: { production?: boolean; serverArgs?: readonly string[] } = {}): Promise<Dashboard> {
+/**
+ * `production`: v1 also runs in production (deployed before the server starts); `serverArgs`: added to
+ * `promote server` (e.g. --auth tokens); `beforeServer`: runs in the folder just before the server starts
+ * (e.g. creating the API tokens `--auth tokens` insists on)
+ */
+export async function startDashboard(name: string, options: { production?: boolean; serverArgs?: readonly string[]; beforeServer?: (cli: Dashboard['cli']) => Promise<void> } = {}): Promise<Dashboard> {
   const folder = await scratchFolder(`promote-browser-${name}-`);
   const marker = `browser-${name}-${process.pid}`;
   const [staging, production] = [await createUsersDatabase(20), await createUsersDatabase(20)];
@@ -89,6 +93,7 @@ flags:
     const first = await cli('--config', 'first.yaml', 'deploy', 'v1', '--env', environmentName, '--wait');
     expect(first.code, first.stderr).toBe(0);
   }
+  await options.beforeServer?.(cli);
   const served = (started.served = await servePromote(folder, env, apiPort, marker, options.serverArgs));
   const origin = `http://127.0.0.1:${apiPort}`;
   await expectDashboardServed(origin);
