@@ -23,6 +23,8 @@ export interface ReporterOptions {
   maxPending?: number;
   /** one POST gives up after this long */
   timeoutMs?: number;
+  /** an API token (any role in the app), needed when the server runs with `--auth tokens` */
+  token?: string;
   /** told about each failed post and refused report; never required, never awaited */
   onError?: (error: Error) => void;
 }
@@ -98,10 +100,11 @@ export function createReporter(options: ReporterOptions): Reporter {
     }
   };
 
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) };
   /** one POST: true when recorded; a batch the server refuses for good is dropped, any other failure kept */
   const post = async (path: string, body: unknown, count: number): Promise<'sent' | 'refused' | 'failed'> => {
     try {
-      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
       const text = await response.text();
       if (response.status === 201) {
         stats.sent += count;

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorePool } from '../../test/helpers/database.js';
 import { parseBinding } from '../auth/bindings.js';
 import { createToken } from '../auth/tokens.js';
+import { createReporter } from '../sdk/report.js';
 import { parseSpec, type PromoteSpec } from '../spec/index.js';
 import { createRelease, getRollout, upsertApp, verifyEventChain } from '../store/index.js';
 import { buildServer } from './app.js';
@@ -183,5 +185,42 @@ describe('authentication with API tokens', () => {
       expect(text).not.toContain('db-password-1');
       for (const each of Object.values(secrets)) expect(text).not.toContain(each);
     }
+  });
+
+  it("records an app's reports only with a token that has a role in the app", async () => {
+    const url = await api.listen({ host: '127.0.0.1', port: 0 });
+    const reports = async (token?: string) => {
+      const errors: string[] = [];
+      const reporter = createReporter({ url, app: 'shop', environment: 'staging', version: '1.0.0', flushIntervalMs: 60_000, onError: (error) => errors.push(error.message), ...(token ? { token } : {}) });
+      reporter.count('checkout.error', 3);
+      await reporter.close();
+      return { stats: reporter.stats(), errors };
+    };
+    const anonymous = await reports();
+    expect(anonymous.stats.sent).toBe(0);
+    expect(anonymous.errors.join('\n')).toContain('answered 401');
+    expect((await reports(secrets.elsewhere)).stats.sent).toBe(0);
+    expect((await reports(secrets.vera)).stats.sent).toBe(1);
+    const rows = (await db.query<{ count: number }>(`select count(*)::int as count from promote.reported_metrics where metric = 'checkout.error'`)).rows[0];
+    expect(rows?.count).toBe(1);
+  });
+
+  it('answers any Authorization, cookie and CSRF header with a JSON 2xx, 401, 403 or 429, never a 500, and never echoes what was sent (fuzz)', async () => {
+    let address = 0;
+    const header = fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom('Bearer', 'Bearer ', 'bearer pmt_', `Bearer ${secrets.vera}`, `Bearer ${secrets.vera}x`, `Bearer ${secrets.vera} ${secrets.root}`), fc.string({ maxLength: 60 }).map((text) => `Bearer pmt_${text}`));
+    await fc.assert(
+      fc.asyncProperty(fc.option(header), fc.option(fc.string({ maxLength: 80 })), fc.option(fc.constantFrom('1', '0', '')), fc.constantFrom<'GET' | 'POST'>('GET', 'POST'), async (authorization, cookie, csrf, method) => {
+        address += 1;
+        const headers: Record<string, string> = {};
+        if (authorization !== null) headers.authorization = authorization;
+        if (cookie !== null) headers.cookie = `promote_session=${cookie}`;
+        if (csrf !== null) headers['x-promote-csrf'] = csrf;
+        const answer = await call(method, method === 'GET' ? '/api/rollouts' : '/api/environments/staging/pause', { headers, body: method === 'POST' ? {} : undefined, ip: `10.1.${address >> 8}.${address & 255}` }).catch((problem: Error) => ({ status: 0, body: { error: problem.message }, headers: {} }));
+        expect([200, 202, 400, 401, 403, 429]).toContain(answer.status);
+        expect(typeof answer.body.error === 'string' || answer.status < 300).toBe(true);
+        if (answer.status >= 400 && (authorization?.length ?? 0) > 12) expect(answer.body.error).not.toContain(authorization!.replace(/^Bearer\s+/i, ''));
+      }),
+      { seed: 11, numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+    );
   });
 });
