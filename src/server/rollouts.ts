@@ -82,7 +82,7 @@ const approvalReceipt = {
     step: { type: 'integer', description: 'the approval step voted on, counted from 1' },
     required: { type: 'integer', description: 'how many different people the step needs' },
     approvals: { type: 'integer', description: 'valid approvals of the step now' },
-    counted: { type: 'boolean', description: 'false for a rejection and for the vote of the person who started the rollout' },
+    counted: { type: 'boolean', description: 'true for an approval (it counts until approval.expiresAt), false for a rejection' },
     message: { type: 'string' },
   },
   required: ['approval', 'step', 'required', 'approvals', 'counted', 'message'],
@@ -150,7 +150,7 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
     '/api/rollouts/:id/approvals',
     {
       schema: {
-        summary: 'Vote on the approval step the rollout waits at; each person votes once per step, and the person who started the rollout never counts',
+        summary: 'Vote on the approval step the rollout waits at; each person votes once per step; the person who started the rollout is refused (403), and with authentication the voter is the token'''s name',
         params: idParams,
         body: {
           type: 'object',

@@ -134,7 +134,7 @@ export function registerRollout(program: Command, context: () => CliContext): vo
 
   program
     .command('approve')
-    .description('vote on the approval step a rollout waits at: each person once per step; the person who started the rollout never counts')
+    .description('vote on the approval step a rollout waits at: each person once per step; the person who started the rollout is refused')
     .argument('<rollout-id>', 'the rollout (see `promote status` or `promote history`)', parseRolloutId)
     .requiredOption('--reason <text>', 'why, for the audit trail')
     .option('--as <name>', 'who approves (default: $PROMOTE_ACTOR, else the system user)')
