@@ -11,7 +11,7 @@ import { reconcile } from '../../integrity/reconcile.js';
 import type { Difference, ReconcileOptions, ReconcileReport, RepairPolicy, SideInput } from '../../integrity/types.js';
 import type { CliContext } from '../io.js';
 import { printJson, printLine, printTable } from '../output.js';
-import { findEnvironment, loadConfig } from '../spec.js';
+import { currentActor, findEnvironment, loadConfig } from '../spec.js';
 import { withStore } from '../store.js';
 
 interface ReconcileCliOptions {
@@ -52,7 +52,7 @@ export function registerReconcile(program: Command, context: () => CliContext): 
       const reconcileOptions = await toOptions(ctx, options);
       const report = options.repair === undefined
         ? await reconcile(reconcileOptions)
-        : await withStore(ctx, (store) => reconcile({ ...reconcileOptions, repair: { policy: options.repair as RepairPolicy, store: store.pool, actor: `cli:${ctx.io.env.USER ?? 'unknown'}`, ...(options.batchRows === undefined ? {} : { batchRows: whole(options.batchRows, '--batch-rows') }) } }));
+        : await withStore(ctx, (store) => reconcile({ ...reconcileOptions, repair: { policy: options.repair as RepairPolicy, store: store.pool, actor: currentActor(ctx), ...(options.batchRows === undefined ? {} : { batchRows: whole(options.batchRows, '--batch-rows') }) } }));
       if (options.json === true) printJson(ctx.io, report);
       else printReport(ctx, report);
       if (!report.equal) throw new ReportedFailure(`${report.differences.length} row(s) differ`, ExitCode.failed);
