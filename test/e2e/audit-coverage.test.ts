@@ -16,7 +16,7 @@ import { startRollout } from '../../src/engine/start.js';
 import { registerCallAudit } from '../../src/server/audit-calls.js';
 import { buildServer } from '../../src/server/app.js';
 import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
-import { createRelease, listEvents, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
+import { createRelease, listEvents, updateRolloutState, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
 
 // production's database URL carries this password; a bearer value is sent with every call: neither may reach the trail
 const secret = 'auditS3cretPassw0rd';
@@ -168,6 +168,21 @@ describe('API calls in the audit trail', () => {
     expect([reported.statusCode, registered.statusCode, unknown.statusCode]).not.toContain(500);
     expect(unknown.statusCode).toBe(404);
     expect((await callEvents()).length).toBe(before);
+  });
+
+  it("a rollback through the API is recorded as its caller's (the rollout, its reason and the call), not as 'api'", async () => {
+    // 1.0.0 served production once (Healthy there), so a rollback may return to it
+    const served = await startRollout(pool, { spec: specOf(), environment: 'production', version: '1.0.0', actor: 'fixture', skipEnvironmentGate: 'audit test' });
+    await updateRolloutState(pool, served.id, { phase: 'Healthy' });
+    const response = await app.inject({ method: 'POST', url: '/api/environments/production/rollback', headers: { 'x-promote-actor': 'rolling-back' }, payload: { to: '1.0.0', reason: 'back to known good' } });
+    expect(response.statusCode, response.body).toBe(201);
+    const rolloutId = (response.json() as { id: number }).id;
+    const events = await listEvents(pool, { rolloutId });
+    expect(events.filter((event) => ['rollout.created', 'rollback.requested'].includes(event.type)).map((event) => [event.type, event.actor])).toEqual([
+      ['rollout.created', 'rolling-back'],
+      ['rollback.requested', 'rolling-back'],
+    ]);
+    expect((await callEvents()).filter((event) => event.actor === 'rolling-back').map((event) => [event.data.route, event.data.status, event.data.reason])).toEqual([['/api/environments/:environment/rollback', 201, 'back to known good']]);
   });
 
   it('the chain verifies and no event holds the password or the Authorization value', async () => {
