@@ -150,7 +150,7 @@ export function registerRolloutRoutes(app: FastifyInstance, options: ServerOptio
     '/api/rollouts/:id/approvals',
     {
       schema: {
-        summary: 'Vote on the approval step the rollout waits at; each person votes once per step; the person who started the rollout is refused (403), and with authentication the voter is the token'''s name',
+        summary: "Vote on the approval step the rollout waits at; each person votes once per step; the person who started the rollout is refused (403), and with authentication the voter is the token's name",
         params: idParams,
         body: {
           type: 'object',
