@@ -47,6 +47,7 @@ export function RolloutActions({ detail, onDone }: { detail: RolloutDetail; onDo
           spec={open}
           detail={detail}
           actor={me?.actor ?? ''}
+          signedIn={me?.via === 'session' || me?.via === 'token'}
           onClose={() => setOpen(undefined)}
           onDone={() => {
             setOpen(undefined);
@@ -58,7 +59,8 @@ export function RolloutActions({ detail, onDone }: { detail: RolloutDetail; onDo
   );
 }
 
-function ActionDialog({ spec, detail, actor, onClose, onDone }: { spec: ActionSpec; detail: RolloutDetail; actor: string; onClose: () => void; onDone: () => void }) {
+/** `signedIn`: the server knows the caller from its token, so the approver is that name and cannot be another */
+function ActionDialog({ spec, detail, actor, signedIn, onClose, onDone }: { spec: ActionSpec; detail: RolloutDetail; actor: string; signedIn: boolean; onClose: () => void; onDone: () => void }) {
   const [reason, setReason] = useState('');
   const [approver, setApprover] = useState(actor === 'api' ? '' : actor);
   const [to, setTo] = useState('');
@@ -91,7 +93,7 @@ function ActionDialog({ spec, detail, actor, onClose, onDone }: { spec: ActionSp
         {spec.action === 'approve' ? (
           <label class="block">
             Your name
-            <input name="approver" required maxLength={200} value={approver} onInput={(event) => setApprover(event.currentTarget.value)} />
+            <input name="approver" required maxLength={200} value={approver} readOnly={signedIn} onInput={(event) => setApprover(event.currentTarget.value)} />
           </label>
         ) : null}
         {spec.action === 'rollback' ? (
