@@ -176,7 +176,7 @@ describe('API calls in the audit trail', () => {
     await updateRolloutState(pool, served.id, { phase: 'Healthy' });
     const response = await app.inject({ method: 'POST', url: '/api/environments/production/rollback', headers: { 'x-promote-actor': 'rolling-back' }, payload: { to: '1.0.0', reason: 'back to known good' } });
     expect(response.statusCode, response.body).toBe(201);
-    const rolloutId = (response.json() as { id: number }).id;
+    const rolloutId = response.json<{ id: number }>().id;
     const events = await listEvents(pool, { rolloutId });
     expect(events.filter((event) => ['rollout.created', 'rollback.requested'].includes(event.type)).map((event) => [event.type, event.actor])).toEqual([
       ['rollout.created', 'rolling-back'],
