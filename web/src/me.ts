@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, onSignInNeeded, post, remove, SESSION_PATH, setViewAs, viewAs, type SignInNeeded } from './api';
+import { api, onSignInNeeded, post, remove, SESSION_PATH, setViewAs, SignInNeeded, viewAs } from './api';
 import { closeStream, reopenStream } from './stream';
 
 export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
@@ -34,7 +34,7 @@ export function reloadMe(): Promise<void> {
   loading = api<Me>('/api/me').then(
     (me) => publish({ me }),
     // a SignInNeeded has already published the sign-in state (below)
-    (error: unknown) => (state.signIn === error ? undefined : publish({ error })),
+    (error: unknown) => (error instanceof SignInNeeded ? undefined : publish({ error })),
   );
   return loading;
 }
@@ -62,6 +62,8 @@ export async function signIn(token: string): Promise<void> {
 export async function signOut(): Promise<void> {
   await remove<void>(SESSION_PATH);
   closeStream();
+  // whoever signs in next starts from their own role, not the "view as" chosen before
+  setViewAs('');
   // with the cookie gone, /api/me answers 401 and the sign-in form replaces the page
   await reloadMe();
 }
