@@ -2,11 +2,12 @@
  * Signing in to the dashboard of a real `promote server --auth tokens`, in a real chromium, with tokens
  * made by `promote token create`: without a session the page is a sign-in form and no data is read; a
  * wrong token is refused as the API says it; a viewer's token shows the pages and offers no action; an
- * operator's token can abort a staging rollout from the page (a cookie-authenticated write, so the
- * dashboard's CSRF header works); Sign out returns to the form and the browser keeps no session. The
- * token is never in the URL nor readable by the page's scripts (the cookie is HttpOnly). After too many
- * failures the form shows the server's "retry in" answer. axe-core finds nothing serious on the form;
- * the form and its refusal leave screenshots.
+ * operator may view as viewer but not higher, and its token can abort a staging rollout from the page
+ * (a cookie-authenticated write, so the dashboard's CSRF header works); Sign out returns to the form
+ * and the browser keeps no session. The token is never in the URL nor readable by the page's scripts
+ * (the cookie is HttpOnly). A revoked token's reconnecting event stream brings the form back. After too
+ * many failures the form shows the server's "retry in" answer. axe-core finds nothing serious on the
+ * form; the form and its refusal leave screenshots.
  */
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
@@ -122,12 +123,19 @@ describe('signing in to the dashboard', () => {
     });
   }, 30_000);
 
-  it("an operator's token aborts a staging rollout from the page, recorded as the operator", async () => {
+  it("an operator's token views as viewer at most, and aborts a staging rollout from the page, recorded as the operator", async () => {
     await withPage(browser, 'sign-in-operator', async (watched) => {
       const { page } = watched;
       await page.goto(`${dashboard.origin}/#/rollouts/${held}`);
       await signIn(page, tokens.operator);
       await page.getByTestId('signed-in').filter({ hasText: 'Signed in as otto (operator)' }).waitFor();
+      // "View as" stays, and can only lower the token's role
+      const viewAs = page.getByTestId('role-select');
+      expect((await viewAs.locator('option').allTextContents()).map((text) => text.trim())).toEqual(['viewer', 'operator (your role)']);
+      await page.getByRole('button', { name: 'Abort', exact: true }).waitFor();
+      await viewAs.selectOption('viewer');
+      await page.getByRole('button', { name: 'Abort', exact: true }).waitFor({ state: 'detached' });
+      await viewAs.selectOption('operator');
       await page.getByRole('button', { name: 'Abort', exact: true }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('textbox', { name: /Reason/ }).fill('sign-in test');
