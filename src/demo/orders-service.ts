@@ -253,8 +253,8 @@ export async function startOrdersService(options: OrdersServiceOptions): Promise
 async function main(): Promise<void> {
   const options = ordersServiceOptionsFromEnv();
   const flagsUrl = process.env.PROMOTE_FLAGS_URL;
-  // the token's secret is not checked until Promote has tokens (issue 11); it only names the scope
-  const token = `${process.env.PROMOTE_APP ?? 'orders'}:${process.env.PROMOTE_ENVIRONMENT ?? 'production'}.orders-service`;
+  // the demo's server runs without authentication, so the secret only names the scope (PROMOTE_FLAGS_TOKEN gives a real one)
+  const token = `${process.env.PROMOTE_APP ?? 'orders'}:${process.env.PROMOTE_ENVIRONMENT ?? 'production'}.${process.env.PROMOTE_FLAGS_TOKEN ?? 'orders-service'}`;
   const flags = flagsUrl === undefined || flagsUrl === '' ? undefined : createFlagsClient({ url: flagsUrl, token, pollIntervalMs: 2_000 });
   const service = await startOrdersService({ ...options, ...(flags ? { flags } : {}) }).catch(async (error: unknown) => {
     await flags?.close();

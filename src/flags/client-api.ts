@@ -12,14 +12,14 @@ import { currentRevision, disableFlag, recordClientRegistration, recordFlagUsage
  * was checked. The scope comes from the client token (serving.ts); status codes are Unleash's.
  */
 export function registerUnleashClientApi(app: FastifyInstance, context: FlagServingContext): void {
-  requireClientToken(app, context.serverApp);
+  requireClientToken(app, context);
 
   app.get(
     '/api/client/features',
     {
       schema: {
         summary: "The scope's flags in Unleash's client format; ETag from the revision, 304 when If-None-Match names it",
-        headers: { type: 'object', properties: { authorization: { type: 'string', description: 'client token <app>:<environment>.<secret> (the secret is not checked before issue 11)' } } },
+        headers: { type: 'object', properties: { authorization: { type: 'string', description: 'client token <app>:<environment>.<secret>; with --auth tokens the secret is an API token with a role there' } } },
         querystring: { type: 'object', additionalProperties: true },
         response: { 200: { type: 'object', additionalProperties: true }, 304: { type: 'null' }, 401: error, 404: error },
       },

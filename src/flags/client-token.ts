@@ -6,8 +6,9 @@ import type { FlagScope } from './source.js';
  * the project's place; `*` stands for the server's own app, as Unleash's all-projects tokens do).
  * A `Bearer ` prefix is accepted, since OpenFeature providers are usually configured that way.
  *
- * The secret is NOT checked yet: tokens and roles come with issue 11. Until then the header only
- * chooses the scope, so the flag endpoints must stay on a trusted network like the rest of the API.
+ * With `promote server --auth tokens` the secret is an API token with a role in that app and
+ * environment (checked by the server, src/server/auth.ts); without authentication it only chooses the
+ * scope, and the flag endpoints stay on loopback like the rest of the API.
  */
 export type TokenParse = { ok: true; scope: FlagScope; secret: string } | { ok: false; message: string };
 

@@ -13,7 +13,7 @@ import { matchesEtag, requireClientToken, scopeOf, type FlagServingContext } fro
  * OFREP's `errorCode` and `errorDetails`.
  */
 export function registerOfrep(app: FastifyInstance, context: FlagServingContext): void {
-  requireClientToken(app, context.serverApp, (reply, message) => reply.status(401).send({ errorCode: 'GENERAL', errorDetails: message }));
+  requireClientToken(app, context, (reply, message) => reply.status(401).send({ errorCode: 'GENERAL', errorDetails: message }));
 
   // OFREP bodies are small JSON documents; an empty one means an empty context
   app.removeContentTypeParser('application/json');

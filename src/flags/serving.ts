@@ -14,7 +14,11 @@ export interface FlagServingContext {
   /** the app a `*` token means: the server's own (promote.yaml's app.name) */
   serverApp: string;
   pool: pg.Pool;
+  /** checks a client token's secret for its scope: undefined when good, else why not. Unset: the secret only names the scope */
+  checkSecret?: ClientSecretCheck;
 }
+
+export type ClientSecretCheck = (secret: string, scope: FlagScope, request: FastifyRequest) => Promise<string | undefined>;
 
 export interface FlagServingOptions {
   pool: pg.Pool;
@@ -24,6 +28,7 @@ export interface FlagServingOptions {
   /** default: a cache over `source`; tests pass their own to watch its listeners */
   cache?: RulesetCache;
   stream?: FlagStreamOptions;
+  checkSecret?: ClientSecretCheck;
 }
 
 /**
@@ -33,7 +38,7 @@ export interface FlagServingOptions {
 export async function flagServing(app: FastifyInstance, options: FlagServingOptions): Promise<void> {
   const source = options.source ?? createPostgresFlagSource(options.pool);
   const cache = options.cache ?? createRulesetCache(source);
-  const context: FlagServingContext = { cache, serverApp: options.serverApp, pool: options.pool };
+  const context: FlagServingContext = { cache, serverApp: options.serverApp, pool: options.pool, ...(options.checkSecret ? { checkSecret: options.checkSecret } : {}) };
   app.addHook('onClose', async () => {
     await cache.close();
     await (source as { close?: () => Promise<void> }).close?.();
@@ -59,10 +64,16 @@ const scopes = new WeakMap<FastifyRequest, FlagScope>();
  * Reads the caller's scope from its client token before any route of the (encapsulated) plugin runs;
  * `refuse` shapes the 401 for the protocol (Unleash: `{error}`, OFREP: `{errorCode, errorDetails}`).
  */
-export function requireClientToken(app: FastifyInstance, serverApp: string, refuse: (reply: FastifyReply, message: string) => FastifyReply = (reply, message) => reply.status(401).send({ error: message })): void {
+export function requireClientToken(
+  app: FastifyInstance,
+  context: Pick<FlagServingContext, 'serverApp' | 'checkSecret'>,
+  refuse: (reply: FastifyReply, message: string) => FastifyReply = (reply, message) => reply.status(401).send({ error: message }),
+): void {
   app.addHook('onRequest', async (request, reply) => {
-    const parsed = scopeFromAuthorization(request.headers.authorization, serverApp);
+    const parsed = scopeFromAuthorization(request.headers.authorization, context.serverApp);
     if (!parsed.ok) return refuse(reply, parsed.message);
+    const refused = await context.checkSecret?.(parsed.secret, parsed.scope, request);
+    if (refused !== undefined) return refuse(reply, refused);
     scopes.set(request, parsed.scope);
     return undefined;
   });

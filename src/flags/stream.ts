@@ -24,7 +24,7 @@ export function registerFlagStream(app: FastifyInstance, context: FlagServingCon
   const retryMs = options.retryMs ?? 1000;
   const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
   const open = new Set<ServerResponse>();
-  requireClientToken(app, context.serverApp);
+  requireClientToken(app, context);
 
   // streams never end on their own: the server's close would wait for them forever
   app.addHook('preClose', (done) => {

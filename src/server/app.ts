@@ -6,8 +6,8 @@ import { flagAdminRoutes } from '../flags/admin-routes.js';
 import { flagServing } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { registerAccess, type Role } from './access.js';
-import { registerAuth, type AuthMode } from './auth.js';
-import type { FailureLimiter } from './auth-failures.js';
+import { clientSecretCheck, registerAuth, type AuthMode } from './auth.js';
+import { FailureLimiter } from './auth-failures.js';
 import { registerCallAudit } from './audit-calls.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerMigrationRoutes } from './migrations.js';
@@ -61,7 +61,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.status(500).send({ error: `unexpected failure: ${redactSecrets((error as Error).message)}` });
   });
   // before every route: who calls (onRequest), then what its roles allow (preValidation)
-  registerAuth(app, { mode: options.auth ?? 'none', spec: options.spec, pool: options.pool, role: options.role ?? 'admin', ...(options.authFailures ? { limiter: options.authFailures } : {}) });
+  const authFailures = options.authFailures ?? new FailureLimiter();
+  registerAuth(app, { mode: options.auth ?? 'none', spec: options.spec, pool: options.pool, role: options.role ?? 'admin', limiter: authFailures });
   registerAccess(app, { spec: options.spec, pool: options.pool });
   registerTokenRoutes(app, { pool: options.pool });
   registerCallAudit(app, { pool: options.pool, app: options.spec.app.name });
@@ -75,7 +76,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerReportedRoutes(app, options);
   registerReportRoutes(app, options);
   await app.register(flagAdminRoutes, { pool: options.pool });
-  await app.register(flagServing, { pool: options.pool, serverApp: options.spec.app.name });
+  await app.register(flagServing, { pool: options.pool, serverApp: options.spec.app.name, ...(options.auth === 'tokens' ? { checkSecret: clientSecretCheck(options.pool, authFailures) } : {}) });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (options.web !== false) registerStatic(app, options.web ? { root: options.web } : {});
   await app.ready();

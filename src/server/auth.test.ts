@@ -223,4 +223,17 @@ describe('authentication with API tokens', () => {
       { seed: 11, numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
     );
   });
+
+  it("takes a flag SDK's client token only with an API token holding a role in its app and environment", async () => {
+    const features = (authorization: string) => call('GET', '/api/client/features', { headers: { authorization }, ip: '10.2.0.1' });
+    const good = await features(`shop:live.${secrets.otto}`);
+    expect(good.status).not.toBe(401);
+    const outsider = await features(`shop:staging.${secrets.elsewhere}`);
+    expect(outsider).toMatchObject({ status: 401, body: { error: 'API token elsewhere has no role in shop/staging' } });
+    const made = await features('shop:staging.orders-service');
+    expect(made.status).toBe(401);
+    expect(made.body.error).toMatch(/^the client token's secret: not a Promote API token/);
+    const ofrep = await call('POST', '/ofrep/v1/evaluate/flags', { headers: { authorization: `Bearer shop:staging.pmt_${'z'.repeat(43)}` }, body: { context: {} }, ip: '10.2.0.1' });
+    expect(ofrep).toMatchObject({ status: 401, body: { errorCode: 'GENERAL', errorDetails: "the client token's secret: unknown API token" } });
+  });
 });

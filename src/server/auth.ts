@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { ANY, type Role } from '../auth/bindings.js';
+import { ANY, roleFor, type Role } from '../auth/bindings.js';
 import { checkToken, type ApiToken } from '../auth/tokens.js';
+import type { ClientSecretCheck } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { describeCaller, meSchema, RoleHeaderError } from './access.js';
 import { FailureLimiter } from './auth-failures.js';
@@ -164,4 +165,23 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.delete('/api/session', { schema: { summary: 'Sign the dashboard out: clears the session cookie', response: { 204: { type: 'null' } } } }, (_request, reply) =>
     reply.status(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send(),
   );
+}
+
+/**
+ * With authentication, a flag SDK's client token `<app>:<environment>.<secret>` carries an API token as
+ * its secret, which must hold a role (any) in that app and environment. Failures count against the
+ * address like any other sign-in.
+ */
+export function clientSecretCheck(pool: pg.Pool, limiter: FailureLimiter): ClientSecretCheck {
+  return async (secret, scope, request) => {
+    const wait = limiter.retryAfter(request.ip);
+    if (wait > 0) return `too many failed sign-ins from this address; retry in ${Math.max(1, Math.ceil(wait / 1000))}s`;
+    const check = await checkToken(pool, secret);
+    if (!check.ok) {
+      limiter.fail(request.ip);
+      return `the client token's secret: ${check.reason}`;
+    }
+    if (roleFor(check.token.bindings, scope.app, scope.environment) === undefined) return `API token ${check.token.name} has no role in ${scope.app}/${scope.environment}`;
+    return undefined;
+  };
 }
