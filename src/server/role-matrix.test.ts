@@ -145,7 +145,7 @@ describe('the role matrix: every route by every caller', () => {
   });
 
   it('answers each call as the policy says: 401 without a token, 403 without the role, and never refuses an allowed caller', async () => {
-    const document = (await api.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>> };
+    const document = (await api.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>> }>();
     const routes = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })));
     expect(routes.length).toBeGreaterThan(50);
     const unclassifiedWrites = routes.filter(({ method, path }) => method !== 'GET' && !PUBLIC(method, path) && !WRITES[`${method} ${path}`]);
@@ -177,7 +177,7 @@ describe('the role matrix: every route by every caller', () => {
           calls += 1;
           const answer = (() => {
             try {
-              return response.json() as { error?: string; auth?: string };
+              return response.json<{ error?: string; auth?: string }>();
             } catch {
               return {};
             }
