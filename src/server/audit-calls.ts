@@ -2,7 +2,8 @@
  * Every API call that asks to change state is an event in the audit trail (issue 11): one `api.call`
  * event per POST/PUT/PATCH/DELETE under /api that a route answered, whatever the status (a 401 or 403
  * refusal and a 400 are evidence too). The event says who (callerOf), how they proved it, from where,
- * which route with which path parameters, the status, and the body's `reason` when it gave one.
+ * which route with which path parameters, the status, and the body's `reason` when it gave one. A call
+ * refused with 401 is recorded as `unauthenticated`, the name it claimed beside it as `claimedActor`.
  *
  * Never recorded: the rest of the body (a sign-in's token, a flag's definition: the state change's own
  * event carries what changed) and any header (Authorization, cookies). Strings pass through
@@ -35,6 +36,8 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Reported data, not operator actions (see the header). */
 const NOT_RECORDED = [/^\/api\/metrics$/, /^\/api\/client(\/|$)/];
 const MAX_TEXT = 1000;
+/** The actor of a call refused with 401: whoever it was, they did not prove it. */
+export const UNAUTHENTICATED = 'unauthenticated';
 
 /** Whether a call of this method on this route pattern is recorded as an `api.call` event. */
 export function recordsCall(method: string, route: string | undefined): route is string {
@@ -63,9 +66,11 @@ export function callEvent(request: FastifyRequest, status: number, serverApp: st
   }
   const body = request.body as { reason?: unknown } | undefined;
   const reason = body !== null && typeof body === 'object' && typeof body.reason === 'string' && body.reason.trim() !== '' ? text(body.reason.trim()) : undefined;
+  // refused for want of credentials: the name it gave (x-promote-actor) is a claim nobody checked
+  const unauthenticated = status === 401 && caller.via === 'none';
   return {
     type: 'api.call',
-    actor: text(caller.actor),
+    actor: unauthenticated ? UNAUTHENTICATED : text(caller.actor),
     app: params.app ?? serverApp ?? null,
     environment: params.environment ?? null,
     data: {
@@ -76,6 +81,7 @@ export function callEvent(request: FastifyRequest, status: number, serverApp: st
       via: caller.via,
       ...(caller.tokenId === undefined ? {} : { tokenId: caller.tokenId }),
       remoteAddress: request.ip,
+      ...(unauthenticated ? { claimedActor: text(caller.actor) } : {}),
       ...(reason === undefined ? {} : { reason }),
     },
   };

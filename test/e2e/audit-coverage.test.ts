@@ -211,14 +211,17 @@ describe('API calls in the audit trail', () => {
       expect(signIn.statusCode).toBe(200);
       const events = (await callEvents()).slice(-4);
       expect(events.map((event) => [event.actor, event.data.route, event.data.status, event.data.via])).toEqual([
-        ['nobody', '/api/environments/:environment/pause', 401, 'none'],
-        ['forger', '/api/environments/:environment/pause', 401, 'none'],
+        // refused for want of credentials: the name they gave is only a claim
+        ['unauthenticated', '/api/environments/:environment/pause', 401, 'none'],
+        ['unauthenticated', '/api/environments/:environment/pause', 401, 'none'],
         // the header cannot rename an authenticated caller
         ['alice', '/api/environments/:environment/pause', real.statusCode, 'token'],
         // a sign-in is recorded as the token's holder, its token nowhere
         ['alice', '/api/session', 200, expect.any(String) as string],
       ]);
+      expect(events.slice(0, 2).map((event) => event.data.claimedActor)).toEqual(['nobody', 'forger']);
       expect(events[2]!.data.tokenId).toEqual(expect.any(Number));
+      expect(events[2]!.data).not.toHaveProperty('claimedActor');
       const all = JSON.stringify(await listEvents(pool, { limit: 10_000 }));
       expect(all).not.toContain(secret);
       expect(all).not.toContain('pmt_forged');
@@ -237,9 +240,11 @@ describe('API calls in the audit trail', () => {
     try {
       const response = await server.inject({ method: 'POST', url: '/api/session', headers: { authorization: bearer, 'x-promote-actor': 'intruder' }, payload: { token: 'tok_auditSignInSecret', reason: 'hello' } });
       expect(response.statusCode).toBe(401);
-      const recorded = (await callEvents()).filter((event) => event.actor === 'intruder');
+      const recorded = (await callEvents()).filter((event) => event.data.claimedActor === 'intruder');
       // refused in onRequest: the body was never parsed, so not even its reason is there
-      expect(recorded.map((event) => event.data)).toEqual([{ method: 'POST', route: '/api/session', params: {}, status: 401, via: 'none', remoteAddress: '127.0.0.1' }]);
+      expect(recorded.map((event) => [event.actor, event.data])).toEqual([
+        ['unauthenticated', { method: 'POST', route: '/api/session', params: {}, status: 401, via: 'none', remoteAddress: '127.0.0.1', claimedActor: 'intruder' }],
+      ]);
       const signedIn = await server.inject({ method: 'POST', url: '/api/session', headers: { authorization: 'Bearer good', 'x-promote-actor': 'hook-passed' }, payload: { token: 'tok_auditSignInSecret' } });
       expect(signedIn.statusCode).toBe(200);
       expect((await callEvents()).filter((event) => event.actor === 'hook-passed').map((event) => event.data.status)).toEqual([200]);
