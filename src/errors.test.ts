@@ -13,6 +13,7 @@ describe('redactSecrets', () => {
     expect(redactSecrets(`Authorization: Bearer ${token} was refused`)).toBe('Authorization: Bearer pmt_*** was refused');
     expect(redactSecrets(`token=${token.slice(0, 20)}`)).toBe('token=pmt_***');
     expect(redactSecrets('promote_rollout_phase and pmt_short stay')).toBe('promote_rollout_phase and pmt_short stay');
+    expect(redactSecrets(`cookie promote_session=pms_${'Q'.repeat(43)}`)).toBe('cookie promote_session=pms_***');
   });
 
   it('still hides a password when a long run of letters is glued to the scheme', () => {

@@ -57,8 +57,8 @@ export function describeCause(cause: unknown): string {
  * so the output is the same.
  */
 export function redactSecrets(text: string): string {
-  // and Promote's own API tokens (pmt_ and base64url; a shorter run too: it may be a cut-off token)
-  return text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@').replace(/\bpmt_[A-Za-z0-9_-]{8,}/g, 'pmt_***');
+  // and Promote's own API tokens and session secrets (pmt_, pms_ and base64url; a shorter run too: it may be cut off)
+  return text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#@\s]*:)([^@/\s]*)@/gi, '$1***@').replace(/\b(pmt|pms)_[A-Za-z0-9_-]{8,}/g, '$1_***');
 }
 
 /** A failure the command has already explained on its own output: the CLI only sets the exit code. */

@@ -112,7 +112,11 @@ export async function checkToken(db: Queryable, secret: string, now = new Date()
   const row = (await query<TokenRow & { secret_sha256: string }>(db, 'checking an API token', `select ${COLUMNS}, secret_sha256 from promote.tokens where secret_sha256 = $1`, [digest])).rows[0];
   // the lookup is by digest; comparing again in constant time costs nothing and keeps timing flat
   if (!row || !timingSafeEqual(Buffer.from(row.secret_sha256), Buffer.from(digest))) return { ok: false, reason: 'unknown API token' };
-  const token = toToken(row);
+  return stillValid(db, toToken(row), now);
+}
+
+/** A known token's own checks: not revoked, not expired; notes its use. */
+async function stillValid(db: Queryable, token: ApiToken, now: Date): Promise<TokenCheck> {
   if (token.revokedAt) return { ok: false, reason: `API token ${token.name} (${token.prefix}…) was revoked at ${token.revokedAt.toISOString()}` };
   if (token.expiresAt && token.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: `API token ${token.name} (${token.prefix}…) expired at ${token.expiresAt.toISOString()}` };
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
@@ -155,4 +159,38 @@ export async function revokeTokens(db: Queryable, tokens: readonly ApiToken[], a
 export async function countActiveTokens(db: Queryable, now = new Date()): Promise<number> {
   const row = (await query<{ count: number }>(db, 'counting active API tokens', 'select count(*)::int as count from promote.tokens where revoked_at is null and (expires_at is null or expires_at > $1)', [now])).rows[0];
   return row?.count ?? 0;
+}
+
+export const SESSION_PREFIX = 'pms_';
+const SESSION_PATTERN = /^pms_[A-Za-z0-9_-]{43}$/;
+
+/** Starts a dashboard session for a checked token; the returned secret goes in the cookie and nowhere else. */
+export async function startSession(db: Queryable, token: ApiToken, expiresAt: Date): Promise<string> {
+  const secret = SESSION_PREFIX + randomBytes(32).toString('base64url');
+  await query(db, `starting a dashboard session for ${token.name}`, 'insert into promote.sessions (secret_sha256, token_id, expires_at) values ($1, $2, $3)', [hashSecret(secret), token.id, expiresAt]);
+  return secret;
+}
+
+/** Checks a session cookie: a live session, and its token still valid (a revoked token ends its sessions). */
+export async function checkSession(db: Queryable, secret: string, now = new Date()): Promise<TokenCheck> {
+  if (!SESSION_PATTERN.test(secret)) return { ok: false, reason: 'not a Promote session; sign in again' };
+  const row = (
+    await query<TokenRow & { session_expires_at: Date | string; ended_at: Date | string | null }>(
+      db,
+      'checking a dashboard session',
+      `select ${COLUMNS.split(', ').map((column) => `t.${column}`).join(', ')}, s.expires_at as session_expires_at, s.ended_at
+         from promote.sessions s join promote.tokens t on t.id = s.token_id where s.secret_sha256 = $1`,
+      [hashSecret(secret)],
+    )
+  ).rows[0];
+  if (!row) return { ok: false, reason: 'unknown session; sign in again' };
+  if (row.ended_at !== null) return { ok: false, reason: 'this session was signed out; sign in again' };
+  if (toDate(row.session_expires_at).getTime() <= now.getTime()) return { ok: false, reason: 'this session expired; sign in again' };
+  return stillValid(db, toToken(row), now);
+}
+
+/** Ends a session (signing out); an unknown or already ended one is left as it is. */
+export async function endSession(db: Queryable, secret: string): Promise<void> {
+  if (!SESSION_PATTERN.test(secret)) return;
+  await query(db, 'ending a dashboard session', 'update promote.sessions set ended_at = now() where secret_sha256 = $1 and ended_at is null', [hashSecret(secret)]);
 }

@@ -9,6 +9,11 @@
  * event carries what changed) and any header (Authorization, cookies). Strings pass through
  * redactSecrets, so a database URL with a password in a path parameter is masked.
  *
+ * Not recorded either: a 401 to a call that presented no credentials at all, and a 429 (an address
+ * turned away after repeated failures). Anyone can send those without end; recording each would let
+ * an anonymous flood grow the trail and queue behind its lock. A call with a wrong token is recorded,
+ * and an address gets at most 10 of those a minute before its 429s.
+ *
  * Not recorded: what apps and their SDKs report (POST /api/metrics, /api/client/*, POST /feedback):
  * data, not operator actions, sent by every instance many times a minute. A path no route matches is
  * not recorded either: it changed nothing and has no route pattern to name.
@@ -88,10 +93,16 @@ export function callEvent(request: FastifyRequest, status: number, serverApp: st
 }
 
 /** Registers the hook; call before the routes, so every route (plugins' too) passes through it. */
+/** Refusals anyone could send without end (see the header): nothing presented, or already turned away. */
+function anonymousNoise(request: FastifyRequest, status: number): boolean {
+  if (status === 429) return true;
+  return status === 401 && request.headers.authorization === undefined && !/(^|;\s*)promote_session=/.test(String(request.headers.cookie ?? ''));
+}
+
 export function registerCallAudit(app: FastifyInstance, options: CallAuditOptions): void {
   let log = options.log;
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!recordsCall(request.method, request.routeOptions.url)) return payload;
+    if (!recordsCall(request.method, request.routeOptions.url) || anonymousNoise(request, reply.statusCode)) return payload;
     let event: EventInput | undefined;
     try {
       event = callEvent(request, reply.statusCode, options.app);

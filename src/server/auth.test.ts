@@ -151,12 +151,13 @@ describe('authentication with API tokens', () => {
     expect((await verifyEventChain(db)).ok).toBe(true);
   });
 
-  it('signs the dashboard in with an HttpOnly cookie; a change by cookie needs the CSRF header; signing out clears it', async () => {
+  it('signs the dashboard in with a session cookie that is not the token; a change by cookie needs the CSRF header; signing out ends the session for good', async () => {
     const signIn = await call('POST', '/api/session', { body: { token: secrets.otto } });
     expect(signIn.status).toBe(200);
     expect(signIn.body).toMatchObject({ actor: 'otto', via: 'session' });
     const cookie = String(signIn.headers['set-cookie']);
-    expect(cookie).toMatch(/^promote_session=pmt_[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    expect(cookie).toMatch(/^promote_session=pms_[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    expect(cookie).not.toContain(secrets.otto);
     const session = cookie.split(';')[0]!;
     expect((await call('GET', '/api/me', { headers: { cookie: `theme=dark; ${session}` } })).body).toMatchObject({ actor: 'otto', via: 'session' });
     const forgedForm = await call('POST', '/api/environments/staging/pause', { headers: { cookie: session }, body: {} });
@@ -165,7 +166,19 @@ describe('authentication with API tokens', () => {
     const signOut = await call('DELETE', '/api/session', { headers: { cookie: session } });
     expect(signOut.status).toBe(204);
     expect(String(signOut.headers['set-cookie'])).toContain('promote_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0');
-    expect((await call('POST', '/api/session', { body: { token: 'nope' } })).status).toBe(401);
+    // a copy of the cookie kept after signing out is worth nothing
+    expect((await call('GET', '/api/me', { headers: { cookie: session }, ip: '10.3.0.1' })).body).toMatchObject({ error: 'this session was signed out; sign in again', auth: 'token' });
+    // the token itself is not a session, and a wrong token does not sign in
+    expect((await call('GET', '/api/me', { headers: { cookie: `promote_session=${secrets.otto}` }, ip: '10.3.0.1' })).body.error).toBe('not a Promote session; sign in again');
+    expect((await call('POST', '/api/session', { body: { token: 'nope' }, ip: '10.3.0.1' })).status).toBe(401);
+  });
+
+  it("ends a token's sessions when the token is revoked", async () => {
+    const { secret, token } = await createToken(db, { name: 'short-lived', bindings: [parseBinding('viewer')], actor: 'test' });
+    const session = String((await call('POST', '/api/session', { body: { token: secret } })).headers['set-cookie']).split(';')[0]!;
+    expect((await call('GET', '/api/me', { headers: { cookie: session } })).status).toBe(200);
+    await db.query('update promote.tokens set revoked_at = now() where id = $1', [token.id]);
+    expect((await call('GET', '/api/me', { headers: { cookie: session }, ip: '10.3.0.2' })).body.error).toMatch(/^API token short-lived \(pmt_.{6}…\) was revoked at /);
   });
 
   it('turns an address away with 429 and Retry-After after repeated failures, even with a good token, and no other address', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { ANY, roleFor, type Role } from '../auth/bindings.js';
-import { checkToken, type ApiToken } from '../auth/tokens.js';
+import { checkSession, checkToken, endSession, startSession, type ApiToken } from '../auth/tokens.js';
 import type { ClientSecretCheck } from '../flags/serving.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { describeCaller, meSchema, RoleHeaderError } from './access.js';
@@ -10,9 +10,9 @@ import { callerOf, setCaller } from './caller.js';
 
 /**
  * Who is calling. `none`: nobody proves anything, every caller gets the server's role (loopback only,
- * enforced by `promote server`). `tokens`: every route but the public ones needs an API token, as
- * `Authorization: Bearer <token>` or as the dashboard's session cookie, which holds the same token
- * HttpOnly so page scripts never see it.
+ * enforced by `promote server`). `tokens`: every route but the public ones needs an API token as
+ * `Authorization: Bearer <token>`, or the dashboard's session cookie: a session secret of its own
+ * (HttpOnly, so page scripts never see it), started by signing in with a token and ended by signing out.
  */
 export const AUTH_MODES = ['none', 'tokens'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
@@ -93,13 +93,13 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const limiter = options.limiter ?? new FailureLimiter();
 
   /** checks a presented token, counting failures per address; answers the refusal itself */
-  async function authenticate(request: FastifyRequest, reply: FastifyReply, secret: string): Promise<ApiToken | undefined> {
+  async function authenticate(request: FastifyRequest, reply: FastifyReply, secret: string, via: 'token' | 'session'): Promise<ApiToken | undefined> {
     const wait = limiter.retryAfter(request.ip);
     if (wait > 0) {
       tooMany(reply, wait);
       return undefined;
     }
-    const check = await checkToken(pool, secret);
+    const check = via === 'token' ? await checkToken(pool, secret) : await checkSession(pool, secret);
     if (check.ok) return check.token;
     limiter.fail(request.ip);
     unauthorized(reply, check.reason);
@@ -117,7 +117,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     const presented = presentedCredentials(request);
     if (presented === undefined) return unauthorized(reply, 'this server requires an API token');
     if ('malformed' in presented) return unauthorized(reply, presented.malformed);
-    const token = await authenticate(request, reply, presented.secret);
+    const token = await authenticate(request, reply, presented.secret, presented.via);
     if (!token) return reply;
     if (presented.via === 'session' && WRITES.has(request.method) && headerValue(request, CSRF_HEADER) !== '1') {
       return refuse(reply, 403, { error: `a change made with the dashboard's session cookie must carry the header ${CSRF_HEADER}: 1`, hint: 'scripts and tools should send Authorization: Bearer <token> instead of the cookie' });
@@ -130,7 +130,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     '/api/session',
     {
       schema: {
-        summary: 'Sign the dashboard in with an API token: answers who that is and sets an HttpOnly session cookie holding it',
+        summary: 'Sign the dashboard in with an API token: answers who that is and sets an HttpOnly cookie with a new session (not the token)',
         body: { type: 'object', properties: { token: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['token'], additionalProperties: false },
         response: {
           200: meSchema,
@@ -144,7 +144,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     },
     async (request, reply) => {
       if (mode === 'none') return reply.status(409).send({ error: 'this server runs without authentication (promote server --auth none): there is nothing to sign in to' });
-      const token = await authenticate(request, reply, (request.body as { token: string }).token.trim());
+      const token = await authenticate(request, reply, (request.body as { token: string }).token.trim(), 'token');
       if (!token) return reply;
       setCaller(request, { actor: token.name, via: 'session', tokenId: token.id, bindings: token.bindings });
       let me;
@@ -156,15 +156,19 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
       }
       if (!me) return reply.status(403).send({ error: `${token.name} has no role in ${spec.app.name}`, hint: 'sign in with a token that has a role in this app' });
       const untilExpiry = token.expiresAt ? Math.floor((token.expiresAt.getTime() - Date.now()) / 1000) : SESSION_MAX_AGE_S;
+      const maxAge = Math.max(1, Math.min(SESSION_MAX_AGE_S, untilExpiry));
+      const session = await startSession(pool, token, new Date(Date.now() + maxAge * 1000));
       const secure = request.protocol === 'https' ? '; Secure' : '';
-      void reply.header('set-cookie', `${SESSION_COOKIE}=${(request.body as { token: string }).token.trim()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.max(1, Math.min(SESSION_MAX_AGE_S, untilExpiry))}${secure}`);
+      void reply.header('set-cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${secure}`);
       return reply.header('cache-control', 'no-store').send(me);
     },
   );
 
-  app.delete('/api/session', { schema: { summary: 'Sign the dashboard out: clears the session cookie', response: { 204: { type: 'null' } } } }, (_request, reply) =>
-    reply.status(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send(),
-  );
+  app.delete('/api/session', { schema: { summary: 'Sign the dashboard out: ends the session for good and clears its cookie', response: { 204: { type: 'null' } } } }, async (request, reply) => {
+    const session = cookieValue(request, SESSION_COOKIE);
+    if (session && mode === 'tokens') await endSession(pool, session);
+    return reply.status(204).header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send();
+  });
 }
 
 /**

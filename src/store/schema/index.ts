@@ -8,6 +8,7 @@ import flagSafeguards from './007-flag-safeguards.js';
 import approvalAttempts from './008-approval-attempts.js';
 import notifications from './009-notifications.js';
 import tokens from './010-tokens.js';
+import sessions from './011-sessions.js';
 
 /** One versioned step of the store's own schema; never edit one that has shipped, add the next. */
 export interface StoreMigration {
@@ -16,4 +17,4 @@ export interface StoreMigration {
   sql: string;
 }
 
-export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards, approvalAttempts, notifications, tokens];
+export const storeMigrations: readonly StoreMigration[] = [core, traffic, rolloutEngine, analysis, migrationHistory, flags, flagSafeguards, approvalAttempts, notifications, tokens, sessions];
