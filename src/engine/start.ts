@@ -41,8 +41,8 @@ export async function startRollout(db: Queryable, input: StartRolloutInput): Pro
     });
   }
   return withTransaction(db, async (tx) => {
-    await upsertApp(tx, { name: spec.app.name });
-    await syncEnvironments(tx, spec.app.name, spec.environments.map((each) => each.name));
+    await upsertApp(tx, { name: spec.app.name, actor });
+    await syncEnvironments(tx, spec.app.name, spec.environments.map((each) => each.name), actor);
     // a setFlag step may name a flag that exists only in the store
     const stored = await listFlags(tx, { app: spec.app.name, environment });
     const planned = planRollout(spec, environment, { ...input.planContext, knownFlags: new Set([...(input.planContext?.knownFlags ?? []), ...stored.map((flag) => flag.name)]) });

@@ -100,6 +100,8 @@ describe('authentication with API tokens', () => {
     const started = await call('POST', '/api/deploy', { token: secrets.otto, headers: { 'x-promote-actor': 'root' }, body: { version: '1.0.0', environment: 'staging' } });
     expect(started.status).toBe(201);
     expect((await getRollout(db, started.body.id as number))?.createdBy).toBe('otto');
+    // the environments the first deploy recorded are in the trail as the deployer's doing
+    expect((await db.query<{ actor: string }>(`select actor from promote.events where type = 'environments.changed'`)).rows).toEqual([{ actor: 'otto' }]);
     const live = await call('POST', '/api/deploy', { token: secrets.otto, body: { version: '1.0.0', environment: 'live' } });
     expect(live).toMatchObject({ status: 403, body: { error: 'role viewer may not deploy in live' } });
     // the header lowers, never raises

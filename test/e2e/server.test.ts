@@ -87,7 +87,7 @@ describe('the HTTP API', () => {
   });
 
   it('will not listen beyond loopback while it has no authentication', async () => {
-    const result = await runInProcess(['server', '--listen', '0.0.0.0:7070'], { cwd: '/', env: {} });
+    const result = await runInProcess(['server', '--listen', '0.0.0.0:7070', '--auth', 'none'], { cwd: '/', env: {} });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/listens on loopback only/);
   });

@@ -29,6 +29,8 @@ export function registerServer(program: Command, context: () => CliContext): voi
       const role: Role = options.role;
       const listen = parseListen(options.listen, '--listen');
       if (options.auth !== undefined && !(AUTH_MODES as readonly string[]).includes(options.auth)) throw new UsageError(`--auth ${options.auth}: expected ${AUTH_MODES.join(' or ')}`);
+      // refused before reading anything: no store or promote.yaml could make this allowed
+      if (options.auth === 'none') chooseAuth('none', 0, listen.host, options.listen);
       const { spec, configDir } = await loadConfig(ctx);
       const databaseUrl = ctx.globals.databaseUrl ?? ctx.io.env.DATABASE_URL;
       const store = await openStore(databaseUrl ? { databaseUrl, log: ctx.log } : { home: defaultHome(ctx.io.cwd, ctx.io.env), log: ctx.log });
