@@ -4,10 +4,11 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInProcess } from '../../test/helpers/cli.js';
 import { createStorePool } from '../../test/helpers/database.js';
+import { specFromYaml } from '../../test/helpers/spec.js';
 import { scratchFolder } from '../../test/helpers/scratch.js';
 import { startRollout } from '../engine/start.js';
 import { putFlag } from '../flags/store.js';
-import { parseSpec, type PromoteSpec } from '../spec/index.js';
+import type { PromoteSpec } from '../spec/index.js';
 import { createRelease, getRollout, listEvents, upsertApp } from '../store/index.js';
 import { ACTIONS, can, effectiveRole, ROLES, unclassifiedRoutes, type Action, type Role } from './access.js';
 import { buildServer } from './app.js';
@@ -32,11 +33,7 @@ strategies:
       - promote: {}
 `;
 
-function specOf(text: string): PromoteSpec {
-  const parsed = parseSpec(text, { file: 'promote.yaml' });
-  if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
-  return parsed.spec;
-}
+const specOf = specFromYaml;
 
 describe('can(role, action, environment)', () => {
   const spec = specOf(specText);

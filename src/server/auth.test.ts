@@ -3,10 +3,10 @@ import type pg from 'pg';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorePool } from '../../test/helpers/database.js';
+import { specFromYaml } from '../../test/helpers/spec.js';
 import { parseBinding } from '../auth/bindings.js';
 import { createToken } from '../auth/tokens.js';
 import { createReporter } from '../sdk/report.js';
-import { parseSpec, type PromoteSpec } from '../spec/index.js';
 import { createRelease, getRollout, upsertApp, verifyEventChain } from '../store/index.js';
 import { buildServer } from './app.js';
 import { FailureLimiter } from './auth-failures.js';
@@ -30,11 +30,7 @@ strategies:
       - promote: {}
 `;
 
-function specOf(text: string): PromoteSpec {
-  const parsed = parseSpec(text, { file: 'promote.yaml' });
-  if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
-  return parsed.spec;
-}
+const specOf = specFromYaml;
 
 type Answer = { status: number; body: Record<string, unknown>; headers: Record<string, unknown> };
 

@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorePool } from '../../test/helpers/database.js';
+import { specFromYaml } from '../../test/helpers/spec.js';
 import { parseBinding } from '../auth/bindings.js';
 import { createToken } from '../auth/tokens.js';
 import { startRollout } from '../engine/start.js';
 import { putFlag } from '../flags/store.js';
-import { parseSpec, type PromoteSpec } from '../spec/index.js';
 import { createRelease, upsertApp } from '../store/index.js';
 import { buildServer } from './app.js';
 
@@ -125,9 +125,7 @@ describe('the role matrix: every route by every caller', () => {
 
   beforeAll(async () => {
     ({ pool: db } = await createStorePool());
-    const parsed = parseSpec(specText, { file: 'promote.yaml' });
-    if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
-    const spec: PromoteSpec = parsed.spec;
+    const spec = specFromYaml(specText);
     await upsertApp(db, { name: 'shop' });
     await createRelease(db, { app: 'shop', version: '1.0.0', digest: `sha256:${'a'.repeat(64)}`, migrationChecksums: {} });
     for (const environment of ['staging', 'live'] as const) {

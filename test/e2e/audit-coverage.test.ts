@@ -15,7 +15,8 @@ import { createToken } from '../../src/auth/tokens.js';
 import { startRollout } from '../../src/engine/start.js';
 import { registerCallAudit } from '../../src/server/audit-calls.js';
 import { buildServer } from '../../src/server/app.js';
-import { parseSpec, type PromoteSpec } from '../../src/spec/index.js';
+import type { PromoteSpec } from '../../src/spec/index.js';
+import { specFromYaml } from '../helpers/spec.js';
 import { createRelease, listEvents, updateRolloutState, upsertApp, verifyEventChain, type PromoteEvent } from '../../src/store/index.js';
 
 // production's database URL carries this password; a bearer value is sent with every call: neither may reach the trail
@@ -80,11 +81,7 @@ strategies:
       - promote: {}
 `;
 
-function specOf(): PromoteSpec {
-  const parsed = parseSpec(specText, { file: 'promote.yaml' });
-  if (!parsed.ok) throw new Error(parsed.problems.map((problem) => problem.message).join('\n'));
-  return parsed.spec;
-}
+const specOf = (): PromoteSpec => specFromYaml(specText);
 
 describe('API calls in the audit trail', () => {
   let pool: pg.Pool;
