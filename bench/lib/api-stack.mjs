@@ -12,8 +12,11 @@ const environmentYaml = (name) => `  - name: ${name}
     strategy: canary
 `;
 
-/** `environments` in promotion order; `prepare(pool)` runs after the store is set up, before the API starts. */
-export async function startApiStack({ root, prefix, app, environments, prepare = async () => undefined }) {
+/**
+ * `environments` in promotion order; `prepare(pool)` runs after the store is set up, before the API starts;
+ * `serverOptions` go to buildServer (e.g. `{ auth: 'tokens' }`).
+ */
+export async function startApiStack({ root, prefix, app, environments, prepare = async () => undefined, serverOptions = {} }) {
   const dist = (path) => import(join(root, 'dist', path));
   const { ensureEmbeddedPostgres } = await dist('store/embedded/server.js');
   const { migrateStore } = await dist('store/migrate.js');
@@ -44,10 +47,11 @@ ${environments.map(environmentYaml).join('')}strategies:
 `;
   const spec = parseSpec(text, { file: 'promote.yaml' });
   if (!spec.ok) throw new Error(`the bench spec does not parse: ${spec.problems.map((problem) => problem.message).join('; ')}`);
-  const api = await buildServer({ pool, spec: spec.spec });
+  const api = await buildServer({ pool, spec: spec.spec, ...serverOptions });
   const base = await api.listen({ host: '127.0.0.1', port: 0 });
   return {
     pool,
+    spec: spec.spec,
     databaseUrl: server.url,
     base,
     async close() {
