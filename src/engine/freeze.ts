@@ -184,3 +184,30 @@ export function formatInstant(instant: Date): string {
 export function frozenReason(window: string, until: number): string {
   return `frozen by ${window} until ${formatInstant(new Date(until))}`;
 }
+
+/** What `promote freeze`, `GET /api/environments/:environment/freeze` and the overview say about one environment. */
+export interface FreezeState {
+  environment: string;
+  /** null: the environment has no freeze windows */
+  mode: 'refuse' | 'wait' | null;
+  timezone: string | null;
+  /** the window freezing the environment now; `until` is when deploys may go again (touching windows chained) */
+  frozen: { window: string; since: string; until: string } | null;
+  /** the next window to begin once the environment is open (one starting inside the current freeze changes nothing for a deploy) */
+  next: { window: string; startsAt: string; endsAt: string } | null;
+}
+
+/** One environment's freeze state at `at`: the single computation the CLI, the API and the dashboard share. */
+export function freezeState(environment: { name: string; freeze?: FreezeSpec | undefined }, at: Date): FreezeState {
+  const freeze = environment.freeze;
+  const now = frozenUntil(freeze, at);
+  // the next window to begin after this freeze is over: one starting inside it changes nothing for a deploy
+  const next = nextFreeze(freeze, now ? new Date(now.endsAt.getTime() - 1) : at);
+  return {
+    environment: environment.name,
+    mode: freeze?.mode ?? null,
+    timezone: freeze?.timezone ?? null,
+    frozen: now ? { window: now.window, since: now.startsAt.toISOString(), until: now.endsAt.toISOString() } : null,
+    next: next ? { window: next.window, startsAt: next.startsAt.toISOString(), endsAt: next.endsAt.toISOString() } : null,
+  };
+}

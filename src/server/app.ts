@@ -10,6 +10,7 @@ import { clientSecretCheck, registerAuth, type AuthMode } from './auth.js';
 import { FailureLimiter } from './auth-failures.js';
 import { registerCallAudit } from './audit-calls.js';
 import { registerDashboardRoutes } from './dashboard.js';
+import { registerFreezeRoutes } from './freeze.js';
 import { registerMigrationRoutes } from './migrations.js';
 import { registerReleaseRoutes } from './releases.js';
 import { registerReportRoutes } from './report.js';
@@ -51,7 +52,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof PromoteError) {
-      const status = error.status ?? (error.exitCode === ExitCode.usage ? 400 : /has no|is not recorded|no rollout/.test(error.message) ? 404 : 409);
+      // an error about something unknown says so with its status (notFound: 404); the rest are refusals of what the caller asked now
+      const status = error.status ?? (error.exitCode === ExitCode.usage ? 400 : 409);
       return reply.status(status).send({ error: redactSecrets(error.message), ...(error.hint ? { hint: redactSecrets(error.hint) } : {}) });
     }
     const validation = (error as { validation?: unknown }).validation;
@@ -72,6 +74,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerStream(app, { pool: options.pool, app: options.spec.app.name });
   registerDashboardRoutes(app, options);
   registerTrafficSeries(app, options);
+  registerFreezeRoutes(app, options);
   registerMigrationRoutes(app, options);
   registerReportedRoutes(app, options);
   registerReportRoutes(app, options);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { freezeState } from '../engine/freeze.js';
 import { describeStep, type PlannedStep, type RolloutPlan } from '../engine/plan.js';
 import { startRollback } from '../engine/rollback.js';
 import { parseCondition } from '../spec/condition.js';
@@ -7,6 +8,7 @@ import type { PromoteSpec } from '../spec/index.js';
 import { appendEvent, getRollout, getTraffic, listEvents, type Rollout } from '../store/index.js';
 import { isProduction } from './access.js';
 import { callerOf } from './caller.js';
+import { freezeSchemas } from './freeze.js';
 import { rolloutView } from './stream.js';
 
 /**
@@ -47,8 +49,11 @@ export async function readOverview(pool: pg.Pool, spec: PromoteSpec) {
   const releaseIds = [...healthy.values(), ...active.values(), ...finished.values()].flatMap((rollout) => [rollout.releaseId, rollout.stableReleaseId ?? 0]);
   const versions = await versionsOf(pool, [...new Set(releaseIds)].filter((id) => id > 0));
   const withVersion = (rollout: Rollout | undefined) => (rollout ? { ...rolloutView(rollout), version: versions.get(rollout.releaseId) ?? null, stableVersion: rollout.stableReleaseId ? (versions.get(rollout.stableReleaseId) ?? null) : null } : null);
+  const at = new Date();
   const environments = await Promise.all(
     spec.environments.map(async (environment) => {
+      // the same answer as GET /api/environments/:environment/freeze; null without freeze windows
+      const freeze = environment.freeze ? freezeState(environment, at) : undefined;
       const traffic = await getTraffic(pool, app, environment.name);
       const trafficVersions = (traffic?.config.versions ?? []) as Array<{ name: string; weight: number }>;
       const running = healthy.get(environment.name);
@@ -61,6 +66,7 @@ export async function readOverview(pool: pg.Pool, spec: PromoteSpec) {
         active: withVersion(active.get(environment.name)),
         lastFinished: withVersion(finished.get(environment.name)),
         weights: traffic ? Object.fromEntries(trafficVersions.map((version) => [version.name, version.weight])) : null,
+        freeze: freeze ? { frozen: freeze.frozen, next: freeze.next } : null,
       };
     }),
   );
@@ -180,6 +186,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
                     active: nullableObject,
                     lastFinished: nullableObject,
                     weights: { type: ['object', 'null'], additionalProperties: { type: 'number' } },
+                    freeze: { type: ['object', 'null'], properties: { frozen: freezeSchemas.frozen, next: freezeSchemas.next }, required: ['frozen', 'next'] },
                   },
                   required: ['name', 'production', 'running', 'active', 'lastFinished', 'weights'],
                 },

@@ -1,35 +1,25 @@
 import type { Command } from 'commander';
-import { formatInstant, frozenUntil, nextFreeze, type FreezeMoment } from '../../engine/freeze.js';
+import { formatInstant, freezeState, type FreezeMoment, type FreezeState } from '../../engine/freeze.js';
 import type { EnvironmentSpec } from '../../spec/index.js';
 import type { CliContext } from '../io.js';
 import { printJson, printTable } from '../output.js';
 import { findEnvironment, loadConfig } from '../spec.js';
 
-export interface FreezeState {
+/** `promote freeze --json`: the shared state, with `frozen` as a yes/no and the window freezing it as `now` (the CLI's documented shape). */
+export interface FreezeRow {
   environment: string;
-  mode: 'refuse' | 'wait' | null;
+  mode: FreezeState['mode'];
   timezone: string | null;
   frozen: boolean;
-  /** the window freezing the environment now; `until` is when deploys may go again (touching windows chained) */
-  now: { window: string; since: string; until: string } | null;
-  next: { window: string; startsAt: string; endsAt: string } | null;
+  now: FreezeState['frozen'];
+  next: FreezeState['next'];
 }
 
-/** Each environment's freeze state at `at`: frozen by which window until when, or open, and the next window. */
-export function freezeStates(environments: readonly EnvironmentSpec[], at: Date): FreezeState[] {
+/** Each environment's freeze state at `at`, as `promote freeze` prints it. */
+export function freezeRows(environments: readonly EnvironmentSpec[], at: Date): FreezeRow[] {
   return environments.map((environment) => {
-    const freeze = environment.freeze;
-    const now = frozenUntil(freeze, at);
-    // the next window to begin after this freeze is over: one starting inside it changes nothing for a deploy
-    const next = nextFreeze(freeze, now ? new Date(now.endsAt.getTime() - 1) : at);
-    return {
-      environment: environment.name,
-      mode: freeze?.mode ?? null,
-      timezone: freeze?.timezone ?? null,
-      frozen: now !== undefined,
-      now: now ? { window: now.window, since: now.startsAt.toISOString(), until: now.endsAt.toISOString() } : null,
-      next: next ? { window: next.window, startsAt: next.startsAt.toISOString(), endsAt: next.endsAt.toISOString() } : null,
-    };
+    const state = freezeState(environment, at);
+    return { environment: state.environment, mode: state.mode, timezone: state.timezone, frozen: state.frozen !== null, now: state.frozen, next: state.next };
   });
 }
 
@@ -46,9 +36,9 @@ export function registerFreeze(program: Command, context: () => CliContext): voi
       const ctx = context();
       const { spec } = await loadConfig(ctx);
       const environments = options.env !== undefined ? [findEnvironment(spec, options.env)] : spec.environments;
-      const states = freezeStates(environments, new Date());
+      const states = freezeRows(environments, new Date());
       if (options.json) return printJson(ctx.io, states);
-      printTable<FreezeState>(ctx.io, states, [
+      printTable<FreezeRow>(ctx.io, states, [
         { header: 'ENVIRONMENT', value: (row) => row.environment },
         { header: 'NOW', value: (row) => (row.now ? `frozen by ${row.now.window} until ${formatInstant(new Date(row.now.until))} (${row.mode === 'wait' ? 'deploys wait' : 'deploys refused'})` : row.mode === null ? 'open (no freeze windows)' : 'open') },
         { header: 'NEXT WINDOW', value: (row) => (row.next ? span({ window: row.next.window, startsAt: new Date(row.next.startsAt), endsAt: new Date(row.next.endsAt) }) : '-') },
