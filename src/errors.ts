@@ -24,6 +24,14 @@ export class PromoteError extends Error {
   }
 }
 
+/**
+ * Something the caller named that does not exist: a rollout, an environment, a release, a flag. The API
+ * answers 404; everything else a PromoteError says is a conflict (409) unless it gives its own status.
+ */
+export function notFound(message: string, options: { cause?: unknown; exitCode?: ExitCode; hint?: string } = {}): PromoteError {
+  return new PromoteError(message, { ...options, status: 404 });
+}
+
 /** Bad command-line usage: a missing argument, an unknown option, a malformed value. Exit code 2. */
 export class UsageError extends PromoteError {
   constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {

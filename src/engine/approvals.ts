@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { formatDuration } from '../spec/duration.js';
 import { appendEvent, countValidApprovals, recordApproval, withTransaction, type Approval, type ApprovalDecision, type Queryable } from '../store/index.js';
 import { selfApprovalRefusal } from '../store/approvals.js';
@@ -62,7 +62,7 @@ export async function approveRollout(db: Queryable, request: ApprovalRequest): P
         [rolloutId],
       )
     ).rows[0];
-    if (!row || row.app !== app) throw new PromoteError(`no rollout #${rolloutId} of ${app}`);
+    if (!row || row.app !== app) throw notFound(`no rollout #${rolloutId} of ${app}`);
     // who comes before when: the starter is refused whatever the rollout's state
     if (row.created_by !== null && approver === row.created_by) throw selfApprovalRefusal(approver, rolloutId, decision);
     const { plan, state } = row;

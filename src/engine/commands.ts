@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { appendEvent, getActiveRollout, listRollouts, withTransaction, type Queryable, type Rollout } from '../store/index.js';
 import { addCommand } from '../store/rollout-engine.js';
 import { refuseCommand } from './decide.js';
@@ -20,7 +20,7 @@ export interface CommandRequest {
 export async function sendCommand(db: Queryable, request: CommandRequest): Promise<Rollout> {
   const { app, environment, kind, actor } = request;
   const rollout = kind === 'retry' ? (await listRollouts(db, { app, environment, limit: 1 }))[0] : await getActiveRollout(db, app, environment);
-  if (!rollout) throw new PromoteError(`${app} has no ${kind === 'retry' ? '' : 'active '}rollout in ${environment} to ${kind}`);
+  if (!rollout) throw notFound(`${app} has no ${kind === 'retry' ? '' : 'active '}rollout in ${environment} to ${kind}`);
   const refusal = refuseCommand(rollout.phase, kind);
   if (refusal) throw new PromoteError(`rollout #${rollout.id}: ${refusal}`);
   const command: Command =

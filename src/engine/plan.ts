@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { formatDuration } from '../spec/duration.js';
 import { formatPath, type HookSpec, type AnalysisStepSpec, type ApprovalStepSpec, type PathSegment, type PromoteSpec, type SetFlagStepSpec, type StepSpec, type TestStepSpec, type VerifyStepSpec } from '../spec/index.js';
 
@@ -67,7 +67,7 @@ const SKIPPED_IN_ROLLBACK: ReadonlySet<PlannedStep['kind']> = new Set(['analysis
 
 export function planRollout(spec: PromoteSpec, environmentName: string, context: PlanContext = {}): RolloutPlan {
   const environment = spec.environments.find((each) => each.name === environmentName);
-  if (!environment) throw new PromoteError(`no environment "${environmentName}" in promote.yaml; expected one of ${spec.environments.map((each) => each.name).join(', ')}`, { exitCode: 2 });
+  if (!environment) throw notFound(`no environment "${environmentName}" in promote.yaml; expected one of ${spec.environments.map((each) => each.name).join(', ')}`, { exitCode: 2 });
   const strategy = spec.strategies[environment.strategy];
   if (!strategy) throw new PromoteError(`environment ${environmentName} uses strategy "${environment.strategy}", which promote.yaml does not define`, { exitCode: 2 });
   const problems: PlanProblem[] = [];

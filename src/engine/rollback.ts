@@ -1,6 +1,7 @@
 import { PromoteError } from '../errors.js';
 import type { PromoteSpec } from '../spec/index.js';
 import type { Queryable, Rollout } from '../store/index.js';
+import { planRollout } from './plan.js';
 import { startRollout } from './start.js';
 
 /**
@@ -9,6 +10,8 @@ import { startRollout } from './start.js';
  * and the API's POST /api/environments/:env/rollback both start it here.
  */
 export async function startRollback(db: Queryable, input: { spec: PromoteSpec; environment: string; to?: string; actor: string }): Promise<Rollout> {
+  // an unknown environment is said as such (404), not as one with no earlier release to return to (409)
+  planRollout(input.spec, input.environment, { rollback: true });
   const version = input.to ?? (await previousHealthyVersion(db, input.spec.app.name, input.environment));
   return startRollout(db, { spec: input.spec, environment: input.environment, version, actor: input.actor, planContext: { rollback: true } });
 }

@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { listFlags } from '../flags/store-flags.js';
 import type { PromoteSpec } from '../spec/index.js';
 import { appendEvent, createRollout, getRelease, syncEnvironments, upsertApp, withTransaction, type Queryable, type Rollout } from '../store/index.js';
@@ -50,7 +50,7 @@ export async function startRollout(db: Queryable, input: StartRolloutInput): Pro
     const plan = waits ? { ...planned, frozenUntil: { window: frozen.window, until: frozen.endsAt.getTime() } } : planned;
     const release = await getRelease(tx, spec.app.name, version);
     if (!release) {
-      throw new PromoteError(`release ${version} of ${spec.app.name} is not recorded`, { exitCode: 2, hint: `record it first: promote release create ${version} --artifact <path>` });
+      throw notFound(`release ${version} of ${spec.app.name} is not recorded`, { exitCode: 2, hint: `record it first: promote release create ${version} --artifact <path>` });
     }
     const position = spec.environments.findIndex((each) => each.name === environment);
     const before = position > 0 ? spec.environments[position - 1]!.name : undefined;

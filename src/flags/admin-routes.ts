@@ -8,7 +8,6 @@ import {
   deleteSegment,
   disableFlag,
   enableFlag,
-  FlagConflictError,
   flagHistory,
   FlagNotFoundError,
   FlagValidationError,
@@ -110,9 +109,9 @@ const sendWrite = (reply: FastifyReply, written: FlagWrite) => reply.status(writ
 /** 400 with every bad field, 404 for what does not exist, 409 for a lost race or a refused change. */
 function sendError(error: Error, reply: FastifyReply): FastifyReply {
   if (error instanceof FlagValidationError) return reply.status(400).send({ error: error.message, problems: error.problems.map(({ field, message }) => ({ field, message })) });
-  if (error instanceof FlagNotFoundError) return reply.status(404).send({ error: redactSecrets(error.message), ...(error.hint ? { hint: error.hint } : {}) });
+  // FlagNotFoundError carries 404 and FlagConflictError 409; an error from elsewhere keeps the status it gives (403, 423…)
   if (error instanceof PromoteError) {
-    const status = error instanceof FlagConflictError ? 409 : error.exitCode === ExitCode.usage ? 400 : 409;
+    const status = error.status ?? (error.exitCode === ExitCode.usage ? 400 : 409);
     return reply.status(status).send({ error: redactSecrets(error.message), ...(error.hint ? { hint: redactSecrets(error.hint) } : {}) });
   }
   const validation = (error as { validation?: unknown }).validation;

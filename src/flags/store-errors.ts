@@ -29,7 +29,7 @@ export class FlagValidationError extends UsageError {
 /** An app, environment, flag, segment or schedule that does not exist (API: 404). */
 export class FlagNotFoundError extends PromoteError {
   constructor(message: string, options: { hint?: string } = {}) {
-    super(message, options);
+    super(message, { ...options, status: 404 });
     this.name = 'FlagNotFoundError';
   }
 }
@@ -37,7 +37,7 @@ export class FlagNotFoundError extends PromoteError {
 /** A write that lost a race or would break something that depends on it (API: 409). */
 export class FlagConflictError extends PromoteError {
   constructor(message: string, options: { hint?: string } = {}) {
-    super(message, options);
+    super(message, { ...options, status: 409 });
     this.name = 'FlagConflictError';
   }
 }

@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import {
   checkId,
   databaseErrorOf,
@@ -136,7 +136,7 @@ export async function recordApproval(db: Queryable, input: ApprovalInput): Promi
       const what = earlier ? ` (${earlier.decision} at ${earlier.createdAt.toISOString()})` : '';
       throw new PromoteError(`${input.approver} has already voted on ${where}${what}; each person votes once per step`, { cause: error });
     }
-    if (code === PG_FOREIGN_KEY_VIOLATION) throw new PromoteError(`cannot record an approval of ${where}: rollout #${input.rolloutId} does not exist`, { cause: error });
+    if (code === PG_FOREIGN_KEY_VIOLATION) throw notFound(`cannot record an approval of ${where}: rollout #${input.rolloutId} does not exist`, { cause: error });
     if (code === PG_CHECK_VIOLATION && expiresAt !== null) {
       throw new PromoteError(`${input.approver}'s approval of ${where} would expire at ${expiresAt.toISOString()}, which is already past`, { cause: error });
     }

@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { appendEvent } from './events.js';
 import { checkName, databaseErrorOf, PG_FOREIGN_KEY_VIOLATION, query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from './queryable.js';
 
@@ -53,7 +53,7 @@ async function syncInTransaction(tx: TransactionClient, app: string, names: stri
   const doing = `recording the environments of app "${app}"`;
   const appRow = await query(tx, doing, 'select name from promote.apps where name = $1 for update', [app]);
   if (appRow.rowCount === 0) {
-    throw new PromoteError(`app "${app}" is not recorded in the state store`, { hint: 'record the app first (upsertApp)' });
+    throw notFound(`app "${app}" is not recorded in the state store`, { hint: 'record the app first (upsertApp)' });
   }
   const existing = await query<{ name: string }>(tx, doing, 'select name from promote.environments where app = $1 order by position for update', [app]);
   const removed = existing.rows.map((row) => row.name).filter((name) => !names.includes(name));

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { PromoteError, redactSecrets } from '../errors.js';
+import { notFound, PromoteError, redactSecrets } from '../errors.js';
 import { chainHash, checkChain, GENESIS_CHAIN_HASH } from '../migrations/checksum.js';
 import { appendEvent } from './events.js';
 import { checkName, databaseErrorOf, isPool, PG_FOREIGN_KEY_VIOLATION, query, rethrow, toDate, withTransaction, type Queryable, type TransactionClient } from './queryable.js';
@@ -164,7 +164,7 @@ export async function recordMigrationStart(db: Queryable, input: MigrationStartI
     );
   } catch (error) {
     if (databaseErrorOf(error).code === PG_FOREIGN_KEY_VIOLATION) {
-      throw new PromoteError(`cannot record migration ${input.name}: app "${input.app}" is not recorded in the state store`, { cause: error, hint: 'record the app first (upsertApp)' });
+      throw notFound(`cannot record migration ${input.name}: app "${input.app}" is not recorded in the state store`, { cause: error, hint: 'record the app first (upsertApp)' });
     }
     rethrow(doing, error);
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { PromoteError, wrapError } from '../errors.js';
+import { notFound, PromoteError, wrapError } from '../errors.js';
 import { canonicalJson } from './canonical-json.js';
 import {
   checkId,
@@ -120,7 +120,7 @@ export async function createRelease(db: Queryable, input: ReleaseInput): Promise
         );
       } catch (error) {
         if (databaseErrorOf(error).code === PG_FOREIGN_KEY_VIOLATION) {
-          throw new PromoteError(`cannot record release ${input.version}: app "${input.app}" is not recorded in the state store`, { cause: error, hint: 'record the app first (upsertApp)' });
+          throw notFound(`cannot record release ${input.version}: app "${input.app}" is not recorded in the state store`, { cause: error, hint: 'record the app first (upsertApp)' });
         }
         throw error;
       }

@@ -3,7 +3,7 @@
  * version. The analysis judges a canary by them as it judges the router's own numbers, so a report is
  * refused at the door when it could not be judged later: an unknown app, a NaN, a nameless metric.
  */
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkName, databaseErrorOf, PG_FOREIGN_KEY_VIOLATION, query, rethrow, type Queryable } from './queryable.js';
 
@@ -136,7 +136,7 @@ export async function recordReportedMetrics(db: Queryable, given: readonly Repor
     if (databaseErrorOf(error).code === PG_FOREIGN_KEY_VIOLATION) {
       const missing = await query<{ app: string }>(db, doing, 'select app from unnest($1::text[]) as a (app) where not exists (select 1 from promote.apps where name = a.app) order by app', [apps]).catch(() => undefined);
       const names = missing?.rows.map((row) => `"${row.app}"`).join(', ') || apps.map((app) => `"${app}"`).join(', ');
-      throw new PromoteError(`cannot record reported metrics: app ${names} is not recorded in the state store`, { cause: error, hint: 'report under the app name of promote.yaml' });
+      throw notFound(`cannot record reported metrics: app ${names} is not recorded in the state store`, { cause: error, hint: 'report under the app name of promote.yaml' });
     }
     rethrow(doing, error);
   }

@@ -1,4 +1,4 @@
-import { PromoteError } from '../errors.js';
+import { notFound, PromoteError } from '../errors.js';
 import { canonicalJson } from './canonical-json.js';
 import {
   checkId,
@@ -164,7 +164,7 @@ export async function createRollout(db: Queryable, input: RolloutInput): Promise
       for (const [id, role] of [[input.releaseId, 'release'], [stableReleaseId, 'stable release']] as const) {
         if (id === null) continue;
         const release = releases.rows.find((row) => toId(row.id) === id);
-        if (!release) throw new PromoteError(`${role} #${id} does not exist`);
+        if (!release) throw notFound(`${role} #${id} does not exist`);
         if (release.app !== input.app) throw new PromoteError(`${role} #${id} (${release.version}) belongs to app "${release.app}", not "${input.app}"`);
       }
       const result = await tx.query<RolloutRow>(
@@ -180,7 +180,7 @@ export async function createRollout(db: Queryable, input: RolloutInput): Promise
       throw await refuseSecondActive(db, input.app, input.environment, error);
     }
     if (code === PG_FOREIGN_KEY_VIOLATION && constraint === 'rollouts_app_environment_fkey') {
-      throw new PromoteError(`environment "${input.environment}" of app "${input.app}" is not recorded in the state store`, {
+      throw notFound(`environment "${input.environment}" of app "${input.app}" is not recorded in the state store`, {
         cause: error,
         hint: 'list it under environments in promote.yaml (syncEnvironments records them)',
       });
@@ -283,6 +283,6 @@ export async function updateRolloutState(db: Queryable, id: number, patch: Rollo
     rethrow(doing, error);
   }
   if (updated) return updated;
-  if (!(await getRollout(db, id))) throw new PromoteError(`rollout #${id} does not exist`);
+  if (!(await getRollout(db, id))) throw notFound(`rollout #${id} does not exist`);
   return undefined;
 }

@@ -1,5 +1,5 @@
 import { appendEvent } from './events.js';
-import { PromoteError } from '../errors.js';
+import { notFound } from '../errors.js';
 import { checkName, databaseErrorOf, PG_FOREIGN_KEY_VIOLATION, query, rethrow, toDate, withTransaction, type Queryable } from './queryable.js';
 
 /** The channel every router LISTENs on; the payload is `{ app, environment, revision }`. */
@@ -66,7 +66,7 @@ export async function setTraffic(db: Queryable, input: { app: string; environmen
     });
   } catch (error) {
     if (databaseErrorOf(error).code === PG_FOREIGN_KEY_VIOLATION) {
-      throw new PromoteError(`${doing}: the state store has no environment ${input.environment} for app ${input.app}`, {
+      throw notFound(`${doing}: the state store has no environment ${input.environment} for app ${input.app}`, {
         cause: error,
         hint: 'environments are recorded from promote.yaml; check the app and environment names',
       });

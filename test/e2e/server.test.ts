@@ -65,7 +65,7 @@ describe('the HTTP API', () => {
 
   it('starts a rollout, refuses a second one and a command that makes no sense now', async () => {
     const unknown = await call('POST', '/api/deploy', { version: '9.9.9', environment: 'staging' });
-    expect(unknown.status).toBe(400);
+    expect(unknown.status).toBe(404);
     expect(unknown.body.error).toBe('release 9.9.9 of shop is not recorded');
     const started = await call('POST', '/api/deploy', { version: '1.0.0', environment: 'staging' });
     expect(started.status).toBe(201);
