@@ -102,5 +102,7 @@ export interface Overview {
     active: RolloutWithVersion | null;
     lastFinished: RolloutWithVersion | null;
     weights: Record<string, number> | null;
+    /** freeze windows now (null: the environment has none); the same as GET /api/environments/:environment/freeze */
+    freeze: { frozen: { window: string; since: string; until: string } | null; next: { window: string; startsAt: string; endsAt: string } | null } | null;
   }>;
 }

@@ -6,6 +6,7 @@ import { href, type Params } from '../../router';
 import { subscribe } from '../../stream';
 import type { Overview } from '../../types';
 import { useApi } from '../../use-api';
+import { FreezeBadge, nextFreezeChange } from './freeze-badge';
 
 /** Every environment in promotion order: what runs there, what is rolling out, and how the last rollout ended. */
 export function OverviewPage(_props: { params: Params }) {
@@ -24,6 +25,13 @@ export function OverviewPage(_props: { params: Params }) {
       stops.forEach((stop) => stop());
     };
   }, [reload]);
+  useEffect(() => {
+    // a freeze ends, a window starts, or one comes within a day without any event: read again then
+    const at = nextFreezeChange(overview.data?.environments ?? [], Date.now());
+    if (at === undefined) return undefined;
+    const timer = window.setTimeout(reload, Math.min(at - Date.now() + 1_000, 2 ** 31 - 1));
+    return () => window.clearTimeout(timer);
+  }, [overview.data, reload]);
   return (
     <>
       <h1>Overview{overview.data ? ` of ${overview.data.app}` : ''}</h1>
@@ -36,6 +44,7 @@ export function OverviewPage(_props: { params: Params }) {
               <h2>
                 {environment.name} {environment.production ? <span class="badge warn">production</span> : null}
               </h2>
+              <FreezeBadge environment={environment.name} freeze={environment.freeze} />
               <p>
                 Running: <strong>{environment.running?.version ?? 'nothing yet'}</strong>
                 {environment.running ? <span class="muted"> since {formatTime(environment.running.since)}</span> : null}
