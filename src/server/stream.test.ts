@@ -195,6 +195,28 @@ describe('GET /api/stream', () => {
     }
   });
 
+  it('tells a browser the stream is open only once its starting point in the audit trail is known, so an event it then causes is sent', async () => {
+    // the starting point is max(seq) of promote.events: a lock on the table holds that read
+    const locker = await db.connect();
+    let stream: ReturnType<typeof openStream> | undefined;
+    try {
+      await locker.query('begin');
+      await locker.query('lock table promote.events in access exclusive mode');
+      stream = openStream(base);
+      const early = await Promise.race([stream.opened.then(() => 'opened'), new Promise((resolve) => setTimeout(() => resolve('not yet'), 500))]);
+      // reported open before its start was read, an event appended now would be taken as seen and never sent
+      expect(early).toBe('not yet');
+      await locker.query('commit');
+      await stream.opened;
+      const appended = await appendEvent(db, { type: 'test.after-open', actor: 'carol', app: 'shop', rolloutId, data: {} });
+      await stream.next((message) => message.event === 'event' && message.id === String(appended.seq), 'the event appended once the stream was open');
+    } finally {
+      await locker.query('rollback').catch(() => undefined);
+      locker.release();
+      stream?.close();
+    }
+  });
+
   it('ends open streams when the server closes, and the close does not hang', async () => {
     const own = await buildServer({ pool: db, spec, web: false });
     const ownBase = await own.listen({ host: '127.0.0.1', port: 0 });

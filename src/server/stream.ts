@@ -69,18 +69,23 @@ class StreamHub {
     return this.subscribers.size;
   }
 
-  async subscribe(response: ServerResponse, lastEventId: number | undefined): Promise<void> {
+  /**
+   * Adds a browser. Its starting seq is read before `open` tells the browser the stream is open: an
+   * event the browser causes once it sees the stream open is after that seq, so it is sent (read after
+   * opening, such an event was taken as already seen and never sent).
+   */
+  async subscribe(response: ServerResponse, lastEventId: number | undefined, open: () => void): Promise<void> {
+    const latest = await this.latestSeq();
     if (this.closed) {
       response.end();
       return;
     }
-    // known at once, so a close from now on ends this stream too; events wait until its seq is known
-    const pending: Subscriber = { response, seq: Number.MAX_SAFE_INTEGER };
-    this.subscribers.add(pending);
-    response.on('close', () => this.subscribers.delete(pending));
-    const latest = await this.latestSeq();
-    const subscriber = pending;
-    subscriber.seq = lastEventId !== undefined && lastEventId <= latest ? lastEventId : latest;
+    open();
+    // a browser gone while its start was read: nothing to add
+    if (response.destroyed) return;
+    const subscriber: Subscriber = { response, seq: lastEventId !== undefined && lastEventId <= latest ? lastEventId : latest };
+    this.subscribers.add(subscriber);
+    response.on('close', () => this.subscribers.delete(subscriber));
     this.start();
     // a reconnect: what the browser missed, at once
     if (subscriber.seq < latest) this.tail();
@@ -285,13 +290,16 @@ export function registerStream(app: FastifyInstance, options: StreamOptions): vo
       reply.hijack();
       const response = reply.raw;
       await hub.ready();
-      response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', // the socket is this stream's alone: when the server ends the stream, it closes the socket, so closing the server never waits on an idle keep-alive
-        connection: 'close' });
-      // reconnect after 3 s; the first bytes also tell proxies and the browser the stream is open
-      response.write('retry: 3000\n: connected\n\n');
+      const open = () => {
+        response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', // the socket is this stream's alone: when the server ends the stream, it closes the socket, so closing the server never waits on an idle keep-alive
+          connection: 'close' });
+        // reconnect after 3 s; the first bytes also tell proxies and the browser the stream is open
+        response.write('retry: 3000\n: connected\n\n');
+      };
       try {
-        await hub.subscribe(response, lastEventId);
+        await hub.subscribe(response, lastEventId, open);
       } catch (problem) {
+        if (!response.headersSent) open();
         response.end(`event: error\ndata: ${JSON.stringify({ error: `opening the event stream: ${(problem as Error).message}` })}\n\n`);
       }
     },
