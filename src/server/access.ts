@@ -148,9 +148,7 @@ function headerOf(request: FastifyRequest): string | string[] | undefined {
 
 /** The role where the caller acts (lowered by x-promote-role), or undefined: none there. Throws RoleHeaderError. */
 export function roleWhere(spec: PromoteSpec, request: FastifyRequest, app: string, environment: string | undefined): Role | undefined {
-  // an app-wide change reaches production, so it takes the role held there
-  const where = environment ?? spec.environments.at(-1)?.name ?? ANY;
-  const bound = roleFor(bindingsOf(callerOf(request)), app, where);
+  const bound = roleFor(bindingsOf(callerOf(request)), app, actingIn(spec, environment));
   return bound === undefined ? undefined : effectiveRole(bound, headerOf(request));
 }
 
@@ -203,7 +201,7 @@ export function registerAccess(app: FastifyInstance, options: AccessOptions): vo
   async function checkAction(request: FastifyRequest, reply: FastifyReply, guard: Guard): Promise<FastifyReply | undefined> {
     const { action, environment, app: appName = spec.app.name, anywhere } = await guard(request, pool);
     const caller = callerOf(request);
-    const bound = anywhere ? highestRole(bindingsOf(caller)) : roleFor(bindingsOf(caller), appName, environment ?? spec.environments.at(-1)?.name ?? ANY);
+    const bound = anywhere ? highestRole(bindingsOf(caller).map((binding) => binding.role)) : roleFor(bindingsOf(caller), appName, actingIn(spec, environment));
     let role: Role | undefined;
     try {
       role = bound === undefined ? undefined : effectiveRole(bound, headerOf(request));
@@ -282,7 +280,7 @@ export function describeCaller(spec: PromoteSpec, request: FastifyRequest): Me |
   const app = spec.app.name;
   const held = spec.environments.map((environment) => roleFor(bindings, app, environment.name)).filter((role): role is Role => role !== undefined);
   if (held.length === 0) return undefined;
-  const highest = highestRole(held.map((role) => ({ role, app, environment: ANY })))!;
+  const highest = highestRole(held)!;
   const can = Object.fromEntries(
     spec.environments.map((environment) => {
       const role = roleWhere(spec, request, app, environment.name);
@@ -300,8 +298,13 @@ export function describeCaller(spec: PromoteSpec, request: FastifyRequest): Me |
   };
 }
 
-function highestRole(bindings: readonly RoleBinding[]): Role | undefined {
-  return bindings.reduce<Role | undefined>((best, binding) => (best === undefined || roleRank(binding.role) > roleRank(best) ? binding.role : best), undefined);
+function highestRole(roles: readonly Role[]): Role | undefined {
+  return roles.reduce<Role | undefined>((best, role) => (best === undefined || roleRank(role) > roleRank(best) ? role : best), undefined);
+}
+
+/** Where a change acts for the role check: its environment, or for an app-wide change production, which it reaches. */
+function actingIn(spec: PromoteSpec, environment: string | undefined): string {
+  return environment ?? spec.environments.at(-1)?.name ?? ANY;
 }
 
 const describeBindings = (bindings: readonly RoleBinding[]): string => (bindings.length === 0 ? 'none' : bindings.map(formatBinding).join(', '));

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { freezeState } from '../engine/freeze.js';
 import type { PromoteSpec } from '../spec/index.js';
+import { environmentNamed } from './app-info.js';
 
 /**
  * GET /api/environments/:environment/freeze: whether deploys to the environment are frozen now (by which
@@ -45,11 +46,6 @@ export function registerFreezeRoutes(app: FastifyInstance, options: { spec: Prom
         },
       },
     },
-    async (request, reply) => {
-      const name = (request.params as { environment: string }).environment;
-      const environment = spec.environments.find((each) => each.name === name);
-      if (!environment) return reply.status(404).send({ error: `${spec.app.name} has no environment "${name}"`, hint: `environments: ${spec.environments.map((each) => each.name).join(', ')}` });
-      return freezeState(environment, new Date());
-    },
+    (request) => freezeState(environmentNamed(spec, (request.params as { environment: string }).environment), new Date()),
   );
 }

@@ -11,7 +11,7 @@ import { describeCause, redactSecrets } from '../errors.js';
 import { isConnectionError } from '../migrations/backfill/retry.js';
 import { BackfillRateSampler, readBackfillStatus, ROWS_TOTAL_SOURCE } from '../migrations/backfill/status.js';
 import type { PromoteSpec } from '../spec/index.js';
-import { registerAppInfoRoute } from './app-info.js';
+import { environmentNamed, registerAppInfoRoute } from './app-info.js';
 import { migrationHistoryView, readRecordedRuns } from './migrations-view.js';
 
 export interface MigrationRouteOptions {
@@ -136,13 +136,6 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
   const schema = options.spec.migrations.schema;
   const migrationsDir = options.configDir === undefined ? undefined : resolve(options.configDir, options.spec.migrations.dir);
 
-  /** The environment, or a 404 naming the known ones. */
-  const environmentOf = (name: string, reply: FastifyReply) => {
-    const found = options.spec.environments.find((each) => each.name === name);
-    if (found === undefined) void reply.status(404).send({ error: `${options.spec.app.name} has no environment "${name}"`, hint: `environments: ${options.spec.environments.map((each) => each.name).join(', ')}` });
-    return found;
-  };
-
   /** Runs `read` on the environment's app database; its failures become 503 or 502 naming what was read. */
   const onAppDatabase = async <T>(environment: string, url: string, doing: string, reply: FastifyReply, read: (pool: pg.Pool) => Promise<T>): Promise<{ value: T } | undefined> => {
     try {
@@ -163,8 +156,7 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
     { schema: { summary: "The environment's app database migrations, oldest first, with the rollout that applied each and whether it matches the release", params: envParams, response: { 200: history, 404: errorBody, 502: errorBody, 503: errorBody } } },
     async (request, reply) => {
       const { env } = request.params as { env: string };
-      const environment = environmentOf(env, reply);
-      if (environment === undefined) return reply;
+      const environment = environmentNamed(options.spec, env);
       const recorded = await onAppDatabase(env, environment.database, `reading the migration history of schema ${schema}`, reply, (pool) => readRecordedRuns(pool, schema));
       if (recorded === undefined) return reply;
       // the state store's failures (rollouts, releases) keep the API's usual answers
@@ -178,8 +170,7 @@ export function registerMigrationRoutes(app: FastifyInstance, options: Migration
     { schema: { summary: "The backfill in flight in the environment's app database: per table rows done, rows total (estimate), rate and ETA; inFlight false when none", params: envParams, response: { 200: backfill, 404: errorBody, 502: errorBody, 503: errorBody } } },
     async (request, reply) => {
       const { env } = request.params as { env: string };
-      const environment = environmentOf(env, reply);
-      if (environment === undefined) return reply;
+      const environment = environmentNamed(options.spec, env);
       let rates = sampler.get(env);
       if (rates === undefined) sampler.set(env, (rates = new BackfillRateSampler()));
       const status = await onAppDatabase(env, environment.database, `reading the backfill progress of schema ${schema}`, reply, (pool) => readBackfillStatus(pool, schema, rates));
